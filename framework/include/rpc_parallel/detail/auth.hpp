@@ -1,0 +1,31 @@
+// Mutual challenge-response authentication with the application's shared secret (HMAC-SHA256).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <array>
+#include <chrono>
+#include <string>
+
+namespace rpc_parallel::detail {
+
+/// The application's secret: made by the root master, handed to each worker on its stdin.
+using secret = std::array<unsigned char, 32>;
+
+/// 32 bytes from OpenSSL's CSPRNG. Throws `rpc_error` if it has no entropy.
+secret make_secret();
+
+/// Server side of the handshake, before any frame is read. Throws `rpc_error` when the peer
+/// does not prove it holds `key` within `timeout`; the caller then drops the socket.
+boost::asio::awaitable<void> authenticate_server(boost::asio::ip::tcp::socket& socket,
+                                                 const secret& key,
+                                                 std::chrono::milliseconds timeout);
+
+/// Client side; `peer` names the server in error messages.
+boost::asio::awaitable<void> authenticate_client(boost::asio::ip::tcp::socket& socket,
+                                                 const secret& key,
+                                                 std::chrono::milliseconds timeout,
+                                                 std::string peer);
+
+}  // namespace rpc_parallel::detail

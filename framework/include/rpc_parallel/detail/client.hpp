@@ -1,0 +1,84 @@
+// The untyped client side of a connection to a worker server; `connection<W>` wraps it.
+#pragma once
+
+#include "rpc_parallel/detail/transport.hpp"
+#include "rpc_parallel/worker.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace rpc_parallel::detail {
+
+/// The first frame on a connection: which worker, which function table, the connection argument.
+struct open_request {
+  std::string worker_id;
+  std::string type;
+  std::vector<std::string> signatures;
+  std::string connection_arg;
+  bool owner = false;         ///< shutdown_on::connection_closed: the worker exits when it closes.
+  bool control_only = false;  ///< For `shutdown`: no connection state is made.
+
+  template <class Archive>
+  void serialize(Archive& archive, unsigned /*version*/) {
+    archive & worker_id & type & signatures & connection_arg & owner & control_only;
+  }
+};
+
+struct reply {
+  enum class status : unsigned char { ok, error, lost };
+  status what = status::lost;
+  std::string bytes;  ///< The response, or the encoded error.
+};
+
+class client : public std::enable_shared_from_this<client> {
+ public:
+  struct open_options {
+    bool owner = false;
+    bool control_only = false;
+  };
+
+  /// Connects, authenticates and opens. Throws `rpc_error`: `disconnected` when the worker is
+  /// unreachable, `unimplemented` when its function table differs, `failed` with the text of
+  /// an exception thrown by `init_connection_state`.
+  static boost::asio::awaitable<std::shared_ptr<client>> open(worker_ref worker,
+                                                              const worker_type_entry* type,
+                                                              std::string connection_arg,
+                                                              open_options options);
+
+  /// The index of function `name` in the worker's table (checked equal to ours at open).
+  std::uint32_t index_of(std::string_view name) const;
+
+  /// Sends a call frame (made by `begin_frame` + u32 index + query) and awaits its reply.
+  /// Throws `rpc_error` with the worker's error, or `disconnected`.
+  boost::asio::awaitable<std::string> call(std::string frame);
+  void send_one_way(std::string frame);
+  boost::asio::awaitable<void> close_server();
+  /// Asks the worker to exit, then waits until it closes the connection.
+  boost::asio::awaitable<void> shutdown_worker();
+
+  void close() noexcept;
+  boost::asio::awaitable<void> closed();
+  bool is_closed() const noexcept { return !transport_->is_open(); }
+  const worker_ref& peer() const noexcept { return worker_; }
+  ~client();
+
+ private:
+  client(worker_ref worker, const worker_type_entry* type, std::shared_ptr<transport> transport);
+  boost::asio::awaitable<reply> await_reply(std::uint64_t id);
+  boost::asio::awaitable<void> read_replies();
+  void fail_all(const std::string& why);
+
+  worker_ref worker_;
+  const worker_type_entry* type_;
+  std::shared_ptr<transport> transport_;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, boost::asio::any_completion_handler<void(reply)>> pending_;
+  std::string close_reason_;
+  boost::asio::steady_timer closed_;
+};
+
+}  // namespace rpc_parallel::detail

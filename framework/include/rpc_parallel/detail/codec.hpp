@@ -1,0 +1,86 @@
+// Values to bytes and back: a memcpy for arithmetic types, Boost.Serialization for the rest.
+#pragma once
+
+#include <boost/archive/binary_iarchive.hpp>
+#include <boost/archive/binary_oarchive.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/utility.hpp>
+#include <boost/serialization/vector.hpp>
+
+#include <cstring>
+#include <streambuf>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace rpc_parallel::detail {
+
+/// A streambuf that appends to a string, so archives write straight into a frame buffer.
+class string_sink : public std::streambuf {
+ public:
+  explicit string_sink(std::string& out) : out_(out) {}
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (c != traits_type::eof()) out_.push_back(traits_type::to_char_type(c));
+    return traits_type::not_eof(c);
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.append(s, static_cast<std::size_t>(n));
+    return n;
+  }
+
+ private:
+  std::string& out_;
+};
+
+/// A read-only streambuf over bytes that it does not own.
+class bytes_source : public std::streambuf {
+ public:
+  explicit bytes_source(std::string_view bytes) {
+    char* begin = const_cast<char*>(bytes.data());
+    setg(begin, begin, begin + bytes.size());
+  }
+};
+
+inline constexpr unsigned archive_flags = boost::archive::no_header | boost::archive::no_tracking;
+
+template <class T>
+inline constexpr bool is_raw_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
+
+/// Appends the encoding of `value` to `out`.
+template <class T>
+void encode(const T& value, std::string& out) {
+  if constexpr (is_raw_v<T>) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+  } else {
+    string_sink sink(out);
+    boost::archive::binary_oarchive archive(sink, archive_flags);
+    archive << value;
+  }
+}
+
+[[noreturn]] void throw_malformed(std::string_view what, std::string_view detail);
+
+/// Decodes a `T` from exactly `bytes`. Throws `rpc_error` (failed) on malformed input.
+template <class T>
+T decode(std::string_view bytes, std::string_view what) {
+  if constexpr (is_raw_v<T>) {
+    if (bytes.size() != sizeof(T)) throw_malformed(what, "wrong size");
+    T value;
+    std::memcpy(&value, bytes.data(), sizeof value);
+    return value;
+  } else {
+    try {
+      bytes_source source(bytes);
+      boost::archive::binary_iarchive archive(source, archive_flags);
+      T value{};
+      archive >> value;
+      return value;
+    } catch (const std::exception& e) {
+      throw_malformed(what, e.what());
+    }
+  }
+}
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,47 @@
+// The type-erased table of one worker type's functions, as the server dispatches it.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <vector>
+
+namespace rpc_parallel::detail {
+
+/// Runs a function to completion on the calling thread, appending the encoded response.
+using sync_handler =
+    std::function<void(void* state, void* conn_state, std::string_view query, std::string& reply)>;
+/// Runs a coroutine function; the result is the encoded response.
+using async_handler = std::function<boost::asio::awaitable<std::string>(
+    void* state, void* conn_state, std::string query)>;
+
+struct function_entry {
+  std::string name;
+  std::string signature;  ///< "name(query type) -> response type", compared at connect.
+  bool one_way = false;
+  sync_handler sync;    ///< Exactly one of `sync` and `async` is set.
+  async_handler async;
+};
+
+class function_table {
+ public:
+  /// Throws `rpc_error` when `entry.name` is already taken.
+  void add(function_entry entry);
+  /// The index of `name`, or -1.
+  std::int64_t find(std::string_view name) const noexcept;
+  const function_entry& at(std::size_t index) const { return entries_.at(index); }
+  std::size_t size() const noexcept { return entries_.size(); }
+  std::vector<std::string> signatures() const;
+
+ private:
+  std::vector<function_entry> entries_;
+};
+
+/// The readable (demangled) name of a type, for signatures and error messages.
+std::string type_name(const std::type_info& type);
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,73 @@
+// The per-process runtime: executor, secret, settings, registered worker types, and the
+// servers this process runs. Created by start_app / expert / for_testing; one at a time.
+#pragma once
+
+#include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/rpc_settings.hpp"
+#include "rpc_parallel/worker_type.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rpc_parallel::detail {
+
+class master_server;
+class worker_server;
+
+/// The worker types of an app, by name.
+using type_registry = std::map<std::string, const worker_type_entry*, std::less<>>;
+
+struct node_config {
+  secret key{};
+  rpc_settings settings;
+  /// argv after the program for spawned workers: the hidden marker under start_app, the user's
+  /// subcommand under expert.
+  std::vector<std::string> worker_command;
+  bool pass_name = true;  ///< Append "child-of-PID@HOST" and the worker name to worker argv.
+  type_registry types;
+};
+
+class node {
+ public:
+  node(boost::asio::any_io_executor executor, node_config config);
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  /// The node of this process. Throws `rpc_error` when none exists, saying how to make one.
+  static node& current();
+
+  const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
+  const node_config& config() const noexcept { return config_; }
+  const secret& key() const noexcept { return config_.key; }
+  const rpc_settings& settings() const noexcept { return config_.settings; }
+
+  /// The registered type named `name`; throws `rpc_error` (unimplemented) naming it.
+  const worker_type_entry& type(std::string_view name) const;
+
+  /// The server workers register with; started on first use (Rpc_parallel's lazy master server).
+  detail::master_server& master_server();
+
+  /// Keeps a worker server alive for as long as this node (or until it closes itself).
+  void adopt(std::shared_ptr<worker_server> server);
+  std::shared_ptr<worker_server> find_server(std::string_view worker_id) const;
+
+ private:
+  boost::asio::any_io_executor executor_;
+  node_config config_;
+  std::unique_ptr<detail::master_server> master_server_;
+  std::vector<std::shared_ptr<worker_server>> servers_;
+  node* previous_;
+};
+
+/// "child-of-PID@HOST", the argv decoration that names a worker's spawner in `ps`.
+std::string child_of_decoration();
+std::string host_name();
+/// 128 random bits in hex.
+std::string make_worker_id();
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,33 @@
+// Starting this same binary again, and awaiting a child's exit without blocking.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
+
+namespace rpc_parallel::detail {
+
+struct launched {
+  pid_t pid = -1;
+  int stdin_fd = -1;   ///< Write end of the child's stdin.
+  int stdout_fd = -1;  ///< Read end of the child's stdout (foreground only; else -1).
+  int stderr_fd = -1;  ///< Read end of the child's stderr.
+};
+
+/// posix_spawn of `/proc/self/exe` (so a renamed or deleted binary still starts) with `argv`
+/// and this process's environment plus `env` and the worker marker. Never forks this process.
+/// Throws `rpc_error` naming what failed.
+launched launch_self(const std::vector<std::string>& argv,
+                     const std::vector<std::pair<std::string, std::string>>& env,
+                     bool foreground);
+
+/// Waits for child `pid` to exit, reaps it, and returns its wait status.
+boost::asio::awaitable<int> wait_exit(pid_t pid);
+
+/// "exited with status 3" / "killed by signal 9 (Killed)".
+std::string describe_status(int status);
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,38 @@
+// The untyped spawn, serve and shutdown that the typed templates call.
+#pragma once
+
+#include "rpc_parallel/shutdown_on.hpp"
+#include "rpc_parallel/spawn_options.hpp"
+#include "rpc_parallel/worker.hpp"
+#include "rpc_parallel/worker_process.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+
+namespace rpc_parallel::detail {
+
+struct spawn_request {
+  const worker_type_entry* type = nullptr;
+  spawn_options options;
+  std::string spawn_arg;
+  shutdown_policy policy = shutdown_policy::heartbeater_timeout;
+  bool foreground = false;
+};
+
+struct spawn_result {
+  worker_ref worker;
+  std::optional<worker_process> process;  ///< Foreground only.
+};
+
+/// Launches a worker, relays its start-up stderr, waits for it to register and initialise.
+/// Throws `rpc_error` with the spawn's context; leaves no process or zombie behind on failure.
+boost::asio::awaitable<spawn_result> spawn_worker(spawn_request request);
+
+/// Runs a worker server of `type` inside this process.
+boost::asio::awaitable<worker_ref> serve_worker(const worker_type_entry& type, std::string spawn_arg);
+
+/// Asks the worker to exit (a served one: to stop) and waits until it has closed the connection.
+boost::asio::awaitable<void> shutdown_worker(worker_ref worker);
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,40 @@
+// Frame layout shared by every connection after authentication (docs/protocol.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rpc_parallel::detail {
+
+/// What a frame carries. Every frame starts with a 16-byte header:
+/// u32 payload size, u8 kind, 3 zero bytes, u64 id (call id; 0 when unused). Little-endian.
+enum class frame_kind : std::uint8_t {
+  open = 1,          ///< client -> worker: open_request
+  open_ok = 2,       ///< worker -> client
+  open_error = 3,    ///< worker -> client: error
+  call = 4,          ///< client -> worker: u32 function index, query
+  one_way = 5,       ///< client -> worker: u32 function index, query
+  reply_ok = 6,      ///< worker -> client: response
+  reply_error = 7,   ///< worker -> client: error
+  shutdown = 8,      ///< client -> worker: exit the worker (or stop a served one)
+  close_server = 9,  ///< client -> worker: stop accepting; answered by reply_ok
+  registration = 10, ///< worker -> master: registration
+  init_done = 11,    ///< worker -> master: empty, or an error from init_worker_state
+  failure = 12,      ///< worker -> master: background failure (error); the worker then exits
+};
+inline constexpr std::uint8_t max_frame_kind = 12;
+inline constexpr std::size_t frame_header_size = 16;
+
+/// A frame buffer: reserve the header, append the payload, then `finish_frame`.
+inline std::string begin_frame() { return std::string(frame_header_size, '\0'); }
+void finish_frame(std::string& frame, frame_kind kind, std::uint64_t id);
+
+struct frame_header {
+  std::uint32_t size = 0;
+  std::uint8_t kind = 0;
+  std::uint64_t id = 0;
+};
+frame_header parse_frame_header(const char* bytes);
+
+}  // namespace rpc_parallel::detail

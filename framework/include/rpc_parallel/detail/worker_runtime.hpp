@@ -1,0 +1,15 @@
+// Steps 3 to 6 of the worker side of the spawn handshake, on the worker's io_context.
+#pragma once
+
+#include "rpc_parallel/detail/node.hpp"
+#include "rpc_parallel/detail/worker_config.hpp"
+
+#include <functional>
+
+namespace rpc_parallel::detail {
+
+/// Registers with the master, calls `release`, initialises and serves. Returns the exit code.
+int serve_as_worker(const type_registry& types, const worker_type_entry& type,
+                    worker_config config, std::function<void()> release);
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,72 @@
+// The server side of a worker: accepts authenticated connections and dispatches their calls.
+#pragma once
+
+#include "rpc_parallel/detail/transport.hpp"
+#include "rpc_parallel/error.hpp"
+#include "rpc_parallel/worker_type.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rpc_parallel::detail {
+
+class worker_server : public std::enable_shared_from_this<worker_server> {
+ public:
+  /// What the server tells its owner (the worker process, or `serve`).
+  struct hooks {
+    std::function<void()> on_owner_closed;  ///< The `owner` connection closed.
+    std::function<void()> on_shutdown;      ///< A client sent `shutdown`.
+    std::function<void(rpc_parallel::error)> on_background_failure;  ///< A one-way threw.
+  };
+
+  /// Binds a listening socket on all interfaces and an OS-chosen port; accepts nothing yet.
+  static std::shared_ptr<worker_server> bind(boost::asio::any_io_executor executor,
+                                             const worker_type_entry& type, std::string id,
+                                             std::string name);
+
+  /// Starts accepting connections that share `state`.
+  void start(std::shared_ptr<void> state, hooks hooks);
+  /// Stops accepting; open connections keep working (Rpc_parallel's `close_server`).
+  void close_server() noexcept;
+  /// Closes the listener and every connection.
+  void stop() noexcept;
+
+  std::uint16_t port() const noexcept { return port_; }
+  const std::string& id() const noexcept { return id_; }
+  bool owner_has_connected() const noexcept { return owner_connected_; }
+  /// Connections refused (failed authentication or a bad first frame), for tests.
+  std::size_t refused_count() const noexcept { return refused_; }
+
+ private:
+  worker_server(boost::asio::ip::tcp::acceptor acceptor, const worker_type_entry& type,
+                std::string id, std::string name);
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<bool> open(std::shared_ptr<transport> t, std::shared_ptr<void>& conn_state,
+                                    bool& owner, bool& control_only);
+  void dispatch(const std::shared_ptr<transport>& t, frame f, const std::shared_ptr<void>& conn_state);
+  boost::asio::awaitable<void> run_async(std::shared_ptr<transport> t, std::uint64_t id,
+                                         std::size_t index, std::string query,
+                                         std::shared_ptr<void> conn_state, bool one_way);
+  void report(const std::shared_ptr<transport>& t, std::uint64_t id, std::size_t index,
+              bool one_way);
+
+  boost::asio::ip::tcp::acceptor acceptor_;
+  const worker_type_entry& type_;
+  std::string id_;
+  std::string name_;
+  std::uint16_t port_ = 0;
+  std::shared_ptr<void> state_;
+  hooks hooks_;
+  bool owner_connected_ = false;
+  std::size_t refused_ = 0;
+  std::vector<std::weak_ptr<transport>> connections_;
+};
+
+}  // namespace rpc_parallel::detail

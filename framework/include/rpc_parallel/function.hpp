@@ -1,0 +1,164 @@
+// Typed function handles and the typed table a worker type fills with its implementations.
+#pragma once
+
+#include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/function_table.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace rpc_parallel {
+
+/// A request/response function of worker type `Worker`: `co_await conn.run(fn, query)`.
+/// Declare as `static constexpr rpc<my_worker, Query, Response> name{"name"};`.
+/// Rpc_parallel's `create_rpc`.
+template <class Worker, class Query, class Response>
+struct rpc {
+  std::string_view name;
+};
+
+/// A fire-and-forget function: `run` returns once the query is queued; an exception thrown by
+/// its implementation is a background failure of the worker. Rpc_parallel's `create_one_way`.
+template <class Worker, class Query>
+struct one_way {
+  std::string_view name;
+};
+
+/// An empty serialisable value, for queries, responses and arguments that carry nothing.
+struct unit {
+  template <class Archive>
+  void serialize(Archive&, unsigned) {}
+  bool operator==(const unit&) const = default;
+};
+
+namespace detail {
+template <class T>
+struct is_awaitable : std::false_type {};
+template <class T, class E>
+struct is_awaitable<boost::asio::awaitable<T, E>> : std::true_type {};
+template <class T>
+struct awaited {
+  using type = T;
+};
+template <class T, class E>
+struct awaited<boost::asio::awaitable<T, E>> {
+  using type = T;
+};
+
+template <class W>
+concept has_connection_state = requires { typename W::connection_state; };
+template <class W>
+concept has_connection_arg = requires { typename W::connection_arg; };
+template <class W>
+struct connection_arg_or_unit {
+  using type = unit;
+};
+template <class W>
+  requires has_connection_arg<W>
+struct connection_arg_or_unit<W> {
+  using type = typename W::connection_arg;
+};
+template <class W>
+using connection_arg_or_unit_t = typename connection_arg_or_unit<W>::type;
+}  // namespace detail
+
+namespace detail {
+template <class W>
+struct connection_types {
+  using state = unit;
+  using arg = unit;
+};
+template <class W>
+  requires has_connection_state<W>
+struct connection_types<W> {
+  using state = typename W::connection_state;
+  using arg = connection_arg_or_unit_t<W>;
+};
+}  // namespace detail
+
+/// The per-connection state of `W`: `W::connection_state`, or `unit` when it declares none.
+template <class W>
+using connection_state_t = typename detail::connection_types<W>::state;
+
+/// The argument `connect` takes for `W`: `W::connection_arg`, or `unit` when it declares none.
+template <class W>
+using connection_arg_t = detail::connection_arg_or_unit_t<W>;
+
+/// What a worker type's `implement` fills: one implementation per declared function.
+/// An implementation takes `(state&, connection_state&, query)` or `(state&, query)` and returns
+/// the response, an `awaitable` of it, or nothing when the response type is `unit`. It runs on
+/// the worker's I/O thread; a coroutine implementation lets other calls proceed while it waits.
+template <class W>
+class implementations {
+ public:
+  template <class Q, class R, class F>
+  void add(rpc<W, Q, R> fn, F impl) {
+    table_.add(make_entry<Q, R>(fn.name, /*one_way=*/false, std::move(impl)));
+  }
+  template <class Q, class F>
+  void add(one_way<W, Q> fn, F impl) {
+    table_.add(make_entry<Q, unit>(fn.name, /*one_way=*/true, std::move(impl)));
+  }
+  detail::function_table take() && { return std::move(table_); }
+
+ private:
+  using state = typename W::state;
+  using conn_state = connection_state_t<W>;
+
+  // Calls either accepted signature as `(state&, connection_state&, query)`.
+  template <class F, class Q>
+  static decltype(auto) call(const F& impl, void* s, void* c, Q&& query) {
+    if constexpr (std::is_invocable_v<const F&, state&, conn_state&, Q>)
+      return impl(*static_cast<state*>(s), *static_cast<conn_state*>(c), std::forward<Q>(query));
+    else
+      return impl(*static_cast<state*>(s), std::forward<Q>(query));
+  }
+
+  template <class Q, class R, class F>
+  static detail::function_entry make_entry(std::string_view name, bool one_way, F impl) {
+    using result = decltype(call(impl, nullptr, nullptr, std::declval<Q>()));
+    detail::function_entry entry{std::string(name), signature<Q, R>(name, one_way), one_way, {}, {}};
+    if constexpr (detail::is_awaitable<result>::value) {
+      using value = typename detail::awaited<result>::type;
+      static_assert(std::is_void_v<value> || std::is_convertible_v<value, R>,
+                    "the implementation's awaitable must yield the function's response type");
+      entry.async = [impl = std::move(impl)](void* s, void* c,
+                                             std::string query) -> boost::asio::awaitable<std::string> {
+        std::string reply;
+        if constexpr (std::is_void_v<value>) {
+          co_await call(impl, s, c, detail::decode<Q>(query, "query"));
+          detail::encode(R{}, reply);
+        } else {
+          detail::encode<R>(co_await call(impl, s, c, detail::decode<Q>(query, "query")), reply);
+        }
+        co_return reply;
+      };
+    } else {
+      static_assert(std::is_void_v<result> || std::is_convertible_v<result, R>,
+                    "the implementation must return the function's response type");
+      entry.sync = [impl = std::move(impl)](void* s, void* c, std::string_view query,
+                                            std::string& reply) {
+        if constexpr (std::is_void_v<result>) {
+          call(impl, s, c, detail::decode<Q>(query, "query"));
+          detail::encode(R{}, reply);
+        } else {
+          detail::encode<R>(call(impl, s, c, detail::decode<Q>(query, "query")), reply);
+        }
+      };
+    }
+    return entry;
+  }
+
+  template <class Q, class R>
+  static std::string signature(std::string_view name, bool one_way) {
+    return std::string(name) + "(" + detail::type_name(typeid(Q)) + ") -> " +
+           (one_way ? std::string("one_way") : detail::type_name(typeid(R)));
+  }
+
+  detail::function_table table_;
+};
+
+}  // namespace rpc_parallel

@@ -1,0 +1,47 @@
+// Transport settings shared by both ends of every connection of one application.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rpc_parallel {
+
+/// Settings of every connection. The master fixes them once (start_app arguments, then the
+/// environment variable `RPC_PARALLEL_RPC_SETTINGS` field by field) and hands them to every
+/// worker it spawns. Heartbeats are TCP keepalives answered by the kernel, so a process busy in
+/// a long computation never looks dead, while a dead peer process is seen at once (FIN/RST) and
+/// a vanished peer host after `heartbeat_timeout`.
+struct rpc_settings {
+  std::uint64_t max_message_size = 100 * 1024 * 1024;  ///< Checked from each frame's header.
+  std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
+  std::chrono::milliseconds heartbeat_interval = std::chrono::seconds(1);
+  std::chrono::milliseconds heartbeat_timeout = std::chrono::seconds(5);
+
+  template <class Archive>
+  void serialize(Archive& archive, unsigned /*version*/) {
+    std::int64_t handshake = handshake_timeout.count(), interval = heartbeat_interval.count(),
+                 timeout = heartbeat_timeout.count();
+    archive & max_message_size & handshake & interval & timeout;
+    handshake_timeout = std::chrono::milliseconds(handshake);
+    heartbeat_interval = std::chrono::milliseconds(interval);
+    heartbeat_timeout = std::chrono::milliseconds(timeout);
+  }
+  bool operator==(const rpc_settings&) const = default;
+};
+
+/// The name of the environment variable the master reads: `key=value` pairs separated by commas,
+/// e.g. `heartbeat_timeout=8s,max_message_size=1500`. Durations take `ms` or `s`.
+inline constexpr std::string_view rpc_settings_env_var = "RPC_PARALLEL_RPC_SETTINGS";
+
+/// `base` with each field named in `text` replaced. Throws `rpc_error` naming a bad field.
+rpc_settings override_rpc_settings(rpc_settings base, std::string_view text);
+
+/// `base` overridden by `RPC_PARALLEL_RPC_SETTINGS` when it is set.
+rpc_settings rpc_settings_from_environment(rpc_settings base);
+
+/// The settings in the environment variable's syntax (every field).
+std::string to_string(const rpc_settings& settings);
+
+}  // namespace rpc_parallel

@@ -1,0 +1,20 @@
+// Running a worker server inside the current process.
+#pragma once
+
+#include "rpc_parallel/detail/spawn.hpp"
+#include "rpc_parallel/worker.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+namespace rpc_parallel {
+
+/// Runs `init_worker_state(arg)` here and serves `W` on an OS-chosen port of this process until
+/// `shutdown` or the end of the app. Throws `rpc_error` with init's text. Rpc_parallel's `serve`.
+template <worker_type W>
+boost::asio::awaitable<worker<W>> serve(typename W::spawn_arg arg) {
+  std::string bytes;
+  detail::encode(arg, bytes);
+  co_return worker<W>(co_await detail::serve_worker(detail::worker_type_of<W>(), std::move(bytes)));
+}
+
+}  // namespace rpc_parallel

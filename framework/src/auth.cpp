@@ -1,0 +1,122 @@
+// The handshake, before any frame:
+//   1. server -> client: "RPCP", u32 protocol version, 32-byte server nonce;
+//   2. client -> server: 32-byte client nonce, HMAC(secret, "rpcp-client" | server nonce | client nonce);
+//   3. server checks the MAC in constant time; on mismatch it closes without a word;
+//   4. server -> client: HMAC(secret, "rpcp-server" | client nonce | server nonce); the client checks it.
+// Fixed sizes only: nothing is allocated or deserialised for an unauthenticated peer.
+#include "rpc_parallel/detail/auth.hpp"
+
+#include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/error.hpp"
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/write.hpp>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+
+namespace rpc_parallel::detail {
+namespace {
+
+namespace asio = boost::asio;
+using nonce = std::array<unsigned char, 32>;
+using mac = std::array<unsigned char, 32>;
+constexpr char magic[4] = {'R', 'P', 'C', 'P'};
+constexpr std::uint32_t protocol_version = 1;
+
+mac compute_mac(const secret& key, std::string_view label, const nonce& first, const nonce& second) {
+  unsigned char message[11 + 64];
+  std::memcpy(message, label.data(), 11);
+  std::memcpy(message + 11, first.data(), 32);
+  std::memcpy(message + 43, second.data(), 32);
+  mac out;
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), message, sizeof message, out.data(),
+       &size);
+  return out;
+}
+
+nonce make_nonce() {
+  nonce n;
+  if (RAND_bytes(n.data(), static_cast<int>(n.size())) != 1)
+    throw rpc_error({error_kind::failed, "OpenSSL RAND_bytes failed: no entropy available"});
+  return n;
+}
+
+asio::awaitable<void> server_steps(asio::ip::tcp::socket& socket, const secret& key) {
+  nonce server_nonce = make_nonce();
+  unsigned char hello[40];
+  std::memcpy(hello, magic, 4);
+  std::memcpy(hello + 4, &protocol_version, 4);
+  std::memcpy(hello + 8, server_nonce.data(), 32);
+  co_await asio::async_write(socket, asio::buffer(hello), asio::use_awaitable);
+
+  unsigned char answer[64];
+  co_await asio::async_read(socket, asio::buffer(answer), asio::use_awaitable);
+  nonce client_nonce;
+  std::memcpy(client_nonce.data(), answer, 32);
+  mac expected = compute_mac(key, "rpcp-client", server_nonce, client_nonce);
+  if (CRYPTO_memcmp(expected.data(), answer + 32, 32) != 0)
+    throw rpc_error({error_kind::failed, "peer failed authentication (wrong secret)"});
+  mac proof = compute_mac(key, "rpcp-server", client_nonce, server_nonce);
+  co_await asio::async_write(socket, asio::buffer(proof), asio::use_awaitable);
+}
+
+asio::awaitable<void> client_steps(asio::ip::tcp::socket& socket, const secret& key,
+                                   std::string peer) {
+  unsigned char hello[40];
+  co_await asio::async_read(socket, asio::buffer(hello), asio::use_awaitable);
+  std::uint32_t version = 0;
+  std::memcpy(&version, hello + 4, 4);
+  if (std::memcmp(hello, magic, 4) != 0 || version != protocol_version)
+    throw rpc_error({error_kind::unimplemented,
+                     peer + " does not speak rpc_parallel protocol version 1: is the address right "
+                            "and is the same binary deployed there?"});
+  nonce server_nonce;
+  std::memcpy(server_nonce.data(), hello + 8, 32);
+  nonce client_nonce = make_nonce();
+  mac proof = compute_mac(key, "rpcp-client", server_nonce, client_nonce);
+  unsigned char answer[64];
+  std::memcpy(answer, client_nonce.data(), 32);
+  std::memcpy(answer + 32, proof.data(), 32);
+  co_await asio::async_write(socket, asio::buffer(answer), asio::use_awaitable);
+
+  mac server_proof;
+  boost::system::error_code ec;
+  co_await asio::async_read(socket, asio::buffer(server_proof),
+                            asio::redirect_error(asio::use_awaitable, ec));
+  if (ec)
+    throw rpc_error({error_kind::failed,
+                     peer + " refused our credentials: it belongs to another application (each "
+                            "root master makes its own secret); connect only to workers spawned "
+                            "from the same root master"});
+  mac expected = compute_mac(key, "rpcp-server", client_nonce, server_nonce);
+  if (CRYPTO_memcmp(expected.data(), server_proof.data(), 32) != 0)
+    throw rpc_error({error_kind::failed, peer + " failed to prove it holds the application secret"});
+}
+
+}  // namespace
+
+secret make_secret() { return make_nonce(); }
+
+asio::awaitable<void> authenticate_server(asio::ip::tcp::socket& socket, const secret& key,
+                                          std::chrono::milliseconds timeout) {
+  co_await with_deadline(server_steps(socket, key), timeout, "authentication handshake");
+}
+
+asio::awaitable<void> authenticate_client(asio::ip::tcp::socket& socket, const secret& key,
+                                          std::chrono::milliseconds timeout, std::string peer) {
+  try {
+    co_await with_deadline(client_steps(socket, key, peer), timeout,
+                           "authentication handshake with " + peer);
+  } catch (const boost::system::system_error& e) {
+    throw rpc_error({error_kind::disconnected,
+                     "authentication handshake with " + peer + ": " + e.code().message()});
+  }
+}
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,208 @@
+#include "rpc_parallel/detail/client.hpp"
+
+#include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/node.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace rpc_parallel::detail {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+// The first signature that differs between ours and the worker's, for the error message.
+std::string first_difference(const std::vector<std::string>& ours,
+                             const std::vector<std::string>& theirs) {
+  for (std::size_t i = 0; i < std::max(ours.size(), theirs.size()); ++i) {
+    std::string a = i < ours.size() ? ours[i] : "(nothing)";
+    std::string b = i < theirs.size() ? theirs[i] : "(nothing)";
+    if (a != b) return "we call " + a + ", the worker implements " + b;
+  }
+  return "tables are equal";
+}
+
+asio::awaitable<tcp::socket> dial(const worker_ref& worker, const rpc_settings& settings) {
+  auto executor = co_await asio::this_coro::executor;
+  tcp::resolver resolver(executor);
+  boost::system::error_code ec;
+  auto endpoints = co_await resolver.async_resolve(worker.host, std::to_string(worker.port),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (ec)
+    throw rpc_error({error_kind::disconnected, "cannot resolve host of " + describe(worker) + ": " +
+                                                   ec.message()});
+  tcp::socket socket(executor);
+  co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec)
+    throw rpc_error({error_kind::disconnected, "cannot connect to " + describe(worker) + ": " +
+                                                   ec.message() + " (has the worker exited?)"});
+  configure_socket(socket, settings);
+  co_return socket;
+}
+
+}  // namespace
+
+client::client(worker_ref worker, const worker_type_entry* type, std::shared_ptr<transport> t)
+    : worker_(std::move(worker)), type_(type), transport_(std::move(t)),
+      closed_(transport_->socket().get_executor()) {}
+
+client::~client() { transport_->close(); }
+
+asio::awaitable<std::shared_ptr<client>> client::open(worker_ref worker,
+                                                      const worker_type_entry* type,
+                                                      std::string connection_arg,
+                                                      open_options options) {
+  node& self = node::current();
+  const rpc_settings& settings = self.settings();
+  auto socket = co_await with_deadline(dial(worker, settings), settings.handshake_timeout,
+                                       "connect to " + describe(worker));
+  co_await authenticate_client(socket, self.key(), settings.handshake_timeout, describe(worker));
+  auto t = std::make_shared<transport>(std::move(socket), settings, describe(worker));
+
+  open_request request{worker.id, worker.type, {}, std::move(connection_arg), options.owner,
+                       options.control_only};
+  if (type) request.signatures = type->functions.signatures();
+  std::string payload;
+  encode(request, payload);
+  t->send(frame_kind::open, 0, payload);
+  auto answer = co_await with_deadline(t->read(), settings.handshake_timeout,
+                                       "open connection to " + describe(worker));
+  if (!answer)
+    throw rpc_error({error_kind::disconnected, describe(worker) + " closed the connection while opening"});
+  if (answer->kind == frame_kind::open_error) {
+    auto [e, theirs] = decode<std::pair<error, std::vector<std::string>>>(answer->payload, "open error");
+    if (e.kind == error_kind::unimplemented && !theirs.empty())
+      e.message += ": " + first_difference(request.signatures, theirs) +
+                   "; deploy the same binary to master and workers";
+    throw rpc_error(e);
+  }
+  RPCP_REQUIRE(answer->kind == frame_kind::open_ok, "protocol error from ", describe(worker),
+               ": expected open_ok");
+  std::shared_ptr<client> c(new client(std::move(worker), type, std::move(t)));
+  asio::co_spawn(self.executor(), c->read_replies(), asio::detached);
+  co_return c;
+}
+
+std::uint32_t client::index_of(std::string_view name) const {
+  std::int64_t index = type_ ? type_->functions.find(name) : -1;
+  if (index < 0)
+    throw rpc_error({error_kind::unimplemented, "function \"" + std::string(name) +
+                                                    "\" is not implemented by worker type \"" +
+                                                    worker_.type + "\": add it in implement()"});
+  return static_cast<std::uint32_t>(index);
+}
+
+asio::awaitable<reply> client::await_reply(std::uint64_t id) {
+  auto self = shared_from_this();
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(reply)>(
+      [self, id](auto handler) {
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected()) {
+          slot.assign([weak = std::weak_ptr<client>(self), id](asio::cancellation_type) {
+            auto c = weak.lock();
+            if (!c) return;
+            auto found = c->pending_.find(id);
+            if (found == c->pending_.end()) return;
+            auto h = std::move(found->second);
+            c->pending_.erase(found);
+            std::move(h)(reply{reply::status::lost, " (call cancelled)"});
+          });
+        }
+        self->pending_.emplace(id, std::move(handler));
+      },
+      asio::use_awaitable);
+}
+
+asio::awaitable<std::string> client::call(std::string f) {
+  if (!transport_->is_open())
+    throw rpc_error({error_kind::disconnected, "connection to " + describe(worker_) +
+                                                   " is closed" + close_reason_});
+  std::uint64_t id = next_id_++;
+  finish_frame(f, frame_kind::call, id);
+  transport_->send(std::move(f));
+  reply r = co_await await_reply(id);
+  switch (r.what) {
+    case reply::status::ok: co_return std::move(r.bytes);
+    case reply::status::error: throw rpc_error(decode<error>(r.bytes, "error"));
+    case reply::status::lost: break;
+  }
+  throw rpc_error({error_kind::disconnected, "call to " + describe(worker_) + " lost" + r.bytes});
+}
+
+void client::send_one_way(std::string f) {
+  finish_frame(f, frame_kind::one_way, 0);
+  transport_->send(std::move(f));
+}
+
+asio::awaitable<void> client::close_server() {
+  std::uint64_t id = next_id_++;
+  std::string f = begin_frame();
+  finish_frame(f, frame_kind::close_server, id);
+  transport_->send(std::move(f));
+  reply r = co_await await_reply(id);
+  if (r.what != reply::status::ok)
+    throw rpc_error({error_kind::disconnected, "close_server on " + describe(worker_) + " lost" + r.bytes});
+}
+
+asio::awaitable<void> client::shutdown_worker() {
+  transport_->send(frame_kind::shutdown, 0, {});
+  co_await transport_->flush();
+  co_await closed();
+}
+
+asio::awaitable<void> client::read_replies() {
+  auto self = shared_from_this();
+  std::string why = " (closed)";
+  try {
+    while (auto f = co_await transport_->read()) {
+      if (f->kind != frame_kind::reply_ok && f->kind != frame_kind::reply_error)
+        throw rpc_error({error_kind::failed, "protocol error: unexpected frame from worker"});
+      auto found = pending_.find(f->id);
+      if (found == pending_.end()) continue;  // its caller cancelled
+      auto handler = std::move(found->second);
+      pending_.erase(found);
+      reply r{f->kind == frame_kind::reply_ok ? reply::status::ok : reply::status::error,
+              std::move(f->payload)};
+      asio::post(transport_->socket().get_executor(),
+                 [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+    }
+    why = " (the worker closed the connection)";
+  } catch (const std::exception& e) {
+    why = std::string(" (") + e.what() + ")";
+  }
+  fail_all(why);
+}
+
+void client::fail_all(const std::string& why) {
+  close_reason_ = why;
+  transport_->close();
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, handler] : pending) {
+    asio::post(transport_->socket().get_executor(),
+               [h = std::move(handler), why]() mutable { std::move(h)(reply{reply::status::lost, why}); });
+  }
+  closed_.cancel();
+}
+
+void client::close() noexcept { transport_->close(); }
+
+asio::awaitable<void> client::closed() {
+  auto self = shared_from_this();
+  while (!close_reason_.size()) {
+    closed_.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await closed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,40 @@
+#include "rpc_parallel/error.hpp"
+
+namespace rpc_parallel {
+
+std::string_view to_string(error_kind kind) noexcept {
+  switch (kind) {
+    case error_kind::failed: return "failed";
+    case error_kind::disconnected: return "disconnected";
+    case error_kind::overloaded: return "overloaded";
+    case error_kind::unimplemented: return "unimplemented";
+    case error_kind::timed_out: return "timed_out";
+  }
+  return "unknown";
+}
+
+rpc_error::rpc_error(rpc_parallel::error e)
+    : std::runtime_error(std::string(to_string(e.kind)) + ": " + e.message), error_(std::move(e)) {}
+
+void throw_exception_from_error(const error& e, const boost::source_location& /*where*/) {
+  throw rpc_error(e);
+}
+
+error with_context(error e, std::string_view context) {
+  e.message = std::string(context) + ": " + e.message;
+  return e;
+}
+
+error current_exception_error() {
+  try {
+    throw;
+  } catch (const rpc_error& e) {
+    return e.get();
+  } catch (const std::exception& e) {
+    return {error_kind::failed, e.what()};
+  } catch (...) {
+    return {error_kind::failed, "unknown exception (not derived from std::exception)"};
+  }
+}
+
+}  // namespace rpc_parallel

@@ -1,0 +1,114 @@
+#include "rpc_parallel/detail/master_server.hpp"
+
+#include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/node.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace rpc_parallel::detail {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+master_server::master_server(node& owner)
+    : owner_(owner), acceptor_(owner.executor(), tcp::endpoint(tcp::v4(), 0)) {
+  port_ = acceptor_.local_endpoint().port();
+  asio::co_spawn(owner.executor(), accept_loop(), asio::detached);
+}
+
+master_server::~master_server() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  // Closing the links tells every worker with a heartbeat policy that its master is gone.
+  for (auto& weak : links_)
+    if (auto link = weak.lock()) link->close();
+  for (auto& [id, s] : pending_) s->arrived.cancel();
+}
+
+void master_server::expect(const std::string& id) {
+  pending_.emplace(id, std::make_shared<slot>(slot{std::nullopt, asio::steady_timer(owner_.executor())}));
+}
+
+void master_server::forget(const std::string& id) { pending_.erase(id); }
+
+asio::awaitable<master_server::registered> master_server::await_registration(std::string id) {
+  auto found = pending_.find(id);
+  RPCP_REQUIRE(found != pending_.end(), "await_registration of unexpected worker ", id);
+  std::shared_ptr<slot> s = found->second;
+  while (!s->value) {
+    s->arrived.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await s->arrived.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!acceptor_.is_open())
+      throw rpc_error({error_kind::disconnected, "the master server closed"});
+  }
+  pending_.erase(id);
+  co_return std::move(*s->value);
+}
+
+asio::awaitable<void> master_server::accept_loop() {
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (!acceptor_.is_open()) co_return;
+      continue;
+    }
+    asio::co_spawn(owner_.executor(), handshake(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> master_server::handshake(tcp::socket socket) {
+  const rpc_settings& settings = owner_.settings();
+  configure_socket(socket, settings);
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  std::string host = remote.address().to_string();
+  try {
+    co_await authenticate_server(socket, owner_.key(), settings.handshake_timeout);
+    auto link = std::make_shared<transport>(std::move(socket), settings, "worker at " + host);
+    auto first = co_await with_deadline(link->read(), settings.handshake_timeout, "registration");
+    if (!first || first->kind != frame_kind::registration) co_return;
+    auto reg = decode<registration>(first->payload, "registration");
+    auto found = pending_.find(reg.worker_id);
+    if (found == pending_.end() || found->second->value) {
+      // Its spawn gave up (timed out) or never existed: tell it to exit.
+      link->send(frame_kind::shutdown, 0, {});
+      co_await link->flush();
+      link->close();
+      co_return;
+    }
+    links_.push_back(link);
+    found->second->value = registered{link, host, reg};
+    found->second->arrived.cancel();
+  } catch (const std::exception&) {
+    // Unauthenticated or malformed: dropped without touching any spawn.
+  }
+}
+
+void master_server::watch(std::shared_ptr<transport> link, std::string worker_name,
+                          std::function<void(error)> on_failure) {
+  asio::co_spawn(owner_.executor(), read_failures(std::move(link), std::move(worker_name), std::move(on_failure)),
+                 asio::detached);
+}
+
+asio::awaitable<void> master_server::read_failures(std::shared_ptr<transport> link,
+                                                   std::string name,
+                                                   std::function<void(error)> on_failure) {
+  try {
+    while (auto f = co_await link->read()) {
+      if (f->kind != frame_kind::failure) continue;
+      error e = with_context(decode<error>(f->payload, "failure report"), "worker \"" + name + "\" failed");
+      if (on_failure) on_failure(std::move(e));
+    }
+  } catch (const std::exception&) {
+    // The worker is gone; its connections report that to their callers.
+  }
+}
+
+}  // namespace rpc_parallel::detail

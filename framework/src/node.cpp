@@ -1,0 +1,89 @@
+#include "rpc_parallel/detail/node.hpp"
+
+#include "rpc_parallel/detail/master_server.hpp"
+#include "rpc_parallel/detail/worker_server.hpp"
+#include "rpc_parallel/worker.hpp"
+
+#include <openssl/rand.h>
+
+#include <unistd.h>
+
+namespace rpc_parallel::detail {
+namespace {
+node* current_node = nullptr;  // the one node of this process; see node.hpp
+}
+
+node::node(boost::asio::any_io_executor executor, node_config config)
+    : executor_(std::move(executor)), config_(std::move(config)), previous_(current_node) {
+  current_node = this;
+}
+
+node::~node() {
+  for (auto& server : servers_) server->stop();
+  master_server_.reset();
+  current_node = previous_;
+}
+
+node& node::current() {
+  if (!current_node)
+    throw rpc_error({error_kind::failed,
+                     "this process is not initialised as an rpc_parallel master: run your main "
+                     "through rpc_parallel::app::run (or expert::master, or for_testing::run) "
+                     "before spawning, serving or connecting"});
+  return *current_node;
+}
+
+const worker_type_entry& node::type(std::string_view name) const {
+  auto found = config_.types.find(name);
+  if (found == config_.types.end())
+    throw rpc_error({error_kind::unimplemented,
+                     "worker type \"" + std::string(name) +
+                         "\" is not registered in this binary: call app.add_worker<" +
+                         std::string(name) + ">() in main before run"});
+  return *found->second;
+}
+
+master_server& node::master_server() {
+  if (!master_server_) master_server_ = std::make_unique<detail::master_server>(*this);
+  return *master_server_;
+}
+
+void node::adopt(std::shared_ptr<worker_server> server) { servers_.push_back(std::move(server)); }
+
+std::shared_ptr<worker_server> node::find_server(std::string_view worker_id) const {
+  for (auto& server : servers_)
+    if (server->id() == worker_id) return server;
+  return nullptr;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
+std::string child_of_decoration() {
+  return "child-of-" + std::to_string(::getpid()) + "@" + host_name();
+}
+
+std::string make_worker_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    throw rpc_error({error_kind::failed, "OpenSSL RAND_bytes failed: no entropy available"});
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id.push_back(digits[b >> 4]);
+    id.push_back(digits[b & 15]);
+  }
+  return id;
+}
+
+}  // namespace rpc_parallel::detail
+
+namespace rpc_parallel {
+std::string describe(const worker_ref& w) {
+  return "worker \"" + (w.name.empty() ? w.type : w.name) + "\" (" + w.type + ") at " + w.host +
+         ":" + std::to_string(w.port);
+}
+}  // namespace rpc_parallel

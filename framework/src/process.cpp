@@ -1,0 +1,127 @@
+#include "rpc_parallel/detail/process.hpp"
+
+#include "rpc_parallel/detail/worker_config.hpp"
+#include "rpc_parallel/error.hpp"
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace rpc_parallel::detail {
+namespace asio = boost::asio;
+
+namespace {
+
+struct pipe_pair {
+  int read = -1, write = -1;
+  pipe_pair() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+      throw rpc_error({error_kind::failed, std::string("pipe2: ") + std::strerror(errno)});
+    read = fds[0];
+    write = fds[1];
+  }
+};
+
+std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::vector<std::string> result;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view key = entry.substr(0, entry.find('='));
+    bool replaced = key == worker_env_marker;
+    for (auto& [k, v] : extra) replaced = replaced || key == k;
+    if (!replaced) result.emplace_back(entry);
+  }
+  for (auto& [k, v] : extra) {
+    RPCP_REQUIRE(k != worker_env_marker && !k.empty() && k.find('=') == std::string::npos,
+                 "spawn option env: \"", k, "\" is not a usable variable name (empty, has '=', or ",
+                 "conflicts with rpc_parallel machinery)");
+    result.push_back(k + "=" + v);
+  }
+  result.push_back(std::string(worker_env_marker) + "=1");
+  return result;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> result;
+  for (auto& s : strings) result.push_back(s.data());
+  result.push_back(nullptr);
+  return result;
+}
+
+}  // namespace
+
+launched launch_self(const std::vector<std::string>& argv,
+                     const std::vector<std::pair<std::string, std::string>>& env, bool foreground) {
+  auto environment = child_environment(env);
+  auto args = argv;
+  auto argv_ptrs = pointers(args);
+  auto env_ptrs = pointers(environment);
+
+  pipe_pair in, err;
+  pipe_pair out;  // foreground only; a daemonised worker's stdout is /dev/null until released
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in.read, 0);
+  if (foreground)
+    posix_spawn_file_actions_adddup2(&actions, out.write, 1);
+  else
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, err.write, 2);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
+
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv_ptrs.data(), env_ptrs.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  for (int fd : {in.read, out.write, err.write}) ::close(fd);
+  if (rc != 0) {
+    for (int fd : {in.write, out.read, err.read}) ::close(fd);
+    throw rpc_error({error_kind::failed, std::string("posix_spawn of /proc/self/exe: ") + std::strerror(rc)});
+  }
+  if (!foreground) {
+    ::close(out.read);
+    out.read = -1;
+  }
+  return {pid, in.write, out.read, err.read};
+}
+
+asio::awaitable<int> wait_exit(pid_t pid) {
+  int status = 0;
+  int fd = ::pidfd_open(pid, 0);
+  if (fd < 0) {
+    ::waitpid(pid, &status, 0);  // no pidfd (kernel < 5.3): block; children exit promptly here
+    co_return status;
+  }
+  asio::posix::stream_descriptor descriptor(co_await asio::this_coro::executor, fd);
+  co_await descriptor.async_wait(asio::posix::stream_descriptor::wait_read, asio::use_awaitable);
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  co_return status;
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  return "ended with wait status " + std::to_string(status);
+}
+
+}  // namespace rpc_parallel::detail

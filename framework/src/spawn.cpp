@@ -1,0 +1,190 @@
+// The spawn handshake, master side (docs/protocol.md has the long form):
+//   1. announce a fresh worker id to this process's master server (started on first use);
+//   2. posix_spawn /proc/self/exe with the argv marker and the environment marker;
+//   3. write the worker_config (secret, settings, spawn argument...) to its stdin and close it;
+//   4. relay its stderr, prefixed, until it is released (daemonised workers only);
+//   5. await whichever comes first: its registration, its exit, or connection_timeout;
+//   6. await init_done on the registration link: the result of init_worker_state;
+//   7. keep the link: it reports background failures, and its closing tells the worker that
+//      this process is gone.
+#include "rpc_parallel/detail/spawn.hpp"
+
+#include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/master_server.hpp"
+#include "rpc_parallel/detail/node.hpp"
+#include "rpc_parallel/detail/process.hpp"
+#include "rpc_parallel/detail/stderr_relay.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/asio/writable_pipe.hpp>
+
+#include <iostream>
+#include <signal.h>
+#include <unistd.h>
+
+namespace rpc_parallel::detail {
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+worker_config make_config(node& self, const spawn_request& r, const std::string& id,
+                          const std::string& name) {
+  worker_config c;
+  c.type = r.type->name;
+  c.id = id;
+  c.name = name;
+  c.master_host = "127.0.0.1";
+  c.master_port = self.master_server().port();
+  c.key = self.key();
+  c.settings = self.settings();
+  c.worker_command = self.config().worker_command;
+  c.pass_name = self.config().pass_name;
+  c.daemonize = !r.foreground;
+  c.cd = r.options.cd;
+  c.umask = r.options.umask ? static_cast<std::int32_t>(*r.options.umask) : -1;
+  c.redirect_stdout = r.options.redirect_stdout;
+  c.redirect_stderr = r.options.redirect_stderr;
+  c.connection_timeout_ms = r.options.connection_timeout.count();
+  c.policy = r.policy;
+  c.spawn_arg = r.spawn_arg;
+  return c;
+}
+
+std::vector<std::string> worker_argv(node& self, const std::string& name) {
+  std::vector<std::string> argv{program_invocation_name};
+  for (auto& arg : self.config().worker_command) argv.push_back(arg);
+  if (self.config().pass_name) {
+    argv.push_back(child_of_decoration());
+    argv.push_back(name);
+  }
+  return argv;
+}
+
+asio::awaitable<void> send_config(asio::writable_pipe stdin_pipe, std::string bytes) {
+  std::string message(4, '\0');
+  auto size = static_cast<std::uint32_t>(bytes.size());
+  std::memcpy(message.data(), &size, 4);
+  message += bytes;
+  boost::system::error_code ec;  // a worker that died early shows up in the next steps
+  co_await asio::async_write(stdin_pipe, asio::buffer(message), asio::redirect_error(asio::use_awaitable, ec));
+}
+
+// Kills a launched child that will not be used and reaps it, so nothing is left behind.
+asio::awaitable<void> kill_and_reap(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  co_await wait_exit(pid);
+}
+
+error startup_failure(std::string what, const std::shared_ptr<stderr_relay>& relay) {
+  std::string tail = relay ? relay->tail() : std::string();
+  if (!tail.empty()) what += "; its last stderr lines:\n" + tail;
+  return {error_kind::failed, what};
+}
+
+asio::awaitable<master_server::registered> await_start(node& self, const spawn_request& r,
+                                                        const std::string& id, pid_t pid,
+                                                        std::shared_ptr<stderr_relay> relay) {
+  auto& server = self.master_server();
+  asio::steady_timer timer(self.executor(), r.options.connection_timeout);
+  auto first = co_await (server.await_registration(id) || wait_exit(pid) ||
+                         timer.async_wait(asio::use_awaitable));
+  if (first.index() == 2) {
+    co_await kill_and_reap(pid);
+    throw rpc_error({error_kind::timed_out,
+                     "the worker did not register within connection_timeout (" +
+                         std::to_string(r.options.connection_timeout.count()) +
+                         " ms); raise spawn_options::connection_timeout if the machine is loaded"});
+  }
+  if (first.index() == 1) {
+    int status = std::get<1>(first);
+    if (r.foreground || status != 0) {
+      if (relay) co_await relay->finished();
+      throw rpc_error(startup_failure("the worker process " + describe_status(status) +
+                                          " before it registered", relay));
+    }
+    // The daemonising parent exited cleanly once the worker was released: the registration
+    // frame is already on its way.
+    co_return co_await with_deadline(server.await_registration(id), r.options.connection_timeout,
+                                     "registration");
+  }
+  auto registered = std::move(std::get<0>(first));
+  if (!r.foreground) {
+    int status = co_await with_deadline(wait_exit(pid), r.options.connection_timeout, "daemonisation");
+    if (status != 0)
+      throw rpc_error(startup_failure("the daemonising worker process " + describe_status(status), relay));
+  }
+  co_return registered;
+}
+
+asio::awaitable<void> await_init(const master_server::registered& reg) {
+  auto done = co_await reg.link->read();
+  if (!done || done->kind != frame_kind::init_done)
+    throw rpc_error({error_kind::disconnected,
+                     "the worker exited during init_worker_state (its stderr went to "
+                     "redirect_stderr)"});
+  if (!done->payload.empty())
+    throw rpc_error(with_context(decode<error>(done->payload, "init error"), "init_worker_state"));
+}
+
+void print_failure(const error& e) { std::cerr << "[rpc_parallel] " << e.message << std::endl; }
+
+}  // namespace
+
+asio::awaitable<spawn_result> spawn_worker(spawn_request r) {
+  node& self = node::current();
+  std::string name = r.options.name.empty() ? r.type->name : r.options.name;
+  std::string context = "spawn worker \"" + name + "\" of type \"" + r.type->name + "\"";
+  std::string id = make_worker_id();
+  try {
+    self.type(r.type->name);  // a type missing from the app fails here, before any process
+    self.master_server().expect(id);
+    launched child = launch_self(worker_argv(self, name), r.options.env, r.foreground);
+    asio::co_spawn(self.executor(),
+                   send_config(asio::writable_pipe(self.executor(), child.stdin_fd),
+                               [&] { std::string b; encode(make_config(self, r, id, name), b); return b; }()),
+                   asio::detached);
+    std::shared_ptr<stderr_relay> relay;
+    if (!r.foreground)
+      relay = stderr_relay::start(self.executor(), child.stderr_fd, "[WORKER " + name + " STDERR] ");
+    std::optional<master_server::registered> reg;
+    std::exception_ptr failure;
+    try {
+      reg = co_await await_start(self, r, id, child.pid, relay);  // reaps the child if it fails
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (!failure) {
+      try {
+        co_await await_init(*reg);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      // A worker whose init failed exits by itself after reporting: reap a foreground one.
+      if (failure && r.foreground) co_await wait_exit(child.pid);
+    }
+    if (failure) {
+      if (reg) reg->link->close();
+      if (r.foreground) ::close(child.stdout_fd), ::close(child.stderr_fd);
+      std::rethrow_exception(failure);
+    }
+    std::optional<worker_process> process;
+    if (r.foreground) process.emplace(self.executor(), child.pid, child.stdout_fd, child.stderr_fd);
+    worker_ref worker{reg->host, reg->registration.port, id, r.type->name, name};
+    auto on_failure = r.options.on_failure ? r.options.on_failure : print_failure;
+    self.master_server().watch(reg->link, name, on_failure);
+    co_return spawn_result{std::move(worker), std::move(process)};
+  } catch (...) {
+    self.master_server().forget(id);
+    throw rpc_error(with_context(current_exception_error(), context));
+  }
+}
+
+}  // namespace rpc_parallel::detail

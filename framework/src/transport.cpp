@@ -1,0 +1,143 @@
+#include "rpc_parallel/detail/transport.hpp"
+
+#include "rpc_parallel/error.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <netinet/tcp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace rpc_parallel::detail {
+namespace asio = boost::asio;
+
+void configure_socket(asio::ip::tcp::socket& socket, const rpc_settings& settings) {
+  boost::system::error_code ignored;
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  int fd = socket.native_handle();
+  int on = 1;
+  int interval = static_cast<int>(std::max<std::int64_t>(1, settings.heartbeat_interval.count() / 1000));
+  int count = static_cast<int>(
+      std::max<std::int64_t>(1, settings.heartbeat_timeout.count() / std::max<std::int64_t>(1, settings.heartbeat_interval.count())));
+  unsigned int user_timeout = static_cast<unsigned int>(settings.heartbeat_timeout.count());
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+}
+
+transport::transport(asio::ip::tcp::socket socket, rpc_settings settings, std::string peer)
+    : socket_(std::move(socket)),
+      settings_(settings),
+      peer_(std::move(peer)),
+      flushed_(socket_.get_executor()),
+      read_buffer_(64 * 1024) {}
+
+asio::awaitable<std::optional<frame>> transport::read() {
+  for (;;) {
+    std::size_t available = read_end_ - read_begin_;
+    std::size_t needed = frame_header_size;
+    if (available >= frame_header_size) {
+      frame_header header = parse_frame_header(read_buffer_.data() + read_begin_);
+      if (header.size > settings_.max_message_size)
+        throw rpc_error({error_kind::failed,
+                         "protocol error from " + peer_ + ": frame of " +
+                             std::to_string(header.size) + " bytes exceeds max_message_size " +
+                             std::to_string(settings_.max_message_size)});
+      if (header.kind == 0 || header.kind > max_frame_kind)
+        throw rpc_error({error_kind::failed, "protocol error from " + peer_ +
+                                                 ": unknown frame kind " +
+                                                 std::to_string(header.kind)});
+      needed = frame_header_size + header.size;
+      if (available >= needed) {
+        const char* body = read_buffer_.data() + read_begin_ + frame_header_size;
+        frame f{static_cast<frame_kind>(header.kind), header.id, std::string(body, header.size)};
+        read_begin_ += needed;
+        if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
+        co_return f;
+      }
+    }
+    // Make room for the whole frame (its size is already checked), then read more.
+    if (read_begin_ > 0 && read_buffer_.size() - read_end_ < std::max<std::size_t>(needed, 4096)) {
+      std::memmove(read_buffer_.data(), read_buffer_.data() + read_begin_, available);
+      read_begin_ = 0;
+      read_end_ = available;
+    }
+    if (read_buffer_.size() < needed) read_buffer_.resize(needed);
+    boost::system::error_code ec;
+    std::size_t n = co_await socket_.async_read_some(
+        asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_),
+        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      open_ = false;
+      if (ec == asio::error::eof && available == 0) co_return std::nullopt;
+      throw rpc_error({error_kind::disconnected,
+                       "connection to " + peer_ + " lost" +
+                           (available ? " in the middle of a frame: " : ": ") + ec.message()});
+    }
+    read_end_ += n;
+  }
+}
+
+void transport::send(frame_kind kind, std::uint64_t id, std::string_view payload) {
+  std::string f = begin_frame();
+  f.append(payload);
+  finish_frame(f, kind, id);
+  send(std::move(f));
+}
+
+void transport::send(std::string f) {
+  std::size_t size = f.size() - frame_header_size;
+  if (size > settings_.max_message_size || size > std::numeric_limits<std::uint32_t>::max())
+    throw rpc_error({error_kind::failed,
+                     "message of " + std::to_string(size) + " bytes to " + peer_ +
+                         " exceeds max_message_size " + std::to_string(settings_.max_message_size) +
+                         "; raise it in start_app or with " + std::string(rpc_settings_env_var)});
+  if (!open_)
+    throw rpc_error({error_kind::disconnected, "connection to " + peer_ + " is closed"});
+  if (queued_.empty())
+    queued_ = std::move(f);
+  else
+    queued_.append(f);
+  if (!writing_) start_write();
+}
+
+void transport::start_write() {
+  writing_ = true;
+  in_flight_.swap(queued_);
+  queued_.clear();
+  asio::async_write(socket_, asio::buffer(in_flight_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      self->writing_ = false;
+                      self->in_flight_.clear();
+                      if (ec) {
+                        self->close();
+                      } else if (!self->queued_.empty()) {
+                        self->start_write();
+                      }
+                      self->flushed_.cancel();
+                    });
+}
+
+asio::awaitable<void> transport::flush() {
+  while (open_ && (writing_ || !queued_.empty())) {
+    flushed_.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await flushed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void transport::close() noexcept {
+  open_ = false;
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  flushed_.cancel();
+}
+
+}  // namespace rpc_parallel::detail

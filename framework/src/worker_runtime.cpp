@@ -1,0 +1,163 @@
+#include "rpc_parallel/detail/worker_runtime.hpp"
+
+#include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/transport.hpp"
+#include "rpc_parallel/detail/worker_server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+namespace rpc_parallel::detail {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+class worker_runtime {
+ public:
+  worker_runtime(asio::io_context& io, const worker_type_entry& type, worker_config config,
+                 std::function<void()> release)
+      : io_(io), type_(type), config_(std::move(config)), release_(std::move(release)) {}
+
+  int exit_code() const { return exit_code_; }
+  void fail() { exit(1); }
+
+  asio::awaitable<void> start() {
+    auto server = worker_server::bind(io_.get_executor(), type_, config_.id, config_.name);
+    server_ = server;
+    link_ = co_await register_with_master(server->port());
+    release_();
+    std::shared_ptr<void> state;
+    error failure;
+    try {
+      state = co_await type_.init_worker_state(std::move(config_.spawn_arg));
+    } catch (...) {
+      failure = current_exception_error();
+    }
+    if (!state) {
+      std::string payload;
+      encode(failure, payload);
+      link_->send(frame_kind::init_done, 0, payload);
+      co_await link_->flush();
+      exit(1);
+      co_return;
+    }
+    server->start(std::move(state), hooks());
+    link_->send(frame_kind::init_done, 0, {});
+    if (config_.policy == shutdown_policy::connection_closed)
+      asio::co_spawn(io_, expect_owner(), asio::detached);
+    co_await watch_master();
+  }
+
+ private:
+  asio::awaitable<std::shared_ptr<transport>> register_with_master(std::uint16_t port) {
+    auto settings = config_.settings;
+    tcp::socket socket(io_);
+    tcp::endpoint master(asio::ip::make_address(config_.master_host), config_.master_port);
+    co_await with_deadline(socket.async_connect(master, asio::use_awaitable),
+                           std::chrono::milliseconds(config_.connection_timeout_ms),
+                           "connecting to the master");
+    configure_socket(socket, settings);
+    std::string peer = "master at " + config_.master_host + ":" + std::to_string(config_.master_port);
+    co_await authenticate_client(socket, config_.key, settings.handshake_timeout, peer);
+    auto link = std::make_shared<transport>(std::move(socket), settings, peer);
+    std::string payload;
+    encode(registration{config_.id, port, static_cast<std::int64_t>(::getpid())}, payload);
+    link->send(frame_kind::registration, 0, payload);
+    co_return link;
+  }
+
+  worker_server::hooks hooks() {
+    worker_server::hooks h;
+    h.on_owner_closed = [this] { exit(0); };
+    h.on_shutdown = [this] { exit(0); };
+    h.on_background_failure = [this](error e) {
+      std::cerr << "rpc_parallel worker \"" << config_.name << "\": " << e.message
+                << "; shutting down" << std::endl;
+      asio::co_spawn(io_, report_failure(std::move(e)), asio::detached);
+    };
+    return h;
+  }
+
+  asio::awaitable<void> report_failure(error e) {
+    std::string payload;
+    encode(e, payload);
+    try {
+      link_->send(frame_kind::failure, 0, payload);
+      co_await link_->flush();
+    } catch (const std::exception&) {
+    }
+    exit(1);
+  }
+
+  // The link to the master is the heartbeat: its end means the master is gone.
+  asio::awaitable<void> watch_master() {
+    try {
+      while (auto f = co_await link_->read())
+        if (f->kind == frame_kind::shutdown) break;
+    } catch (const std::exception&) {
+    }
+    if (config_.policy != shutdown_policy::called_shutdown) exit(0);
+  }
+
+  asio::awaitable<void> expect_owner() {
+    asio::steady_timer timer(io_, std::chrono::milliseconds(config_.connection_timeout_ms));
+    co_await timer.async_wait(asio::use_awaitable);
+    if (auto server = server_.lock(); server && !server->owner_has_connected()) {
+      std::cerr << "rpc_parallel worker \"" << config_.name
+                << "\": no client connected within connection_timeout; shutting down" << std::endl;
+      exit(0);
+    }
+  }
+
+  void exit(int code) {
+    exit_code_ = code;
+    io_.stop();
+  }
+
+  asio::io_context& io_;
+  const worker_type_entry& type_;
+  worker_config config_;
+  std::function<void()> release_;
+  std::weak_ptr<worker_server> server_;
+  std::shared_ptr<transport> link_;
+  int exit_code_ = 0;
+};
+
+}  // namespace
+
+int serve_as_worker(const type_registry& types, const worker_type_entry& type,
+                    worker_config config, std::function<void()> release) {
+  asio::io_context io(1);
+  node self(io.get_executor(),
+            node_config{config.key, config.settings, config.worker_command, config.pass_name, types});
+  worker_runtime runtime(io, type, std::move(config), std::move(release));
+  asio::co_spawn(io, runtime.start(), [&](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      std::cerr << "rpc_parallel worker: " << ex.what() << std::endl;
+    }
+    runtime.fail();
+  });
+  io.run();
+  int code = runtime.exit_code();
+  std::fflush(stdout);
+  std::fflush(stderr);
+  // Skip destructors: open connections and coroutine frames die with the process.
+  ::_exit(code);
+}
+
+}  // namespace rpc_parallel::detail

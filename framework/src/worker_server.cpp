@@ -1,0 +1,222 @@
+#include "rpc_parallel/detail/worker_server.hpp"
+
+#include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/client.hpp"
+#include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/node.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstring>
+
+namespace rpc_parallel::detail {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+void send_error(transport& t, frame_kind kind, std::uint64_t id, const error& e) {
+  std::string payload;
+  encode(e, payload);
+  t.send(kind, id, payload);
+}
+}  // namespace
+
+std::shared_ptr<worker_server> worker_server::bind(asio::any_io_executor executor,
+                                                   const worker_type_entry& type, std::string id,
+                                                   std::string name) {
+  tcp::acceptor acceptor(executor, tcp::endpoint(tcp::v4(), 0));
+  return std::shared_ptr<worker_server>(
+      new worker_server(std::move(acceptor), type, std::move(id), std::move(name)));
+}
+
+worker_server::worker_server(tcp::acceptor acceptor, const worker_type_entry& type,
+                             std::string id, std::string name)
+    : acceptor_(std::move(acceptor)), type_(type), id_(std::move(id)), name_(std::move(name)),
+      port_(acceptor_.local_endpoint().port()) {}
+
+void worker_server::start(std::shared_ptr<void> state, hooks h) {
+  state_ = std::move(state);
+  hooks_ = std::move(h);
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
+
+void worker_server::close_server() noexcept {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void worker_server::stop() noexcept {
+  close_server();
+  for (auto& weak : connections_)
+    if (auto t = weak.lock()) t->close();
+  connections_.clear();
+}
+
+asio::awaitable<void> worker_server::accept_loop() {
+  auto self = shared_from_this();
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (!acceptor_.is_open()) co_return;
+      continue;  // e.g. EMFILE: keep serving the connections we have
+    }
+    asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> worker_server::serve(tcp::socket socket) {
+  auto self = shared_from_this();
+  const rpc_settings& settings = node::current().settings();
+  configure_socket(socket, settings);
+  std::string peer;
+  {
+    boost::system::error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    peer = ec ? std::string("a client") : remote.address().to_string() + ":" + std::to_string(remote.port());
+  }
+  try {
+    co_await authenticate_server(socket, node::current().key(), settings.handshake_timeout);
+  } catch (const std::exception&) {
+    ++refused_;  // nothing of theirs was read beyond fixed-size bytes; just drop them
+    co_return;
+  }
+  auto t = std::make_shared<transport>(std::move(socket), settings, peer);
+  connections_.push_back(t);
+  std::shared_ptr<void> conn_state;
+  bool owner = false, control_only = false;
+  try {
+    if (!co_await open(t, conn_state, owner, control_only)) {
+      ++refused_;
+      co_await t->flush();
+      t->close();
+      co_return;
+    }
+    while (auto f = co_await t->read()) {
+      if (control_only && f->kind != frame_kind::shutdown) break;
+      dispatch(t, std::move(*f), conn_state);
+    }
+  } catch (const std::exception&) {
+    // A protocol error or a broken connection ends this connection only.
+  }
+  t->close();
+  if (owner && hooks_.on_owner_closed) hooks_.on_owner_closed();
+}
+
+asio::awaitable<bool> worker_server::open(std::shared_ptr<transport> t,
+                                          std::shared_ptr<void>& conn_state, bool& owner,
+                                          bool& control_only) {
+  auto first = co_await with_deadline(t->read(), t->settings().handshake_timeout, "open");
+  if (!first || first->kind != frame_kind::open) co_return false;
+  auto request = decode<open_request>(first->payload, "open request");
+  auto refuse = [&](error e, std::vector<std::string> signatures) {
+    std::string payload;
+    encode(std::make_pair(e, signatures), payload);
+    t->send(frame_kind::open_error, 0, payload);
+    return false;
+  };
+  if (request.worker_id != id_)
+    co_return refuse({error_kind::failed, "no worker with id " + request.worker_id + " at " +
+                                              t->peer() + "'s server (the port now belongs to "
+                                              "another worker: the one you want has exited)"}, {});
+  if (request.type != type_.name)
+    co_return refuse({error_kind::unimplemented, "worker " + id_ + " is of type \"" + type_.name +
+                                                     "\", not \"" + request.type + "\""}, {});
+  auto ours = type_.functions.signatures();
+  if (!request.control_only && request.signatures != ours)
+    co_return refuse({error_kind::unimplemented, "worker type \"" + type_.name +
+                                                     "\" has a different function table"},
+                     ours);
+  if (!request.control_only) {
+    try {
+      conn_state = co_await type_.init_connection_state(state_.get(), std::move(request.connection_arg));
+    } catch (...) {
+      co_return refuse(with_context(current_exception_error(), "init_connection_state of worker type \"" + type_.name + "\""), {});
+    }
+  }
+  owner = request.owner;
+  control_only = request.control_only;
+  if (owner) owner_connected_ = true;
+  t->send(frame_kind::open_ok, 0, {});
+  co_return true;
+}
+
+void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
+                             const std::shared_ptr<void>& conn_state) {
+  switch (f.kind) {
+    case frame_kind::call:
+    case frame_kind::one_way: {
+      bool one_way = f.kind == frame_kind::one_way;
+      std::uint32_t index = 0;
+      if (f.payload.size() < 4 || (std::memcpy(&index, f.payload.data(), 4), index >= type_.functions.size()) ||
+          type_.functions.at(index).one_way != one_way) {
+        if (!one_way) send_error(*t, frame_kind::reply_error, f.id, {error_kind::unimplemented, "no such function index"});
+        return;
+      }
+      const function_entry& fn = type_.functions.at(index);
+      if (fn.async) {
+        asio::co_spawn(acceptor_.get_executor(),
+                       run_async(t, f.id, index, f.payload.substr(4), conn_state, one_way), asio::detached);
+        return;
+      }
+      std::string reply = begin_frame();
+      try {
+        fn.sync(state_.get(), conn_state.get(), std::string_view(f.payload).substr(4), reply);
+      } catch (...) {
+        report(t, f.id, index, one_way);
+        return;
+      }
+      if (!one_way) {
+        finish_frame(reply, frame_kind::reply_ok, f.id);
+        t->send(std::move(reply));
+      }
+      return;
+    }
+    case frame_kind::shutdown:
+      if (hooks_.on_shutdown) hooks_.on_shutdown();
+      return;
+    case frame_kind::close_server:
+      close_server();
+      t->send(frame_kind::reply_ok, f.id, {});
+      return;
+    default:
+      throw rpc_error({error_kind::failed, "protocol error: unexpected frame from " + t->peer()});
+  }
+}
+
+asio::awaitable<void> worker_server::run_async(std::shared_ptr<transport> t, std::uint64_t id,
+                                               std::size_t index, std::string query,
+                                               std::shared_ptr<void> conn_state, bool one_way) {
+  auto self = shared_from_this();
+  const function_entry& fn = type_.functions.at(index);
+  try {
+    std::string response = co_await fn.async(state_.get(), conn_state.get(), std::move(query));
+    if (!one_way && t->is_open()) t->send(frame_kind::reply_ok, id, response);
+  } catch (...) {
+    report(t, id, index, one_way);
+  }
+}
+
+// Called inside a catch block: a call's error goes back to its caller; a one-way's is a
+// background failure of the worker.
+void worker_server::report(const std::shared_ptr<transport>& t, std::uint64_t id,
+                           std::size_t index, bool one_way) {
+  error e = with_context(current_exception_error(),
+                         type_.name + "." + type_.functions.at(index).name);
+  if (one_way) {
+    if (hooks_.on_background_failure) hooks_.on_background_failure(std::move(e));
+    return;
+  }
+  try {
+    if (t->is_open()) send_error(*t, frame_kind::reply_error, id, e);
+  } catch (const rpc_error&) {
+    // The error text itself exceeds max_message_size: send a shortened one.
+    send_error(*t, frame_kind::reply_error, id, {e.kind, e.message.substr(0, 1024)});
+  }
+}
+
+}  // namespace rpc_parallel::detail
