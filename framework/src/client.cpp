@@ -88,7 +88,7 @@ asio::awaitable<std::shared_ptr<client>> client::open(worker_ref worker,
   RPCP_REQUIRE(answer->kind == frame_kind::open_ok, "protocol error from ", describe(worker),
                ": expected open_ok");
   std::shared_ptr<client> c(new client(std::move(worker), type, std::move(t)));
-  asio::co_spawn(self.executor(), c->read_replies(), asio::detached);
+  asio::co_spawn(self.executor(), read_replies(c), asio::detached);
   co_return c;
 }
 
@@ -101,25 +101,40 @@ std::uint32_t client::index_of(std::string_view name) const {
   return static_cast<std::uint32_t>(index);
 }
 
+// Parks a call's completion handler under its id until read_replies completes it. A named
+// class, not a lambda: g++ 12 destroys a capturing lambda temporary twice when it appears in a
+// co_await expression.
+class client::reply_initiation {
+ public:
+  reply_initiation(std::shared_ptr<client> self, std::uint64_t id) : self_(std::move(self)), id_(id) {}
+
+  template <class Handler>
+  void operator()(Handler handler) const {
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) {
+      slot.assign([weak = std::weak_ptr<client>(self_), id = id_](asio::cancellation_type) {
+        auto c = weak.lock();
+        if (!c) return;
+        auto found = c->pending_.find(id);
+        if (found == c->pending_.end()) return;
+        auto h = std::move(found->second);
+        c->pending_.erase(found);
+        std::move(h)(reply{reply::status::lost, " (call cancelled)"});
+      });
+    }
+    self_->pending_.emplace(id_, std::move(handler));
+  }
+
+ private:
+  std::shared_ptr<client> self_;
+  std::uint64_t id_;
+};
+
 asio::awaitable<reply> client::await_reply(std::uint64_t id) {
-  auto self = shared_from_this();
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(reply)>(
-      [self, id](auto handler) {
-        auto slot = asio::get_associated_cancellation_slot(handler);
-        if (slot.is_connected()) {
-          slot.assign([weak = std::weak_ptr<client>(self), id](asio::cancellation_type) {
-            auto c = weak.lock();
-            if (!c) return;
-            auto found = c->pending_.find(id);
-            if (found == c->pending_.end()) return;
-            auto h = std::move(found->second);
-            c->pending_.erase(found);
-            std::move(h)(reply{reply::status::lost, " (call cancelled)"});
-          });
-        }
-        self->pending_.emplace(id, std::move(handler));
-      },
-      asio::use_awaitable);
+  reply_initiation initiation(shared_from_this(), id);
+  reply r = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(reply)>(
+      initiation, asio::use_awaitable);
+  co_return r;
 }
 
 asio::awaitable<std::string> client::call(std::string f) {
@@ -159,27 +174,26 @@ asio::awaitable<void> client::shutdown_worker() {
   co_await closed();
 }
 
-asio::awaitable<void> client::read_replies() {
-  auto self = shared_from_this();
+asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
   std::string why = " (closed)";
   try {
-    while (auto f = co_await transport_->read()) {
+    while (auto f = co_await self->transport_->read()) {
       if (f->kind != frame_kind::reply_ok && f->kind != frame_kind::reply_error)
         throw rpc_error({error_kind::failed, "protocol error: unexpected frame from worker"});
-      auto found = pending_.find(f->id);
-      if (found == pending_.end()) continue;  // its caller cancelled
+      auto found = self->pending_.find(f->id);
+      if (found == self->pending_.end()) continue;  // its caller cancelled
       auto handler = std::move(found->second);
-      pending_.erase(found);
+      self->pending_.erase(found);
       reply r{f->kind == frame_kind::reply_ok ? reply::status::ok : reply::status::error,
               std::move(f->payload)};
-      asio::post(transport_->socket().get_executor(),
+      asio::post(self->transport_->socket().get_executor(),
                  [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
     }
     why = " (the worker closed the connection)";
   } catch (const std::exception& e) {
     why = std::string(" (") + e.what() + ")";
   }
-  fail_all(why);
+  self->fail_all(why);
 }
 
 void client::fail_all(const std::string& why) {

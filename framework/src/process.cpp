@@ -12,7 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,7 +105,8 @@ launched launch_self(const std::vector<std::string>& argv,
 
 asio::awaitable<int> wait_exit(pid_t pid) {
   int status = 0;
-  int fd = ::pidfd_open(pid, 0);
+  // glibc 2.36 declares pidfd_open without C linkage for C++: call the system call directly.
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) {
     ::waitpid(pid, &status, 0);  // no pidfd (kernel < 5.3): block; children exit promptly here
     co_return status;

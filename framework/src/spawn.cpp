@@ -138,7 +138,8 @@ void print_failure(const error& e) { std::cerr << "[rpc_parallel] " << e.message
 
 }  // namespace
 
-asio::awaitable<spawn_result> spawn_worker(spawn_request r) {
+asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> request) {
+  const spawn_request& r = *request;
   node& self = node::current();
   std::string name = r.options.name.empty() ? r.type->name : r.options.name;
   std::string context = "spawn worker \"" + name + "\" of type \"" + r.type->name + "\"";
@@ -147,9 +148,11 @@ asio::awaitable<spawn_result> spawn_worker(spawn_request r) {
     self.type(r.type->name);  // a type missing from the app fails here, before any process
     self.master_server().expect(id);
     launched child = launch_self(worker_argv(self, name), r.options.env, r.foreground);
+    std::string config_bytes;
+    encode(make_config(self, r, id, name), config_bytes);
     asio::co_spawn(self.executor(),
                    send_config(asio::writable_pipe(self.executor(), child.stdin_fd),
-                               [&] { std::string b; encode(make_config(self, r, id, name), b); return b; }()),
+                               std::move(config_bytes)),
                    asio::detached);
     std::shared_ptr<stderr_relay> relay;
     if (!r.foreground)

@@ -39,6 +39,7 @@ transport::transport(asio::ip::tcp::socket socket, rpc_settings settings, std::s
       read_buffer_(64 * 1024) {}
 
 asio::awaitable<std::optional<frame>> transport::read() {
+  auto self = shared_from_this();  // the reader may be the last owner while it waits
   for (;;) {
     std::size_t available = read_end_ - read_begin_;
     std::size_t needed = frame_header_size;
@@ -125,6 +126,7 @@ void transport::start_write() {
 }
 
 asio::awaitable<void> transport::flush() {
+  auto self = shared_from_this();
   while (open_ && (writing_ || !queued_.empty())) {
     flushed_.expires_at(asio::steady_timer::time_point::max());
     boost::system::error_code ec;

@@ -83,10 +83,10 @@ int daemonize() {
 
 int open_redirection(const fd_redirection& r) {
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
-  if (r.how == fd_redirection::mode::dev_null) return ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-  flags |= r.how == fd_redirection::mode::file_append ? O_APPEND : O_TRUNC;
-  int fd = ::open(r.path.c_str(), flags, 0644);
-  if (fd < 0) die("cannot open redirect file \"" + r.path + "\": " + std::strerror(errno));
+  if (r.how() == fd_redirection::mode::dev_null) return ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  flags |= r.how() == fd_redirection::mode::file_append ? O_APPEND : O_TRUNC;
+  int fd = ::open(r.path().c_str(), flags, 0644);
+  if (fd < 0) die("cannot open redirect file \"" + r.path() + "\": " + std::strerror(errno));
   return fd;
 }
 

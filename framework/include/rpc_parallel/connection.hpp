@@ -84,8 +84,9 @@ template <worker_type W>
 boost::asio::awaitable<connection<W>> connect(worker<W> w, connection_arg_t<W> arg = {}) {
   std::string bytes;
   detail::encode(arg, bytes);
-  co_return connection<W>(co_await detail::client::open(w.ref(), &detail::worker_type_of<W>(),
-                                                        std::move(bytes), {}));
+  auto client = co_await detail::client::open(w.ref(), &detail::worker_type_of<W>(),
+                                              std::move(bytes), {});
+  co_return connection<W>(std::move(client));
 }
 
 /// `connect` returning the error instead of throwing. Rpc_parallel's `Connection.client`.

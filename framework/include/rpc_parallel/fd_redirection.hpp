@@ -6,21 +6,30 @@
 namespace rpc_parallel {
 
 /// Rpc_parallel's `Fd_redirection.t`. A relative path resolves after the worker's `cd`.
-struct fd_redirection {
+/// Not an aggregate on purpose: see `spawn_options`.
+class fd_redirection {
+ public:
   enum class mode : unsigned char { dev_null, file_append, file_truncate };
-  mode how = mode::dev_null;
-  std::string path;
 
+  fd_redirection() = default;  ///< /dev/null
   static fd_redirection dev_null() { return {}; }
   static fd_redirection file_append(std::string path) { return {mode::file_append, std::move(path)}; }
   static fd_redirection file_truncate(std::string path) {
     return {mode::file_truncate, std::move(path)};
   }
 
+  mode how() const noexcept { return how_; }
+  const std::string& path() const noexcept { return path_; }
+
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
-    archive & how & path;
+    archive & how_ & path_;
   }
+
+ private:
+  fd_redirection(mode how, std::string path) : how_(how), path_(std::move(path)) {}
+  mode how_ = mode::dev_null;
+  std::string path_;
 };
 
 }  // namespace rpc_parallel

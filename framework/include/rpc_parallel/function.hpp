@@ -129,10 +129,13 @@ class implementations {
                                              std::string query) -> boost::asio::awaitable<std::string> {
         std::string reply;
         if constexpr (std::is_void_v<value>) {
-          co_await call(impl, s, c, detail::decode<Q>(query, "query"));
+          auto decoded = detail::decode<Q>(query, "query");
+          co_await call(impl, s, c, std::move(decoded));
           detail::encode(R{}, reply);
         } else {
-          detail::encode<R>(co_await call(impl, s, c, detail::decode<Q>(query, "query")), reply);
+          auto decoded = detail::decode<Q>(query, "query");
+          R response = co_await call(impl, s, c, std::move(decoded));
+          detail::encode<R>(response, reply);
         }
         co_return reply;
       };

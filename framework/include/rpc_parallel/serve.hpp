@@ -14,7 +14,8 @@ template <worker_type W>
 boost::asio::awaitable<worker<W>> serve(typename W::spawn_arg arg) {
   std::string bytes;
   detail::encode(arg, bytes);
-  co_return worker<W>(co_await detail::serve_worker(detail::worker_type_of<W>(), std::move(bytes)));
+  auto ref = co_await detail::serve_worker(detail::worker_type_of<W>(), std::move(bytes));
+  co_return worker<W>(std::move(ref));
 }
 
 }  // namespace rpc_parallel

@@ -12,20 +12,38 @@
 namespace rpc_parallel {
 
 namespace detail {
+// The public entry points below are plain functions that move their arguments into a request
+// and return a coroutine taking only that request: g++ 12 mis-copies aggregates (such as a
+// designated-initializer `spawn_options`) passed by value into a coroutine frame.
 template <worker_type W>
-spawn_request make_request(spawn_options options, const typename W::spawn_arg& arg,
-                           shutdown_policy policy, bool foreground) {
-  spawn_request r{&worker_type_of<W>(), std::move(options), {}, policy, foreground};
-  encode(arg, r.spawn_arg);
+std::shared_ptr<const spawn_request> make_request(spawn_options& options,
+                                                  const typename W::spawn_arg& arg,
+                                                  shutdown_policy policy, bool foreground) {
+  auto r = std::make_shared<spawn_request>(
+      spawn_request{&worker_type_of<W>(), std::move(options), {}, policy, foreground});
+  encode(arg, r->spawn_arg);
   return r;
 }
 
 template <worker_type W>
-boost::asio::awaitable<connection<W>> open_owner(worker_ref worker, const connection_arg_t<W>& arg) {
+std::string encode_connection_arg(const connection_arg_t<W>& arg) {
   std::string bytes;
   encode(arg, bytes);
-  co_return connection<W>(
-      co_await client::open(std::move(worker), &worker_type_of<W>(), std::move(bytes), {.owner = true}));
+  return bytes;
+}
+
+template <worker_type W>
+boost::asio::awaitable<connection<W>> spawn_connected(std::shared_ptr<const spawn_request> request, std::string arg) {
+  auto spawned = co_await spawn_worker(std::move(request));
+  auto client = co_await client::open(std::move(spawned.worker), &worker_type_of<W>(),
+                                      std::move(arg), {.owner = true});
+  co_return connection<W>(std::move(client));
+}
+
+template <worker_type W>
+boost::asio::awaitable<worker<W>> spawn_unconnected(std::shared_ptr<const spawn_request> request) {
+  auto spawned = co_await spawn_worker(std::move(request));
+  co_return worker<W>(std::move(spawned.worker));
 }
 }  // namespace detail
 
@@ -34,40 +52,44 @@ boost::asio::awaitable<connection<W>> open_owner(worker_ref worker, const connec
 /// of an exception from `init_worker_state` or `init_connection_state`, or `timed_out`.
 template <worker_type W>
 boost::asio::awaitable<connection<W>> spawn(shutdown_on::connection_closed_t, spawn_options options,
-                                            typename W::spawn_arg arg,
-                                            connection_arg_t<W> connection_arg = {}) {
-  auto spawned = co_await detail::spawn_worker(detail::make_request<W>(
-      std::move(options), arg, detail::shutdown_policy::connection_closed, false));
-  co_return co_await detail::open_owner<W>(std::move(spawned.worker), connection_arg);
+                                            const typename W::spawn_arg& arg,
+                                            const connection_arg_t<W>& connection_arg = {}) {
+  return detail::spawn_connected<W>(
+      detail::make_request<W>(options, arg, detail::shutdown_policy::connection_closed, false),
+      detail::encode_connection_arg<W>(connection_arg));
 }
 
 /// Spawns a daemonised worker that exits when this process ends (or its host vanishes).
 template <worker_type W>
 boost::asio::awaitable<worker<W>> spawn(shutdown_on::heartbeater_timeout_t, spawn_options options,
-                                        typename W::spawn_arg arg) {
-  auto spawned = co_await detail::spawn_worker(detail::make_request<W>(
-      std::move(options), arg, detail::shutdown_policy::heartbeater_timeout, false));
-  co_return worker<W>(std::move(spawned.worker));
+                                        const typename W::spawn_arg& arg) {
+  return detail::spawn_unconnected<W>(
+      detail::make_request<W>(options, arg, detail::shutdown_policy::heartbeater_timeout, false));
 }
 
 /// Spawns a daemonised worker that lives until `shutdown(worker)`, even past this process.
 template <worker_type W>
 boost::asio::awaitable<worker<W>> spawn(shutdown_on::called_shutdown_function_t,
-                                        spawn_options options, typename W::spawn_arg arg) {
-  auto spawned = co_await detail::spawn_worker(detail::make_request<W>(
-      std::move(options), arg, detail::shutdown_policy::called_shutdown, false));
-  co_return worker<W>(std::move(spawned.worker));
+                                        spawn_options options, const typename W::spawn_arg& arg) {
+  return detail::spawn_unconnected<W>(
+      detail::make_request<W>(options, arg, detail::shutdown_policy::called_shutdown, false));
 }
 
-/// `spawn` returning the error instead of throwing.
-template <worker_type W, class Policy, class... Args>
-auto try_spawn(Policy policy, spawn_options options, Args... args)
-    -> boost::asio::awaitable<or_error<typename decltype(spawn<W>(policy, options, args...))::value_type>> {
+namespace detail {
+template <class T>
+boost::asio::awaitable<or_error<T>> catch_error(boost::asio::awaitable<T> op) {
   try {
-    co_return co_await spawn<W>(policy, std::move(options), std::move(args)...);
+    co_return co_await std::move(op);
   } catch (...) {
     co_return current_exception_error();
   }
+}
+}  // namespace detail
+
+/// `spawn` returning the error instead of throwing.
+template <worker_type W, class Policy, class... Args>
+auto try_spawn(Policy policy, spawn_options options, const Args&... args) {
+  return detail::catch_error(spawn<W>(policy, std::move(options), args...));
 }
 
 /// What `spawn_in_foreground` returns: the connection or worker, and the child process.
@@ -77,16 +99,33 @@ struct foreground {
   worker_process process;
 };
 
+namespace detail {
+template <worker_type W>
+boost::asio::awaitable<foreground<connection<W>>> spawn_foreground_connected(std::shared_ptr<const spawn_request> request,
+                                                                            std::string arg) {
+  auto spawned = co_await spawn_worker(std::move(request));
+  worker_process process = std::move(*spawned.process);
+  auto conn = co_await client::open(std::move(spawned.worker), &worker_type_of<W>(), std::move(arg),
+                                    {.owner = true});
+  co_return foreground<connection<W>>{connection<W>(std::move(conn)), std::move(process)};
+}
+
+template <worker_type W>
+boost::asio::awaitable<foreground<worker<W>>> spawn_foreground_unconnected(std::shared_ptr<const spawn_request> request) {
+  auto spawned = co_await spawn_worker(std::move(request));
+  co_return foreground<worker<W>>{worker<W>(std::move(spawned.worker)), std::move(*spawned.process)};
+}
+}  // namespace detail
+
 /// Spawns a worker that stays this process's child (no daemonising): its stdout and stderr are
 /// pipes in `process`, which the caller reads and `wait`s. On failure nothing is left running.
 template <worker_type W>
 boost::asio::awaitable<foreground<connection<W>>> spawn_in_foreground(
-    shutdown_on::connection_closed_t, spawn_options options, typename W::spawn_arg arg,
-    connection_arg_t<W> connection_arg = {}) {
-  auto spawned = co_await detail::spawn_worker(detail::make_request<W>(
-      std::move(options), arg, detail::shutdown_policy::connection_closed, true));
-  auto conn = co_await detail::open_owner<W>(std::move(spawned.worker), connection_arg);
-  co_return foreground<connection<W>>{std::move(conn), std::move(*spawned.process)};
+    shutdown_on::connection_closed_t, spawn_options options, const typename W::spawn_arg& arg,
+    const connection_arg_t<W>& connection_arg = {}) {
+  return detail::spawn_foreground_connected<W>(
+      detail::make_request<W>(options, arg, detail::shutdown_policy::connection_closed, true),
+      detail::encode_connection_arg<W>(connection_arg));
 }
 
 /// The foreground form for the heartbeat and shutdown-function policies.
@@ -94,12 +133,11 @@ template <worker_type W, class Policy>
   requires std::same_as<Policy, shutdown_on::heartbeater_timeout_t> ||
            std::same_as<Policy, shutdown_on::called_shutdown_function_t>
 boost::asio::awaitable<foreground<worker<W>>> spawn_in_foreground(Policy, spawn_options options,
-                                                                  typename W::spawn_arg arg) {
+                                                                  const typename W::spawn_arg& arg) {
   auto policy = std::same_as<Policy, shutdown_on::heartbeater_timeout_t>
                     ? detail::shutdown_policy::heartbeater_timeout
                     : detail::shutdown_policy::called_shutdown;
-  auto spawned = co_await detail::spawn_worker(detail::make_request<W>(std::move(options), arg, policy, true));
-  co_return foreground<worker<W>>{worker<W>(std::move(spawned.worker)), std::move(*spawned.process)};
+  return detail::spawn_foreground_unconnected<W>(detail::make_request<W>(options, arg, policy, true));
 }
 
 /// Asks the worker to exit (a served one: to stop serving) and waits until it has closed the

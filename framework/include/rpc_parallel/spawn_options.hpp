@@ -14,8 +14,15 @@
 
 namespace rpc_parallel {
 
-/// Rpc_parallel's `with_spawn_args` plus `umask` and the redirections.
+/// Rpc_parallel's `with_spawn_args` plus `umask` and the redirections. Build it inline with the
+/// `with_` setters: `spawn_options().with_name("sum-1").with_connection_timeout(30s)`.
+///
+/// Why not an aggregate with designated initializers: g++ 12 destroys a braced aggregate
+/// temporary twice when it appears in a `co_await` expression (it double-frees its strings).
+/// A class with a constructor is not affected, so the options can be written inline safely.
 struct spawn_options {
+  spawn_options() = default;
+
   /// Shown in errors, in the `[WORKER name STDERR]` prefix and in the worker's argv (`ps`).
   /// Empty: the worker type's name.
   std::string name;
@@ -28,12 +35,36 @@ struct spawn_options {
   /// How long the worker has to start and register. `init_worker_state` is not limited by it.
   std::chrono::milliseconds connection_timeout = std::chrono::seconds(10);
   /// Where a daemonised worker's stdout/stderr go once it is released (before that, its stderr
-  /// is relayed to the spawner's prefixed `[WORKER name STDERR]`). Ignored in the foreground.
-  fd_redirection redirect_stdout = fd_redirection::dev_null();
-  fd_redirection redirect_stderr = fd_redirection::dev_null();
+  /// is relayed to the spawner's, prefixed `[WORKER name STDERR]`). Ignored in the foreground.
+  fd_redirection redirect_stdout;  // /dev/null
+  fd_redirection redirect_stderr;  // /dev/null
   /// Called with a background failure of the worker (a one-way function threw), after which the
   /// worker exits. Empty: print it to stderr.
   std::function<void(const rpc_parallel::error&)> on_failure;
+
+  spawn_options&& with_name(std::string v) && { name = std::move(v); return std::move(*this); }
+  spawn_options&& with_env(std::string key, std::string value) && {
+    env.emplace_back(std::move(key), std::move(value));
+    return std::move(*this);
+  }
+  spawn_options&& with_cd(std::string v) && { cd = std::move(v); return std::move(*this); }
+  spawn_options&& with_umask(mode_t v) && { umask = v; return std::move(*this); }
+  spawn_options&& with_connection_timeout(std::chrono::milliseconds v) && {
+    connection_timeout = v;
+    return std::move(*this);
+  }
+  spawn_options&& with_redirect_stdout(fd_redirection v) && {
+    redirect_stdout = std::move(v);
+    return std::move(*this);
+  }
+  spawn_options&& with_redirect_stderr(fd_redirection v) && {
+    redirect_stderr = std::move(v);
+    return std::move(*this);
+  }
+  spawn_options&& with_on_failure(std::function<void(const rpc_parallel::error&)> v) && {
+    on_failure = std::move(v);
+    return std::move(*this);
+  }
 };
 
 }  // namespace rpc_parallel

@@ -42,8 +42,10 @@ struct worker_type_entry {
 
 template <class T, class Make>
 boost::asio::awaitable<std::shared_ptr<void>> make_state(Make make) {
-  if constexpr (is_awaitable<decltype(make())>::value)
-    co_return std::make_shared<T>(co_await make());
+  if constexpr (is_awaitable<decltype(make())>::value) {
+    T state = co_await make();
+    co_return std::make_shared<T>(std::move(state));
+  }
   else
     co_return std::make_shared<T>(make());
 }

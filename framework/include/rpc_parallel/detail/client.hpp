@@ -68,8 +68,9 @@ class client : public std::enable_shared_from_this<client> {
 
  private:
   client(worker_ref worker, const worker_type_entry* type, std::shared_ptr<transport> transport);
+  class reply_initiation;
   boost::asio::awaitable<reply> await_reply(std::uint64_t id);
-  boost::asio::awaitable<void> read_replies();
+  static boost::asio::awaitable<void> read_replies(std::shared_ptr<client> self);
   void fail_all(const std::string& why);
 
   worker_ref worker_;

@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <memory>
 #include <optional>
 
 namespace rpc_parallel::detail {
@@ -25,9 +26,10 @@ struct spawn_result {
   std::optional<worker_process> process;  ///< Foreground only.
 };
 
+/// Takes the request by pointer: g++ 12 mis-copies aggregates passed by value into coroutines.
 /// Launches a worker, relays its start-up stderr, waits for it to register and initialise.
 /// Throws `rpc_error` with the spawn's context; leaves no process or zombie behind on failure.
-boost::asio::awaitable<spawn_result> spawn_worker(spawn_request request);
+boost::asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> request);
 
 /// Runs a worker server of `type` inside this process.
 boost::asio::awaitable<worker_ref> serve_worker(const worker_type_entry& type, std::string spawn_arg);

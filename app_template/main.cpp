@@ -1,0 +1,49 @@
+// The demo app: one binary that is both master and worker. Run it; it spawns local workers
+// (one per core by default), calls their typed functions and prints what they return.
+#include "sum_worker.hpp"
+
+#include <rpc_parallel/rpc_parallel.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace po = boost::program_options;
+
+asio::awaitable<int> master_main(const po::variables_map& options) {
+  int workers = options["workers"].as<int>();
+  std::int64_t n = options["n"].as<std::int64_t>();
+
+  // Spawn every worker concurrently; each exits when its connection closes.
+  std::vector<rpc_parallel::connection<sum_worker>> connections;
+  for (int i = 0; i < workers; ++i) {
+    auto connection = co_await rpc_parallel::spawn<sum_worker>(
+        rpc_parallel::shutdown_on::connection_closed,
+        rpc_parallel::spawn_options().with_name("sum-" + std::to_string(i)), "sum-" + std::to_string(i));
+    connections.push_back(std::move(connection));
+  }
+  for (int i = 0; i < workers; ++i) {
+    std::int64_t total = co_await connections[i].run(sum_worker::sum, n + i);
+    std::cout << "sum-" << i << ": sum of 0.." << n + i - 1 << " = " << total << "\n";
+  }
+  for (auto& c : connections) {
+    std::string text = co_await c.run(sum_worker::describe, rpc_parallel::unit{});
+    std::cout << text << "\n";
+  }
+  co_return 0;
+}
+
+int main(int argc, char** argv) {
+  rpc_parallel::app app;
+  app.add_worker<sum_worker>();
+
+  po::options_description options("demo options");
+  options.add_options()
+      ("workers", po::value<int>()->default_value(static_cast<int>(std::thread::hardware_concurrency())),
+       "workers to spawn (default: one per core)")
+      ("n", po::value<std::int64_t>()->default_value(100), "each worker sums 0..n+i-1");
+  return app.run(argc, argv, options, master_main);
+}
