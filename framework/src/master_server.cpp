@@ -46,8 +46,7 @@ asio::awaitable<master_server::registered> master_server::await_registration(std
     if (!acceptor_.is_open())
       throw rpc_error({error_kind::disconnected, "the master server closed"});
   }
-  pending_.erase(id);
-  co_return std::move(*s->value);
+  co_return *s->value;  // the slot stays until `forget`, so a raced caller can await again
 }
 
 asio::awaitable<void> master_server::accept_loop() {

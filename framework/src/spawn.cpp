@@ -180,6 +180,7 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     }
     std::optional<worker_process> process;
     if (r.foreground) process.emplace(self.executor(), child.pid, child.stdout_fd, child.stderr_fd);
+    self.master_server().forget(id);
     worker_ref worker{reg->host, reg->registration.port, id, r.type->name, name};
     auto on_failure = r.options.on_failure ? r.options.on_failure : print_failure;
     self.master_server().watch(reg->link, name, on_failure);

@@ -23,6 +23,22 @@ void send_error(transport& t, frame_kind kind, std::uint64_t id, const error& e)
   encode(e, payload);
   t.send(kind, id, payload);
 }
+
+// Sends a finished reply frame; a response over max_message_size becomes an error reply, so the
+// caller learns why and the connection keeps working.
+void send_reply(transport& t, std::uint64_t id, std::string reply_frame) {
+  std::size_t size = reply_frame.size() - frame_header_size;
+  if (size <= t.settings().max_message_size) {
+    t.send(std::move(reply_frame));
+    return;
+  }
+  send_error(t, frame_kind::reply_error, id,
+             {error_kind::failed, "the response of " + std::to_string(size) +
+                                      " bytes exceeds max_message_size " +
+                                      std::to_string(t.settings().max_message_size) +
+                                      "; raise it in start_app or with " +
+                                      std::string(rpc_settings_env_var)});
+}
 }  // namespace
 
 std::shared_ptr<worker_server> worker_server::bind(asio::any_io_executor executor,
@@ -172,7 +188,7 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
       }
       if (!one_way) {
         finish_frame(reply, frame_kind::reply_ok, f.id);
-        t->send(std::move(reply));
+        send_reply(*t, f.id, std::move(reply));
       }
       return;
     }
@@ -195,7 +211,12 @@ asio::awaitable<void> worker_server::run_async(std::shared_ptr<transport> t, std
   const function_entry& fn = type_.functions.at(index);
   try {
     std::string response = co_await fn.async(state_.get(), conn_state.get(), std::move(query));
-    if (!one_way && t->is_open()) t->send(frame_kind::reply_ok, id, response);
+    if (!one_way && t->is_open()) {
+      std::string reply = begin_frame();
+      reply += response;
+      finish_frame(reply, frame_kind::reply_ok, id);
+      send_reply(*t, id, std::move(reply));
+    }
   } catch (...) {
     report(t, id, index, one_way);
   }

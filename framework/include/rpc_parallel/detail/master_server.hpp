@@ -32,11 +32,11 @@ class master_server {
   ~master_server();
 
   std::uint16_t port() const noexcept { return port_; }
-  /// Announce worker `id` before launching it: a registration for an unknown id is refused
-  /// and that worker told to exit.
+  /// Announce worker `id` before launching it, `forget` it once its spawn is over: a
+  /// registration for an unknown id is refused and that worker told to exit.
   void expect(const std::string& id);
   void forget(const std::string& id);
-  /// Waits for worker `id` to register (cancel it with a deadline).
+  /// Waits for worker `id` to register (cancel it with a deadline); may be awaited again.
   boost::asio::awaitable<registered> await_registration(std::string id);
   /// Reads failure reports from a running worker's link until it closes.
   void watch(std::shared_ptr<transport> link, std::string worker_name,

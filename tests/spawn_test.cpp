@@ -1,0 +1,237 @@
+// spawn, spawn_in_foreground and their failures, with real worker processes.
+#include "support/test_app.hpp"
+#include "support/test_workers.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+#include <sstream>
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace rp = rpc_parallel;
+using tests::echo_worker;
+using tests::unit;
+
+namespace {
+
+/// Swaps std::cerr into a string for one scope (the stderr relay writes through std::cerr).
+class capture_cerr {
+ public:
+  capture_cerr() : old_(std::cerr.rdbuf(text_.rdbuf())) {}
+  ~capture_cerr() { std::cerr.rdbuf(old_); }
+  std::string text() const { return text_.str(); }
+
+ private:
+  std::ostringstream text_;
+  std::streambuf* old_;
+};
+
+struct unregistered_worker {
+  static constexpr std::string_view name = "unregistered_worker";
+  using spawn_arg = unit;
+  struct state {};
+  static state init_worker_state(unit) { return {}; }
+  static constexpr rp::rpc<unregistered_worker, unit, unit> nothing{"nothing"};
+  static void implement(rp::implementations<unregistered_worker>& impl) {
+    impl.add(nothing, [](state&, unit) { return unit{}; });
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(spawn_suite)
+
+BOOST_AUTO_TEST_CASE(spawned_worker_answers_typed_calls) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options().with_name("w1"), "w1");
+    std::string echoed = co_await conn.run(echo_worker::echo, "hi");
+    BOOST_TEST(echoed == "w1:hi");
+    std::int64_t calls = co_await conn.run(echo_worker::count, unit{});
+    BOOST_TEST(calls == 2);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(env_values_round_trip_exactly_and_marker_is_cleared) {
+  tests::run([]() -> asio::awaitable<void> {
+    const std::string tricky = R"(potentially "problematic" \"test\" string ()! $HOME `x` 'q')";
+    auto options = rp::spawn_options().with_env("TEST_ENV_KEY", tricky).with_env("EMPTY_KEY", "");
+    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                std::move(options), "env");
+    std::string value = co_await conn.run(echo_worker::getenv, "TEST_ENV_KEY");
+    BOOST_TEST(value == tricky);
+    std::string empty = co_await conn.run(echo_worker::getenv, "EMPTY_KEY");
+    BOOST_TEST(empty == "");
+    std::string missing = co_await conn.run(echo_worker::getenv, "SHOULD_NOT_EXIST");
+    BOOST_TEST(missing == "<none>");
+    std::string marker = co_await conn.run(echo_worker::getenv, "RPC_PARALLEL_IS_WORKER");
+    BOOST_TEST(marker == "<none>");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(env_key_that_conflicts_with_the_framework_is_refused) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto options = rp::spawn_options().with_env("RPC_PARALLEL_IS_WORKER", "1");
+    auto result = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::heartbeater_timeout,
+                                                      std::move(options), std::string("x"));
+    BOOST_REQUIRE(result.has_error());
+    BOOST_TEST(result.error().message.find("conflicts with rpc_parallel machinery") != std::string::npos);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(cd_sets_the_worker_directory) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto in_tmp = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                  rp::spawn_options().with_cd("/tmp"), "cd");
+    std::string tmp = co_await in_tmp.run(echo_worker::cwd, unit{});
+    BOOST_TEST(tmp == "/tmp");
+    auto by_default = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                      rp::spawn_options(), "cd");
+    std::string root = co_await by_default.run(echo_worker::cwd, unit{});
+    BOOST_TEST(root == "/");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(init_worker_state_exception_fails_spawn_with_its_text) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto result = co_await rp::try_spawn<tests::failing_init_worker>(
+        rp::shutdown_on::connection_closed, rp::spawn_options().with_name("doomed"),
+        std::string("text of expected failure"));
+    BOOST_REQUIRE(result.has_error());
+    const std::string& text = result.error().message;
+    BOOST_TEST(text.find("text of expected failure") != std::string::npos);
+    BOOST_TEST(text.find("init_worker_state") != std::string::npos);
+    BOOST_TEST(text.find("\"doomed\"") != std::string::npos);
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
+BOOST_AUTO_TEST_CASE(unregistered_worker_type_fails_before_any_process_starts) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto result = co_await rp::try_spawn<unregistered_worker>(rp::shutdown_on::heartbeater_timeout,
+                                                              rp::spawn_options(), unit{});
+    BOOST_REQUIRE(result.has_error());
+    BOOST_TEST(static_cast<int>(result.error().kind) == static_cast<int>(rp::error_kind::unimplemented));
+    BOOST_TEST(result.error().message.find("app.add_worker<unregistered_worker>()") != std::string::npos);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(startup_failure_is_explained_by_the_relayed_stderr) {
+  capture_cerr captured;
+  tests::run([]() -> asio::awaitable<void> {
+    auto options = rp::spawn_options().with_name("badcd").with_cd("/nonexistent/rpcp-test-dir");
+    auto result = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                      std::move(options), std::string("x"));
+    BOOST_REQUIRE(result.has_error());
+    BOOST_TEST(result.error().message.find("cannot change directory") != std::string::npos);
+  });
+  BOOST_TEST(captured.text().find("[WORKER badcd STDERR] rpc_parallel worker: cannot change directory") !=
+             std::string::npos);
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
+BOOST_AUTO_TEST_CASE(redirected_stdout_receives_the_worker_output) {
+  std::string path = "/tmp/rpcp-test-stdout-" + std::to_string(::getpid());
+  tests::run([path]() -> asio::awaitable<void> {
+    auto options = rp::spawn_options().with_redirect_stdout(rp::fd_redirection::file_truncate(path));
+    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                std::move(options), "out");
+    conn.run(echo_worker::print, "hello file");
+    // Frames on one connection are handled in order, so the print is done once echo answers.
+    std::string ignored = co_await conn.run(echo_worker::echo, "sync");
+  });
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  BOOST_TEST(line == "hello file");
+  ::unlink(path.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(spawn_in_foreground_gives_output_and_exit_status_without_zombie) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto spawned = co_await rp::spawn_in_foreground<echo_worker>(
+        rp::shutdown_on::connection_closed, rp::spawn_options(), "fg");
+    spawned.value.run(echo_worker::print, "HELLO");
+    spawned.value.run(echo_worker::print, "HELLO2");
+    std::string ignored = co_await spawned.value.run(echo_worker::echo, "sync");
+    spawned.value.close();
+    std::string out = co_await spawned.process.read_stdout();
+    int status = co_await spawned.process.wait();
+    BOOST_TEST(out == "HELLO\nHELLO2\n");
+    BOOST_TEST(status == 0);
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
+BOOST_AUTO_TEST_CASE(failed_spawns_leave_no_zombies) {
+  tests::run([]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) {
+      auto daemonised = co_await rp::try_spawn<tests::failing_init_worker>(
+          rp::shutdown_on::connection_closed, rp::spawn_options(), std::string("fails"));
+      BOOST_TEST(daemonised.has_error());
+      auto bad_cd = co_await rp::try_spawn<echo_worker>(
+          rp::shutdown_on::heartbeater_timeout, rp::spawn_options().with_cd("/nonexistent"),
+          std::string("x"));
+      BOOST_TEST(bad_cd.has_error());
+      bool foreground_failed = false;
+      try {
+        auto fg = co_await rp::spawn_in_foreground<tests::failing_init_worker>(
+            rp::shutdown_on::connection_closed, rp::spawn_options(), "fails");
+      } catch (const rp::rpc_error&) {
+        foreground_failed = true;
+      }
+      BOOST_TEST(foreground_failed);
+    }
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
+BOOST_AUTO_TEST_CASE(worker_chain_ten_deep_names_each_real_parent) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto root = co_await rp::spawn<tests::chain_worker>(
+        rp::shutdown_on::connection_closed, rp::spawn_options().with_name("chain-9"), 9);
+    auto chain = co_await root.run(tests::chain_worker::ancestry, unit{});
+    BOOST_REQUIRE_EQUAL(chain.size(), 10u);
+    std::string host = rp::detail::host_name();
+    std::int64_t parent = ::getpid();
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      const auto& [pid, argv] = chain[i];
+      BOOST_REQUIRE_EQUAL(argv.size(), 4u);
+      BOOST_TEST(argv[1] == "RPC_PARALLEL_WORKER");
+      BOOST_TEST(argv[2] == "child-of-" + std::to_string(parent) + "@" + host);
+      BOOST_TEST(argv[3] == "chain-" + std::to_string(9 - i));
+      parent = pid;
+    }
+  }, 120s);
+}
+
+BOOST_AUTO_TEST_CASE(fifty_workers_spawned_concurrently_all_answer) {
+  tests::run([]() -> asio::awaitable<void> {
+    constexpr int count = 50;
+    std::vector<std::string> answers(count);
+    int finished = 0;
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+    for (int i = 0; i < count; ++i) {
+      asio::co_spawn(executor, [&answers, &finished, &all_done, i]() -> asio::awaitable<void> {
+        try {
+          auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                      rp::spawn_options(), "w" + std::to_string(i));
+          answers[i] = co_await conn.run(echo_worker::echo, "ping");
+        } catch (const std::exception& e) {
+          answers[i] = e.what();
+        }
+        if (++finished == count) all_done.cancel();
+      }, asio::detached);
+    }
+    boost::system::error_code ec;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    for (int i = 0; i < count; ++i) BOOST_TEST(answers[i] == "w" + std::to_string(i) + ":ping");
+  }, 120s);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,64 @@
+#include "support/test_app.hpp"
+
+#include "support/test_workers.hpp"
+
+#include <rpc_parallel/for_testing.hpp>
+
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+namespace tests {
+
+const rpc_parallel::app& app() {
+  static const rpc_parallel::app instance = [] {
+    rpc_parallel::app a;
+    register_test_workers(a);
+    return a;
+  }();
+  return instance;
+}
+
+void run(std::function<boost::asio::awaitable<void>()> body, std::chrono::seconds deadline,
+         rpc_parallel::rpc_settings settings) {
+  rpc_parallel::for_testing::run(app(), std::move(body), deadline, settings);
+}
+
+char process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(in, text)) return 0;
+  auto close = text.rfind(')');
+  return close == std::string::npos || close + 2 >= text.size() ? 0 : text[close + 2];
+}
+
+std::vector<pid_t> zombie_children() {
+  std::vector<pid_t> zombies;
+  std::string self = std::to_string(::getpid());
+  std::ifstream in("/proc/" + self + "/task/" + self + "/children");
+  pid_t pid;
+  while (in >> pid)
+    if (process_state(pid) == 'Z') zombies.push_back(pid);
+  return zombies;
+}
+
+bool wait_until_exited(pid_t pid, std::chrono::milliseconds deadline) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    char state = process_state(pid);
+    if (state == 0 || state == 'Z') return true;
+    // Polling /proc is the only portable wait for a process that is not our child.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::string self_path() {
+  char buffer[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+  return std::string(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
+}
+
+}  // namespace tests

@@ -1,0 +1,34 @@
+// The app every test binary uses, and helpers to run test bodies with deadlines.
+#pragma once
+
+#include <rpc_parallel/app.hpp>
+#include <rpc_parallel/rpc_settings.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace tests {
+
+/// The app with every test worker type registered.
+const rpc_parallel::app& app();
+
+/// Runs a coroutine test body with fresh master state; fails if it takes longer than `deadline`.
+void run(std::function<boost::asio::awaitable<void>()> body,
+         std::chrono::seconds deadline = std::chrono::seconds(60),
+         rpc_parallel::rpc_settings settings = {});
+
+/// 'Z' for a zombie, 0 when `pid` does not exist, else its state letter from /proc.
+char process_state(pid_t pid);
+/// Children of this process that are zombies.
+std::vector<pid_t> zombie_children();
+/// Waits until `pid` has exited (gone, or a zombie) or `deadline` passes; true if it exited.
+bool wait_until_exited(pid_t pid, std::chrono::milliseconds deadline);
+/// Path of the running test binary.
+std::string self_path();
+
+}  // namespace tests

@@ -1,0 +1,15 @@
+// main of every test binary: a spawned worker serves first; otherwise Boost.Test runs.
+#include "support/test_app.hpp"
+
+#include <rpc_parallel/for_testing.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+namespace {
+bool init_unit_test() { return true; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (auto code = rpc_parallel::for_testing::run_worker_if_spawned(tests::app())) return *code;
+  return boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
+}
