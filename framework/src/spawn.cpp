@@ -94,7 +94,7 @@ asio::awaitable<master_server::registered> await_start(node& self, const spawn_r
                                                         std::shared_ptr<stderr_relay> relay) {
   auto& server = self.master_server();
   asio::steady_timer timer(self.executor(), r.options.connection_timeout);
-  auto first = co_await (server.await_registration(id) || wait_exit(pid) ||
+  auto first = co_await (capture(server.await_registration(id)) || wait_exit(pid) ||
                          timer.async_wait(asio::use_awaitable));
   if (first.index() == 2) {
     co_await kill_and_reap(pid);
@@ -115,7 +115,12 @@ asio::awaitable<master_server::registered> await_start(node& self, const spawn_r
     co_return co_await with_deadline(server.await_registration(id), r.options.connection_timeout,
                                      "registration");
   }
-  auto registered = std::move(std::get<0>(first));
+  auto& registration = std::get<0>(first);
+  if (registration.failure) {
+    co_await kill_and_reap(pid);
+    std::rethrow_exception(registration.failure);
+  }
+  auto registered = std::move(*registration.value);
   if (!r.foreground) {
     int status = co_await with_deadline(wait_exit(pid), r.options.connection_timeout, "daemonisation");
     if (status != 0)

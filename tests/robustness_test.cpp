@@ -1,0 +1,190 @@
+// Bad input to a worker's port is refused while the worker keeps serving its real client.
+#include "support/test_app.hpp"
+#include "support/test_workers.hpp"
+
+#include <rpc_parallel/detail/auth.hpp>
+#include <rpc_parallel/detail/node.hpp>
+#include <rpc_parallel/detail/wire.hpp>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace rp = rpc_parallel;
+using asio::ip::tcp;
+using tests::echo_worker;
+using tests::unit;
+
+namespace {
+
+asio::awaitable<tcp::socket> dial(const rp::worker_ref& w) {
+  tcp::socket socket(co_await asio::this_coro::executor);
+  co_await socket.async_connect(tcp::endpoint(asio::ip::make_address(w.host), w.port),
+                                asio::use_awaitable);
+  co_return socket;
+}
+
+/// Reads until the peer closes; true if it closed within `timeout` (counting bytes it sent).
+asio::awaitable<bool> closed_by_peer(tcp::socket& socket, std::chrono::milliseconds timeout,
+                                     std::size_t& received) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+  bool timed_out = false;
+  timer.async_wait([&socket, &timed_out](boost::system::error_code ec) {
+    if (!ec) {
+      timed_out = true;
+      socket.close();
+    }
+  });
+  char buffer[256];
+  for (;;) {
+    boost::system::error_code ec;
+    std::size_t n = co_await socket.async_read_some(asio::buffer(buffer),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+    received += n;
+    if (ec) break;
+  }
+  timer.cancel();
+  co_return !timed_out;
+}
+
+asio::awaitable<tcp::socket> authenticated(const rp::worker_ref& w) {
+  auto socket = co_await dial(w);
+  co_await rp::detail::authenticate_client(socket, rp::detail::node::current().key(), 5s, "test");
+  co_return socket;
+}
+
+std::string header(std::uint32_t size, std::uint8_t kind) {
+  std::string frame = rp::detail::begin_frame();
+  std::memcpy(frame.data(), &size, 4);
+  frame[4] = static_cast<char>(kind);
+  return frame;
+}
+
+asio::awaitable<void> expect_still_serving(rp::connection<echo_worker>& real, std::string text) {
+  std::string answer = co_await real.run(echo_worker::echo, text);
+  BOOST_TEST(answer == "r:" + text);
+}
+
+rp::rpc_settings small_settings() {
+  rp::rpc_settings s;
+  s.max_message_size = 1024 * 1024;
+  s.handshake_timeout = 1s;
+  return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(robustness_suite)
+
+BOOST_AUTO_TEST_CASE(garbage_before_authentication_is_dropped_without_a_reply) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), "r");
+    auto target = real.peer().ref();
+    auto socket = co_await dial(target);
+    std::string garbage(200, '\x5a');
+    co_await asio::async_write(socket, asio::buffer(garbage), asio::use_awaitable);
+    std::size_t received = 0;
+    BOOST_TEST(co_await closed_by_peer(socket, 5s, received));
+    BOOST_TEST(received == 40u);  // only the server's fixed-size hello
+    co_await expect_still_serving(real, "after garbage");
+  }, 60s, small_settings());
+}
+
+BOOST_AUTO_TEST_CASE(silent_client_is_dropped_after_the_handshake_timeout) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), "r");
+    auto socket = co_await dial(real.peer().ref());
+    std::size_t received = 0;
+    BOOST_TEST(co_await closed_by_peer(socket, 5s, received));
+    co_await expect_still_serving(real, "after silence");
+  }, 60s, small_settings());
+}
+
+BOOST_AUTO_TEST_CASE(wrong_secret_is_refused_with_a_clear_error) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), "r");
+    auto socket = co_await dial(real.peer().ref());
+    std::string message;
+    try {
+      co_await rp::detail::authenticate_client(socket, rp::detail::make_secret(), 5s, "the worker");
+    } catch (const rp::rpc_error& e) {
+      message = e.what();
+    }
+    BOOST_TEST_MESSAGE(message);
+    BOOST_TEST(message.find("refused our credentials") != std::string::npos);
+    co_await expect_still_serving(real, "after wrong secret");
+  }, 60s, small_settings());
+}
+
+BOOST_AUTO_TEST_CASE(oversized_frame_header_closes_only_that_connection) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), "r");
+    auto socket = co_await authenticated(real.peer().ref());
+    // Claims 3 GiB: refused from the header, nothing allocated.
+    std::string frame = header(3u << 30, static_cast<std::uint8_t>(rp::detail::frame_kind::open));
+    co_await asio::async_write(socket, asio::buffer(frame), asio::use_awaitable);
+    std::size_t received = 0;
+    BOOST_TEST(co_await closed_by_peer(socket, 5s, received));
+    BOOST_TEST(received == 0u);
+    co_await expect_still_serving(real, "after oversized");
+  }, 60s, small_settings());
+}
+
+BOOST_AUTO_TEST_CASE(unknown_frame_kind_and_garbage_payload_close_only_that_connection) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), "r");
+    auto unknown = co_await authenticated(real.peer().ref());
+    std::string bad_kind = header(0, 200);
+    co_await asio::async_write(unknown, asio::buffer(bad_kind), asio::use_awaitable);
+    std::size_t received = 0;
+    BOOST_TEST(co_await closed_by_peer(unknown, 5s, received));
+
+    auto garbled = co_await authenticated(real.peer().ref());
+    std::string open = header(64, static_cast<std::uint8_t>(rp::detail::frame_kind::open)) +
+                       std::string(64, '\xff');
+    co_await asio::async_write(garbled, asio::buffer(open), asio::use_awaitable);
+    BOOST_TEST(co_await closed_by_peer(garbled, 5s, received));
+    co_await expect_still_serving(real, "after garbage frames");
+  }, 60s, small_settings());
+}
+
+BOOST_AUTO_TEST_CASE(truncated_frame_closes_only_that_connection) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), "r");
+    {
+      auto socket = co_await authenticated(real.peer().ref());
+      std::string partial = header(1000, static_cast<std::uint8_t>(rp::detail::frame_kind::open)) +
+                            std::string(10, 'a');
+      co_await asio::async_write(socket, asio::buffer(partial), asio::use_awaitable);
+    }  // closed mid-frame
+    co_await expect_still_serving(real, "after truncated");
+  }, 60s, small_settings());
+}
+
+BOOST_AUTO_TEST_CASE(oversized_query_and_response_fail_with_a_clear_error_and_the_connection_lives) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), "r");
+    auto query = co_await real.try_run(echo_worker::echo, std::string(2 * 1024 * 1024, 'q'));
+    BOOST_REQUIRE(query.has_error());
+    BOOST_TEST(query.error().message.find("exceeds max_message_size 1048576") != std::string::npos);
+    auto response = co_await real.try_run(echo_worker::big, 2 * 1024 * 1024);
+    BOOST_REQUIRE(response.has_error());
+    BOOST_TEST(response.error().message.find("the response of") != std::string::npos);
+    co_await expect_still_serving(real, "after oversized values");
+  }, 60s, small_settings());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
