@@ -1,9 +1,12 @@
 // main of every test binary: a spawned worker serves first; otherwise Boost.Test runs.
+#include "support/scenarios.hpp"
 #include "support/test_app.hpp"
 
 #include <rpc_parallel/for_testing.hpp>
 
 #include <boost/test/unit_test.hpp>
+
+#include <string>
 
 namespace {
 bool init_unit_test() { return true; }
@@ -11,5 +14,6 @@ bool init_unit_test() { return true; }
 
 int main(int argc, char** argv) {
   if (auto code = rpc_parallel::for_testing::run_worker_if_spawned(tests::app())) return *code;
+  if (argc == 3 && std::string(argv[1]) == "--scenario") return tests::run_scenario(argv[2]);
   return boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
 }

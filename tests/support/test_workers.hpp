@@ -1,6 +1,7 @@
 // Worker types shared by the test binaries; every test binary registers all of them.
 #pragma once
 
+#include <rpc_parallel/detail/node.hpp>
 #include <rpc_parallel/rpc_parallel.hpp>
 
 #include <boost/asio/steady_timer.hpp>
@@ -52,6 +53,7 @@ struct echo_worker {
   static constexpr rpc_parallel::rpc<echo_worker, std::int64_t, std::int64_t> busy{"busy"};
   static constexpr rpc_parallel::rpc<echo_worker, std::uint64_t, std::string> big{"big"};
   static constexpr rpc_parallel::rpc<echo_worker, std::int64_t, std::int64_t> sleep_async{"sleep_async"};
+  static constexpr rpc_parallel::rpc<echo_worker, unit, std::string> settings{"settings"};
   static constexpr rpc_parallel::one_way<echo_worker, std::string> print{"print"};
   static constexpr rpc_parallel::one_way<echo_worker, std::string> explode{"explode"};
 
@@ -85,6 +87,9 @@ struct echo_worker {
                                       std::chrono::milliseconds(ms));
       co_await timer.async_wait(boost::asio::use_awaitable);
       co_return ms;
+    });
+    impl.add(settings, [](state&, unit) {
+      return rpc_parallel::to_string(rpc_parallel::detail::node::current().settings());
     });
     impl.add(print, [](state&, std::string text) { std::cout << text << std::endl; });
     impl.add(explode, [](state&, std::string text) { throw std::runtime_error(text); });

@@ -1,0 +1,136 @@
+// Worker lifetime against real process deaths: no orphans, no zombies, busy is not dead.
+#include "support/test_app.hpp"
+#include "support/test_workers.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace rp = rpc_parallel;
+using tests::echo_worker;
+using tests::unit;
+
+extern char** environ;
+
+namespace {
+
+struct child {
+  pid_t pid = -1;
+  int stdout_fd = -1;
+};
+
+child launch(const std::string& program, const std::string& scenario) {
+  int out[2];
+  BOOST_REQUIRE(::pipe(out) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  std::string flag = "--scenario";
+  char* argv[] = {const_cast<char*>(program.c_str()), flag.data(), const_cast<char*>(scenario.c_str()), nullptr};
+  pid_t pid = -1;
+  BOOST_REQUIRE(::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  return {pid, out[0]};
+}
+
+/// Reads lines until `last` (or end of file / deadline).
+std::vector<std::string> read_lines_until(int fd, const std::string& last, std::chrono::seconds deadline) {
+  std::vector<std::string> lines;
+  std::string pending;
+  auto end = std::chrono::steady_clock::now() + deadline;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buffer[512];
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    pending.append(buffer, static_cast<std::size_t>(n));
+    for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+      lines.push_back(pending.substr(0, nl));
+      pending.erase(0, nl + 1);
+      if (lines.back() == last) return lines;
+    }
+  }
+  return lines;
+}
+
+/// Waits (on a pidfd, no polling) for our child `pid` to exit and reaps it.
+bool reap_within(pid_t pid, std::chrono::milliseconds deadline) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  bool exited = ::poll(&p, 1, static_cast<int>(deadline.count())) == 1;
+  ::close(fd);
+  if (exited) ::waitpid(pid, nullptr, 0);
+  return exited;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(lifetime_suite)
+
+BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_worker_and_no_zombie) {
+  // As subreaper we inherit the daemonised workers, so we can wait for each one exactly.
+  BOOST_REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+  child master = launch(tests::self_path(), "spawn_and_hang");
+  auto lines = read_lines_until(master.stdout_fd, "ready", 60s);
+  BOOST_REQUIRE(!lines.empty());
+  BOOST_REQUIRE_EQUAL(lines.back(), "ready");
+  std::vector<pid_t> workers;
+  for (auto& line : lines)
+    if (line.rfind("pid ", 0) == 0) workers.push_back(std::stoi(line.substr(4)));
+  BOOST_REQUIRE_EQUAL(workers.size(), 5u);  // heartbeater, connection_closed, a chain of three
+
+  ::kill(master.pid, SIGKILL);
+  ::waitpid(master.pid, nullptr, 0);
+  rp::rpc_settings defaults;
+  for (pid_t pid : workers)
+    BOOST_TEST(reap_within(pid, defaults.heartbeat_timeout + 1s), "worker " << pid << " outlived its master");
+  ::close(master.stdout_fd);
+  BOOST_TEST(tests::zombie_children().empty());
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+BOOST_AUTO_TEST_CASE(busy_worker_is_still_alive_after_several_heartbeat_timeouts) {
+  rp::rpc_settings quick;
+  quick.heartbeat_interval = 1s;
+  quick.heartbeat_timeout = 2s;
+  tests::run([]() -> asio::awaitable<void> {
+    auto owned = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                 rp::spawn_options(), "busy");
+    std::int64_t spins = co_await owned.run(echo_worker::busy, 5000);
+    BOOST_TEST(spins > 0);
+    std::string after = co_await owned.run(echo_worker::echo, "still here");
+    BOOST_TEST(after == "busy:still here");
+  }, 60s, quick);
+}
+
+BOOST_AUTO_TEST_CASE(renamed_running_binary_still_spawns) {
+  auto dir = std::filesystem::temp_directory_path() / ("rpcp-rename-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto copy = dir / "test_copy";
+  std::filesystem::copy_file(tests::self_path(), copy);
+  child master = launch(copy.string(), "rename_and_spawn");
+  auto lines = read_lines_until(master.stdout_fd, "Ok.", 60s);
+  int status = 0;
+  ::waitpid(master.pid, &status, 0);
+  ::close(master.stdout_fd);
+  BOOST_TEST(!lines.empty());
+  BOOST_TEST((lines.empty() ? std::string() : lines.back()) == "Ok.");
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+  std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

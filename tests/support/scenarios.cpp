@@ -1,0 +1,69 @@
+#include "support/scenarios.hpp"
+
+#include "support/test_app.hpp"
+#include "support/test_workers.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace rp = rpc_parallel;
+
+namespace tests {
+namespace {
+
+// Spawns workers under every policy that must not outlive their master (plus a grandchild),
+// prints their pids, then waits to be killed.
+asio::awaitable<void> spawn_and_hang() {
+  auto beating = co_await rp::spawn<echo_worker>(rp::shutdown_on::heartbeater_timeout,
+                                                 rp::spawn_options().with_name("beating"),
+                                                 std::string("b"));
+  auto beating_conn = co_await rp::connect(beating);
+  auto owned = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                               rp::spawn_options().with_name("owned"), "o");
+  auto chain = co_await rp::spawn<chain_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options().with_name("chain"), 2);
+  std::vector<std::int64_t> pids;
+  pids.push_back(co_await beating_conn.run(echo_worker::pid, unit{}));
+  pids.push_back(co_await owned.run(echo_worker::pid, unit{}));
+  auto ancestry = co_await chain.run(chain_worker::ancestry, unit{});
+  for (auto& entry : ancestry) pids.push_back(entry.first);
+  for (auto pid : pids) std::cout << "pid " << pid << "\n";
+  std::cout << "ready" << std::endl;
+  asio::steady_timer forever(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+  co_await forever.async_wait(asio::use_awaitable);
+}
+
+// Renames its own binary while running, then spawns again (Rpc_parallel's remove_running_executable).
+asio::awaitable<void> rename_and_spawn() {
+  auto first = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                               rp::spawn_options(), "before");
+  std::string before = co_await first.run(echo_worker::echo, "ping");
+  std::string path = self_path();
+  std::filesystem::rename(path, path + ".moved");
+  auto second = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), "after");
+  std::string after = co_await second.run(echo_worker::echo, "ping");
+  std::filesystem::rename(path + ".moved", path);
+  std::cout << (before == "before:ping" && after == "after:ping" ? "Ok." : "Wrong answers") << std::endl;
+}
+
+}  // namespace
+
+int run_scenario(const std::string& name) {
+  std::function<asio::awaitable<void>()> body;
+  if (name == "spawn_and_hang") body = spawn_and_hang;
+  else if (name == "rename_and_spawn") body = rename_and_spawn;
+  else return 2;
+  try {
+    tests::run(body, 600s);
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "scenario " << name << ": " << e.what() << std::endl;
+    return 1;
+  }
+}
+
+}  // namespace tests
