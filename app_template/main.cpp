@@ -17,7 +17,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
   int workers = options["workers"].as<int>();
   std::int64_t n = options["n"].as<std::int64_t>();
 
-  // Spawn every worker concurrently; each exits when its connection closes.
+  // Spawn the workers one after another; each exits when its connection closes.
   std::vector<rpc_parallel::connection<sum_worker>> connections;
   for (int i = 0; i < workers; ++i) {
     auto connection = co_await rpc_parallel::spawn<sum_worker>(

@@ -58,6 +58,18 @@ BOOST_AUTO_TEST_CASE(init_connection_state_exception_fails_connect_with_its_text
   });
 }
 
+BOOST_AUTO_TEST_CASE(first_connection_failure_fails_spawn_and_stops_the_worker) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto result = co_await rp::try_spawn<session_worker>(rp::shutdown_on::connection_closed,
+                                                         rp::spawn_options().with_name("picky"),
+                                                         unit{}, std::string("reject me"));
+    BOOST_REQUIRE(result.has_error());
+    BOOST_TEST(result.error().message.find("text of expected failure") != std::string::npos);
+    BOOST_TEST(result.error().message.find("\"picky\"") != std::string::npos);
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
 BOOST_AUTO_TEST_CASE(function_exception_comes_back_to_the_caller_and_the_worker_keeps_serving) {
   tests::run([]() -> asio::awaitable<void> {
     auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,

@@ -74,8 +74,9 @@ asio::awaitable<std::shared_ptr<client>> client::open(worker_ref worker,
   std::string payload;
   encode(request, payload);
   t->send(frame_kind::open, 0, payload);
-  auto answer = co_await with_deadline(t->read(), settings.handshake_timeout,
-                                       "open connection to " + describe(worker));
+  // No deadline: the reply waits for init_connection_state, which may take as long as it needs
+  // (Rpc_parallel does not limit it either); a dead peer is still seen by the heartbeat.
+  auto answer = co_await t->read();
   if (!answer)
     throw rpc_error({error_kind::disconnected, describe(worker) + " closed the connection while opening"});
   if (answer->kind == frame_kind::open_error) {

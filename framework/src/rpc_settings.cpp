@@ -24,6 +24,13 @@ std::chrono::milliseconds parse_duration(std::string_view key, std::string_view 
 
 }  // namespace
 
+rpc_settings validate(rpc_settings s) {
+  RPCP_REQUIRE(s.heartbeat_interval.count() > 0 && s.heartbeat_timeout.count() > 0 &&
+                   s.handshake_timeout.count() > 0 && s.max_message_size > 0,
+               "rpc settings: timeouts, heartbeat interval and max_message_size must be positive");
+  return s;
+}
+
 rpc_settings override_rpc_settings(rpc_settings base, std::string_view text) {
   while (!text.empty()) {
     auto comma = text.find(',');
@@ -43,14 +50,12 @@ rpc_settings override_rpc_settings(rpc_settings base, std::string_view text) {
                    "\"; known: max_message_size, handshake_timeout, heartbeat_interval, "
                    "heartbeat_timeout");
   }
-  RPCP_REQUIRE(base.heartbeat_interval.count() > 0 && base.heartbeat_timeout.count() > 0,
-               "rpc settings: heartbeat interval and timeout must be positive");
-  return base;
+  return validate(base);
 }
 
 rpc_settings rpc_settings_from_environment(rpc_settings base) {
   const char* text = std::getenv(std::string(rpc_settings_env_var).c_str());
-  return text ? override_rpc_settings(base, text) : base;
+  return text ? override_rpc_settings(base, text) : validate(base);
 }
 
 std::string to_string(const rpc_settings& s) {

@@ -9,6 +9,7 @@
 //      this process is gone.
 #include "rpc_parallel/detail/spawn.hpp"
 
+#include "rpc_parallel/detail/client.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
@@ -194,6 +195,25 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     self.master_server().forget(id);
     throw rpc_error(with_context(current_exception_error(), context));
   }
+}
+
+asio::awaitable<connected_spawn> spawn_connected_worker(std::shared_ptr<const spawn_request> request,
+                                                       std::string connection_arg) {
+  auto spawned = co_await spawn_worker(request);
+  auto opened = co_await capture(client::open(spawned.worker, request->type,
+                                              std::move(connection_arg), {.owner = true}));
+  if (!opened.failure) co_return connected_spawn{std::move(*opened.value), std::move(spawned.process)};
+  // The worker is up but unusable: stop it now rather than when its connection_timeout passes.
+  co_await capture(shutdown_worker(spawned.worker));
+  if (spawned.process) co_await spawned.process->wait();
+  error e = [&] {
+    try {
+      std::rethrow_exception(opened.failure);
+    } catch (...) {
+      return current_exception_error();
+    }
+  }();
+  throw rpc_error(with_context(e, "spawn " + describe(spawned.worker) + ": first connection"));
 }
 
 }  // namespace rpc_parallel::detail

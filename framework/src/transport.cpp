@@ -98,7 +98,7 @@ void transport::send(std::string f) {
     throw rpc_error({error_kind::failed,
                      "message of " + std::to_string(size) + " bytes to " + peer_ +
                          " exceeds max_message_size " + std::to_string(settings_.max_message_size) +
-                         "; raise it in start_app or with " + std::string(rpc_settings_env_var)});
+                         "; raise it with app::run's settings, --rpc-max-message-size or " + std::string(rpc_settings_env_var)});
   if (!open_)
     throw rpc_error({error_kind::disconnected, "connection to " + peer_ + " is closed"});
   if (queued_.empty())

@@ -101,11 +101,16 @@ class worker_runtime {
     exit(1);
   }
 
-  // The link to the master is the heartbeat: its end means the master is gone.
+  // The link to the master is the heartbeat: its end means the master is gone. A shutdown
+  // frame on it (a registration that came too late) ends the worker whatever its policy.
   asio::awaitable<void> watch_master() {
     try {
-      while (auto f = co_await link_->read())
-        if (f->kind == frame_kind::shutdown) break;
+      while (auto f = co_await link_->read()) {
+        if (f->kind == frame_kind::shutdown) {
+          exit(0);
+          co_return;
+        }
+      }
     } catch (const std::exception&) {
     }
     if (config_.policy != shutdown_policy::called_shutdown) exit(0);

@@ -36,7 +36,7 @@ void send_reply(transport& t, std::uint64_t id, std::string reply_frame) {
              {error_kind::failed, "the response of " + std::to_string(size) +
                                       " bytes exceeds max_message_size " +
                                       std::to_string(t.settings().max_message_size) +
-                                      "; raise it in start_app or with " +
+                                      "; raise it with app::run's settings, --rpc-max-message-size or " +
                                       std::string(rpc_settings_env_var)});
 }
 }  // namespace

@@ -47,7 +47,9 @@ class connection {
     }
   }
 
-  /// Queues a one-way call and returns without waiting for the worker.
+  /// Queues a one-way call and returns without waiting for the worker. Throws `rpc_error` at
+  /// once: `unimplemented` (no such function), `failed` (query over max_message_size),
+  /// `disconnected` (connection closed).
   template <class Q>
   void run(one_way<W, Q> fn, std::type_identity_t<Q> query) {
     client_->send_one_way(make_frame(*client_, fn.name, query));

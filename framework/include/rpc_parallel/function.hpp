@@ -123,8 +123,9 @@ class implementations {
     detail::function_entry entry{std::string(name), signature<Q, R>(name, one_way), one_way, {}, {}};
     if constexpr (detail::is_awaitable<result>::value) {
       using value = typename detail::awaited<result>::type;
-      static_assert(std::is_void_v<value> || std::is_convertible_v<value, R>,
-                    "the implementation's awaitable must yield the function's response type");
+      static_assert(std::is_void_v<value> ? std::is_same_v<R, unit> : std::is_convertible_v<value, R>,
+                    "the implementation's awaitable must yield the function's response type "
+                    "(nothing only when the response type is unit)");
       entry.async = [impl = std::move(impl)](void* s, void* c,
                                              std::string query) -> boost::asio::awaitable<std::string> {
         std::string reply;
@@ -140,8 +141,9 @@ class implementations {
         co_return reply;
       };
     } else {
-      static_assert(std::is_void_v<result> || std::is_convertible_v<result, R>,
-                    "the implementation must return the function's response type");
+      static_assert(std::is_void_v<result> ? std::is_same_v<R, unit> : std::is_convertible_v<result, R>,
+                    "the implementation must return the function's response type (nothing only "
+                    "when the response type is unit)");
       entry.sync = [impl = std::move(impl)](void* s, void* c, std::string_view query,
                                             std::string& reply) {
         if constexpr (std::is_void_v<result>) {

@@ -8,9 +8,10 @@
 
 namespace rpc_parallel {
 
-/// Settings of every connection. The master fixes them once (start_app arguments, then the
-/// environment variable `RPC_PARALLEL_RPC_SETTINGS` field by field) and hands them to every
-/// worker it spawns. Heartbeats are TCP keepalives answered by the kernel, so a process busy in
+/// Settings of every connection. The master fixes them once (the `app::run` argument, then the
+/// `--rpc-*` command-line options, then the environment variable `RPC_PARALLEL_RPC_SETTINGS`,
+/// each field by field) and hands them to every worker it spawns. Heartbeat durations are
+/// rounded down to whole seconds (at least 1) for the kernel. Heartbeats are TCP keepalives answered by the kernel, so a process busy in
 /// a long computation never looks dead, while a dead peer process is seen at once (FIN/RST) and
 /// a vanished peer host after `heartbeat_timeout`.
 struct rpc_settings {
@@ -34,6 +35,9 @@ struct rpc_settings {
 /// The name of the environment variable the master reads: `key=value` pairs separated by commas,
 /// e.g. `heartbeat_timeout=8s,max_message_size=1500`. Durations take `ms` or `s`.
 inline constexpr std::string_view rpc_settings_env_var = "RPC_PARALLEL_RPC_SETTINGS";
+
+/// `s` if every field is usable; throws `rpc_error` naming the rule otherwise.
+rpc_settings validate(rpc_settings s);
 
 /// `base` with each field named in `text` replaced. Throws `rpc_error` naming a bad field.
 rpc_settings override_rpc_settings(rpc_settings base, std::string_view text);

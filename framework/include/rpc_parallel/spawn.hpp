@@ -33,11 +33,10 @@ std::string encode_connection_arg(const connection_arg_t<W>& arg) {
 }
 
 template <worker_type W>
-boost::asio::awaitable<connection<W>> spawn_connected(std::shared_ptr<const spawn_request> request, std::string arg) {
-  auto spawned = co_await spawn_worker(std::move(request));
-  auto client = co_await client::open(std::move(spawned.worker), &worker_type_of<W>(),
-                                      std::move(arg), {.owner = true});
-  co_return connection<W>(std::move(client));
+boost::asio::awaitable<connection<W>> spawn_connected(std::shared_ptr<const spawn_request> request,
+                                                      std::string arg) {
+  auto spawned = co_await spawn_connected_worker(std::move(request), std::move(arg));
+  co_return connection<W>(std::move(spawned.owner));
 }
 
 template <worker_type W>
@@ -101,13 +100,11 @@ struct foreground {
 
 namespace detail {
 template <worker_type W>
-boost::asio::awaitable<foreground<connection<W>>> spawn_foreground_connected(std::shared_ptr<const spawn_request> request,
-                                                                            std::string arg) {
-  auto spawned = co_await spawn_worker(std::move(request));
-  worker_process process = std::move(*spawned.process);
-  auto conn = co_await client::open(std::move(spawned.worker), &worker_type_of<W>(), std::move(arg),
-                                    {.owner = true});
-  co_return foreground<connection<W>>{connection<W>(std::move(conn)), std::move(process)};
+boost::asio::awaitable<foreground<connection<W>>> spawn_foreground_connected(
+    std::shared_ptr<const spawn_request> request, std::string arg) {
+  auto spawned = co_await spawn_connected_worker(std::move(request), std::move(arg));
+  co_return foreground<connection<W>>{connection<W>(std::move(spawned.owner)),
+                                      std::move(*spawned.process)};
 }
 
 template <worker_type W>

@@ -31,6 +31,18 @@ struct spawn_result {
 /// Throws `rpc_error` with the spawn's context; leaves no process or zombie behind on failure.
 boost::asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> request);
 
+class client;
+
+struct connected_spawn {
+  std::shared_ptr<client> owner;          ///< The first connection: the worker exits when it closes.
+  std::optional<worker_process> process;  ///< Foreground only.
+};
+
+/// `spawn_worker` under shutdown_on::connection_closed, then opens the first connection. If that
+/// fails (init_connection_state threw), the worker is shut down before the error is thrown.
+boost::asio::awaitable<connected_spawn> spawn_connected_worker(
+    std::shared_ptr<const spawn_request> request, std::string connection_arg);
+
 /// Runs a worker server of `type` inside this process.
 boost::asio::awaitable<worker_ref> serve_worker(const worker_type_entry& type, std::string spawn_arg);
 
