@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages the build and the tests need; does nothing when all are present.
 set -euo pipefail
 packages=(g++ libboost1.81-dev libboost-serialization1.81-dev libboost-program-options1.81-dev
-          libboost-test1.81-dev libboost1.81-tools-dev libssl-dev openssh-server openssh-client
+          libboost-test1.81-dev libboost1.81-tools-dev libsodium-dev openssh-server openssh-client
           python3 procps iproute2)
 missing=()
 for p in "${packages[@]}"; do

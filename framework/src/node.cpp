@@ -1,10 +1,9 @@
 #include "rpc_parallel/detail/node.hpp"
 
+#include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
 #include "rpc_parallel/worker.hpp"
-
-#include <openssl/rand.h>
 
 #include <unistd.h>
 
@@ -68,8 +67,7 @@ std::string child_of_decoration() {
 
 std::string make_worker_id() {
   unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1)
-    throw rpc_error({error_kind::failed, "OpenSSL RAND_bytes failed: no entropy available"});
+  random_bytes(bytes, sizeof bytes);
   static constexpr char digits[] = "0123456789abcdef";
   std::string id;
   for (unsigned char b : bytes) {

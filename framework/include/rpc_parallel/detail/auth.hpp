@@ -6,6 +6,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <string>
 
 namespace rpc_parallel::detail {
@@ -13,7 +14,10 @@ namespace rpc_parallel::detail {
 /// The application's secret: made by the root master, handed to each worker on its stdin.
 using secret = std::array<unsigned char, 32>;
 
-/// 32 bytes from OpenSSL's CSPRNG. Throws `rpc_error` if it has no entropy.
+/// `size` bytes from libsodium's CSPRNG. Throws `rpc_error` if it cannot initialise.
+void random_bytes(unsigned char* out, std::size_t size);
+
+/// 32 random bytes.
 secret make_secret();
 
 /// Server side of the handshake, before any frame is read. Throws `rpc_error` when the peer

@@ -1,0 +1,178 @@
+// Framework figures beside their physical floors, measured in the same run. Prints
+// "name: value unit" lines and "ratio ..." lines; bench/run.sh adds the Python peer.
+#include "floors.hpp"
+
+#include <rpc_parallel/rpc_parallel.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+namespace asio = boost::asio;
+namespace po = boost::program_options;
+namespace rp = rpc_parallel;
+using clock_type = std::chrono::steady_clock;
+
+struct bench_worker {
+  static constexpr std::string_view name = "bench_worker";
+  using spawn_arg = rp::unit;
+  struct state {};
+  static state init_worker_state(rp::unit) { return {}; }
+  static constexpr rp::rpc<bench_worker, std::int64_t, std::int64_t> ping{"ping"};
+  static void implement(rp::implementations<bench_worker>& impl) {
+    impl.add(ping, [](state&, std::int64_t x) { return x + 1; });
+  }
+};
+
+namespace {
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+void report(const std::string& name, double value, const std::string& unit) {
+  std::printf("%s: %.3f %s\n", name.c_str(), value, unit.c_str());
+}
+
+void ratio(const std::string& what, double ours, double floor, const std::string& target) {
+  std::printf("ratio %s: %.2fx the floor (target %s)\n", what.c_str(), ours / floor, target.c_str());
+}
+
+asio::awaitable<double> spawn_and_answer_once() {
+  auto start = clock_type::now();
+  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+  std::int64_t answer = co_await conn.run(bench_worker::ping, 1);
+  double elapsed = seconds_since(start);
+  if (answer != 2) throw std::runtime_error("wrong answer");
+  co_return elapsed;
+}
+
+asio::awaitable<void> measure_spawn(int samples, const std::string& suffix) {
+  std::vector<double> ours, floor;
+  for (int i = 0; i < samples; ++i) {
+    double t = co_await spawn_and_answer_once();
+    ours.push_back(t);
+    floor.push_back(bench::spawn_connect_back());
+  }
+  double a = percentile(ours, 0.5) * 1e3, b = percentile(floor, 0.5) * 1e3;
+  report("spawn_first_rpc_median" + suffix, a, "ms");
+  report("floor_posix_spawn_connect_back_median" + suffix, b, "ms");
+  ratio("spawn_first_rpc" + suffix, a, b, "<= 1.5x");
+}
+
+asio::awaitable<double> spawn_many_and_answer(int count) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer all(executor, asio::steady_timer::time_point::max());
+  int left = count;
+  auto start = clock_type::now();
+  std::vector<rp::connection<bench_worker>> keep;
+  for (int i = 0; i < count; ++i) {
+    asio::co_spawn(executor, [&all, &left, &keep]() -> asio::awaitable<void> {
+      auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+      std::int64_t answer = co_await conn.run(bench_worker::ping, 1);
+      if (answer == 2) keep.push_back(std::move(conn));
+      if (--left == 0) all.cancel();
+    }, asio::detached);
+  }
+  boost::system::error_code ec;
+  co_await all.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  double elapsed = seconds_since(start);
+  if (static_cast<int>(keep.size()) != count) throw std::runtime_error("a worker did not answer");
+  co_return elapsed;
+}
+
+asio::awaitable<void> measure_spawn_many(int count, int samples) {
+  std::vector<double> ours, floor;
+  for (int i = 0; i < samples; ++i) {
+    double t = co_await spawn_many_and_answer(count);
+    ours.push_back(t);
+    floor.push_back(bench::spawn_connect_back_many(count));
+  }
+  double a = percentile(ours, 0.5) * 1e3, b = percentile(floor, 0.5) * 1e3;
+  report("spawn_" + std::to_string(count) + "_all_answer_median", a, "ms");
+  report("floor_posix_spawn_" + std::to_string(count) + "_connect_back_median", b, "ms");
+  ratio("spawn_" + std::to_string(count), a, b, "<= 2x");
+}
+
+asio::awaitable<void> measure_round_trip(int calls) {
+  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+  std::vector<double> ours;
+  for (int i = 0; i < calls; ++i) {
+    auto start = clock_type::now();
+    std::int64_t answer = co_await conn.run(bench_worker::ping, i);
+    ours.push_back(seconds_since(start));
+    if (answer != i + 1) throw std::runtime_error("wrong answer");
+  }
+  auto floor = bench::tcp_ping_pong(calls);
+  double a50 = percentile(ours, 0.5) * 1e6, a99 = percentile(ours, 0.99) * 1e6;
+  double b50 = percentile(floor, 0.5) * 1e6, b99 = percentile(floor, 0.99) * 1e6;
+  report("rpc_round_trip_p50", a50, "us");
+  report("rpc_round_trip_p99", a99, "us");
+  report("floor_tcp_ping_pong_p50", b50, "us");
+  report("floor_tcp_ping_pong_p99", b99, "us");
+  ratio("rpc_round_trip_p50", a50, b50, "<= 1.3x");
+  ratio("rpc_round_trip_p99", a99, b99, "reported");
+}
+
+asio::awaitable<void> measure_pipelined(int calls, int in_flight) {
+  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer all(executor, asio::steady_timer::time_point::max());
+  int left = in_flight;
+  auto start = clock_type::now();
+  for (int k = 0; k < in_flight; ++k) {
+    asio::co_spawn(executor, [&conn, &all, &left, calls, in_flight]() -> asio::awaitable<void> {
+      for (int i = 0; i < calls / in_flight; ++i) co_await conn.run(bench_worker::ping, i);
+      if (--left == 0) all.cancel();
+    }, asio::detached);
+  }
+  boost::system::error_code ec;
+  co_await all.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  double ours = (calls / in_flight) * in_flight / seconds_since(start);
+  double floor = bench::one_write_per_message(calls);
+  report("pipelined_calls_per_second", ours, "calls/s");
+  report("floor_one_write_per_message", floor, "messages/s");
+  std::printf("ratio pipelined_calls: %.2fx the floor's rate (target >= 2x)\n", ours / floor);
+}
+
+asio::awaitable<int> master_main(const po::variables_map& options) {
+  bool quick = options.count("quick") > 0;
+  int spawns = quick ? 10 : 50;
+  co_await measure_spawn(spawns, "");
+  co_await measure_spawn_many(32, quick ? 2 : 5);
+  co_await measure_round_trip(quick ? 2000 : 20000);
+  co_await measure_pipelined(quick ? 20000 : 200000, 64);
+  {
+    // A master holding 1 GiB: posix_spawn does not copy it, so spawning must not slow down.
+    std::vector<char> ballast(std::size_t(1) << 30);
+    std::memset(ballast.data(), 1, ballast.size());
+    co_await measure_spawn(quick ? 5 : 20, "_with_1GiB_master");
+    if (ballast[12345] != 1) co_return 1;
+  }
+  co_return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (auto code = bench::run_floor_child(argc, argv)) return *code;
+  rp::app app;
+  app.add_worker<bench_worker>();
+  po::options_description options("bench");
+  options.add_options()("quick", "fewer samples (a smoke run)");
+  return app.run(argc, argv, options, master_main);
+}

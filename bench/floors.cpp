@@ -1,0 +1,169 @@
+#include "floors.hpp"
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spawn.h>
+#include <stdexcept>
+#include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace bench {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+void check(bool ok, const char* what) {
+  if (!ok) throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+}
+
+int listen_loopback(int& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  check(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0, "bind");
+  check(::listen(fd, 128) == 0, "listen");
+  socklen_t size = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  port = ntohs(address.sin_port);
+  return fd;
+}
+
+int connect_loopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  check(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0, "connect");
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+int accept_one(int listener) {
+  int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  check(fd >= 0, "accept");
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+bool read_exactly(int fd, char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::read(fd, data, size);
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+pid_t spawn_self(const char* mode, int port) {
+  std::string port_text = std::to_string(port);
+  char self[] = "/proc/self/exe";
+  char* argv[] = {self, const_cast<char*>(mode), port_text.data(), nullptr};
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, self, nullptr, nullptr, argv, environ);
+  if (rc != 0) throw std::runtime_error("posix_spawn failed");
+  return pid;
+}
+
+}  // namespace
+
+std::optional<int> run_floor_child(int argc, char** argv) {
+  if (argc != 3) return std::nullopt;
+  std::string mode = argv[1];
+  int port = std::atoi(argv[2]);
+  if (mode == "--floor-connect-back") {
+    int fd = connect_loopback(port);
+    char byte = 1;
+    return ::write(fd, &byte, 1) == 1 ? 0 : 1;
+  }
+  if (mode == "--floor-echo") {  // echo 16-byte messages until EOF
+    int fd = connect_loopback(port);
+    char message[16];
+    while (read_exactly(fd, message, sizeof message))
+      if (::write(fd, message, sizeof message) != sizeof message) return 1;
+    return 0;
+  }
+  if (mode == "--floor-sink") {  // read until EOF, then acknowledge with one byte
+    int fd = connect_loopback(port);
+    char buffer[65536];
+    while (::read(fd, buffer, sizeof buffer) > 0) {
+    }
+    char byte = 1;
+    return ::write(fd, &byte, 1) == 1 ? 0 : 1;
+  }
+  return std::nullopt;
+}
+
+double spawn_connect_back() { return spawn_connect_back_many(1); }
+
+double spawn_connect_back_many(int count) {
+  int port = 0;
+  int listener = listen_loopback(port);
+  auto start = clock_type::now();
+  std::vector<pid_t> children;
+  for (int i = 0; i < count; ++i) children.push_back(spawn_self("--floor-connect-back", port));
+  for (int i = 0; i < count; ++i) {
+    int fd = accept_one(listener);
+    char byte;
+    read_exactly(fd, &byte, 1);
+    ::close(fd);
+  }
+  double elapsed = seconds_since(start);
+  for (pid_t pid : children) ::waitpid(pid, nullptr, 0);
+  ::close(listener);
+  return elapsed;
+}
+
+std::vector<double> tcp_ping_pong(int round_trips) {
+  int port = 0;
+  int listener = listen_loopback(port);
+  pid_t child = spawn_self("--floor-echo", port);
+  int fd = accept_one(listener);
+  std::vector<double> samples;
+  char message[16] = "ping-pong-16-b!";
+  for (int i = 0; i < round_trips; ++i) {
+    auto start = clock_type::now();
+    check(::write(fd, message, sizeof message) == sizeof message, "write");
+    check(read_exactly(fd, message, sizeof message), "read");
+    samples.push_back(seconds_since(start));
+  }
+  ::close(fd);
+  ::close(listener);
+  ::waitpid(child, nullptr, 0);
+  return samples;
+}
+
+double one_write_per_message(int messages) {
+  int port = 0;
+  int listener = listen_loopback(port);
+  pid_t child = spawn_self("--floor-sink", port);
+  int fd = accept_one(listener);
+  char message[16] = "sixteen bytes!!";
+  auto start = clock_type::now();
+  for (int i = 0; i < messages; ++i) check(::write(fd, message, sizeof message) == sizeof message, "write");
+  ::shutdown(fd, SHUT_WR);
+  char ack;
+  read_exactly(fd, &ack, 1);
+  double elapsed = seconds_since(start);
+  ::close(fd);
+  ::close(listener);
+  ::waitpid(child, nullptr, 0);
+  return messages / elapsed;
+}
+
+}  // namespace bench
