@@ -7,7 +7,13 @@ scripts/build.sh bench
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-bin/bench/gcc-12/release/cxxstd-20-iso/threading-multi/bench "$@" | tee "$out"
+bench=bin/bench/gcc-12/release/cxxstd-20-iso/threading-multi/bench
+echo "## unpinned"
+"$bench" "$@" | tee "$out"
+for pin in same split; do
+  echo "## pinned $pin (latency figures only)"
+  "$bench" "$@" --pin "$pin" | grep -E "round_trip|ping_pong" | sed "s/^/pin_${pin}_/"
+done
 /usr/bin/python3 bench/python_peer.py "$@" | tee -a "$out"
 /usr/bin/python3 - "$out" <<'PY'
 import sys
