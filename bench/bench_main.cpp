@@ -154,6 +154,10 @@ asio::awaitable<void> measure_pipelined(int calls, int in_flight) {
 
 asio::awaitable<int> master_main(const po::variables_map& options) {
   bool quick = options.count("quick") > 0;
+  if (options["only"].as<std::string>() == "latency") {
+    co_await measure_round_trip(quick ? 2000 : 20000);
+    co_return 0;
+  }
   int spawns = quick ? 10 : 50;
   co_await measure_spawn(spawns, "");
   co_await measure_spawn_many(32, quick ? 2 : 5);
@@ -201,6 +205,7 @@ int main(int argc, char** argv) {
   po::options_description options("bench");
   options.add_options()("quick", "fewer samples (a smoke run)")(
       "pin", po::value<std::string>()->default_value("none"),
-      "same: every process on CPU 0; split: master on CPU 0, children on CPU 1; none");
+      "same: every process on CPU 0; split: master on CPU 0, children on CPU 1; none")(
+      "only", po::value<std::string>()->default_value("all"), "all, or latency (round trips only)");
   return app.run(argc, argv, options, master_main);
 }
