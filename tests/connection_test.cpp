@@ -67,6 +67,8 @@ BOOST_AUTO_TEST_CASE(first_connection_failure_fails_spawn_and_stops_the_worker) 
     BOOST_TEST(result.error().message.find("text of expected failure") != std::string::npos);
     BOOST_TEST(result.error().message.find("\"picky\"") != std::string::npos);
   });
+  // Stopped at once, not after its connection_timeout (10 s) ran out.
+  BOOST_TEST(tests::wait_until_no_worker_named("picky", 3s));
   BOOST_TEST(tests::zombie_children().empty());
 }
 

@@ -108,6 +108,7 @@ BOOST_AUTO_TEST_CASE(init_worker_state_exception_fails_spawn_with_its_text) {
     BOOST_TEST(text.find("\"doomed\"") != std::string::npos);
   });
   BOOST_TEST(tests::zombie_children().empty());
+  BOOST_TEST(tests::wait_until_no_worker_named("doomed", 5s));
 }
 
 BOOST_AUTO_TEST_CASE(unregistered_worker_type_fails_before_any_process_starts) {

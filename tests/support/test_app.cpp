@@ -55,6 +55,35 @@ bool wait_until_exited(pid_t pid, std::chrono::milliseconds deadline) {
   return false;
 }
 
+std::vector<pid_t> live_workers_named(const std::string& name) {
+  std::string parent = "child-of-" + std::to_string(::getpid()) + "@";
+  std::vector<pid_t> found;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return found;
+  while (dirent* entry = ::readdir(proc)) {
+    pid_t pid = std::atoi(entry->d_name);
+    if (pid <= 0) continue;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    std::vector<std::string> argv;
+    for (std::string arg; std::getline(in, arg, '\0');) argv.push_back(arg);
+    if (argv.size() == 4 && argv[1] == "RPC_PARALLEL_WORKER" && argv[2].rfind(parent, 0) == 0 &&
+        argv[3] == name && process_state(pid) != 'Z')
+      found.push_back(pid);
+  }
+  ::closedir(proc);
+  return found;
+}
+
+bool wait_until_no_worker_named(const std::string& name, std::chrono::milliseconds deadline) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (!live_workers_named(name).empty()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    // These workers are not our children: /proc is the only place to watch them.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 std::string self_path() {
   char buffer[4096];
   ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);

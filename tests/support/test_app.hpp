@@ -28,6 +28,10 @@ char process_state(pid_t pid);
 std::vector<pid_t> zombie_children();
 /// Waits until `pid` has exited (gone, or a zombie) or `deadline` passes; true if it exited.
 bool wait_until_exited(pid_t pid, std::chrono::milliseconds deadline);
+/// Live (non-zombie) workers spawned by this process under `name`, found by their argv.
+std::vector<pid_t> live_workers_named(const std::string& name);
+/// Waits until no live worker of this process is named `name`; true if none is left in time.
+bool wait_until_no_worker_named(const std::string& name, std::chrono::milliseconds deadline);
 /// Path of the running test binary.
 std::string self_path();
 
