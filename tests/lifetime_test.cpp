@@ -88,9 +88,13 @@ BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_worker_and_no_zombie) {
   BOOST_REQUIRE(!lines.empty());
   BOOST_REQUIRE_EQUAL(lines.back(), "ready");
   std::vector<pid_t> workers;
-  for (auto& line : lines)
+  pid_t immortal = 0;
+  for (auto& line : lines) {
     if (line.rfind("pid ", 0) == 0) workers.push_back(std::stoi(line.substr(4)));
+    if (line.rfind("immortal ", 0) == 0) immortal = std::stoi(line.substr(9));
+  }
   BOOST_REQUIRE_EQUAL(workers.size(), 5u);  // heartbeater, connection_closed, a chain of three
+  BOOST_REQUIRE(immortal > 0);
 
   ::kill(master.pid, SIGKILL);
   ::waitpid(master.pid, nullptr, 0);
@@ -98,6 +102,10 @@ BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_worker_and_no_zombie) {
   for (pid_t pid : workers)
     BOOST_TEST(reap_within(pid, defaults.heartbeat_timeout + 1s), "worker " << pid << " outlived its master");
   ::close(master.stdout_fd);
+  // shutdown_on::called_shutdown_function outlives its master by design; end it here.
+  BOOST_TEST(tests::process_state(immortal) != 0);
+  ::kill(immortal, SIGKILL);
+  BOOST_TEST(reap_within(immortal, 5s));
   BOOST_TEST(tests::zombie_children().empty());
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
 }

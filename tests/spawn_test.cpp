@@ -135,6 +135,20 @@ BOOST_AUTO_TEST_CASE(startup_failure_is_explained_by_the_relayed_stderr) {
   BOOST_TEST(tests::zombie_children().empty());
 }
 
+BOOST_AUTO_TEST_CASE(foreground_startup_failure_carries_the_worker_stderr) {
+  tests::run([]() -> asio::awaitable<void> {
+    std::string message;
+    try {
+      auto fg = co_await rp::spawn_in_foreground<echo_worker>(
+          rp::shutdown_on::connection_closed, rp::spawn_options().with_cd("/nonexistent/fg"), "x");
+    } catch (const rp::rpc_error& e) {
+      message = e.what();
+    }
+    BOOST_TEST(message.find("cannot change directory to \"/nonexistent/fg\"") != std::string::npos);
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
 BOOST_AUTO_TEST_CASE(redirected_stdout_receives_the_worker_output) {
   std::string path = "/tmp/rpcp-test-stdout-" + std::to_string(::getpid());
   tests::run([path]() -> asio::awaitable<void> {

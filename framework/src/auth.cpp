@@ -86,11 +86,14 @@ asio::awaitable<void> client_steps(asio::ip::tcp::socket& socket, const secret& 
   boost::system::error_code ec;
   co_await asio::async_read(socket, asio::buffer(server_proof),
                             asio::redirect_error(asio::use_awaitable, ec));
-  if (ec)
+  if (ec == asio::error::eof)
     throw rpc_error({error_kind::failed,
                      peer + " refused our credentials: it belongs to another application (each "
                             "root master makes its own secret); connect only to workers spawned "
                             "from the same root master"});
+  if (ec)
+    throw rpc_error({error_kind::disconnected,
+                     "authentication handshake with " + peer + ": " + ec.message()});
   mac expected = compute_mac(key, "rpcp-server", client_nonce, server_nonce);
   if (sodium_memcmp(expected.data(), server_proof.data(), 32) != 0)
     throw rpc_error({error_kind::failed, peer + " failed to prove it holds the application secret"});

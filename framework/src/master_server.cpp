@@ -35,6 +35,17 @@ void master_server::expect(const std::string& id) {
 
 void master_server::forget(const std::string& id) { pending_.erase(id); }
 
+void master_server::abandon(const std::string& id) {
+  auto found = pending_.find(id);
+  if (found == pending_.end()) return;
+  // A worker that registered for a spawn that gave up must not run on: tell it to exit.
+  if (found->second->value) {
+    auto& link = found->second->value->link;
+    if (link->is_open()) link->send(frame_kind::shutdown, 0, {});
+  }
+  pending_.erase(found);
+}
+
 asio::awaitable<master_server::registered> master_server::await_registration(std::string id) {
   auto found = pending_.find(id);
   RPCP_REQUIRE(found != pending_.end(), "await_registration of unexpected worker ", id);
@@ -55,6 +66,7 @@ asio::awaitable<void> master_server::accept_loop() {
     tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor_.is_open()) co_return;
+      co_await back_off_after_accept_error(owner_.executor());
       continue;
     }
     asio::co_spawn(owner_.executor(), handshake(std::move(socket)), asio::detached);

@@ -79,6 +79,9 @@ launched launch_self(const std::vector<std::string>& argv,
   else
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, err.write, 2);
+  // Asio opens sockets without close-on-exec: without this a worker would hold this process's
+  // links and listeners, and keep other workers from seeing this process die.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   sigset_t defaults;
@@ -107,10 +110,10 @@ asio::awaitable<int> wait_exit(pid_t pid) {
   int status = 0;
   // glibc 2.36 declares pidfd_open without C linkage for C++: call the system call directly.
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) {
-    ::waitpid(pid, &status, 0);  // no pidfd (kernel < 5.3): block; children exit promptly here
-    co_return status;
-  }
+  if (fd < 0)
+    throw rpc_error({error_kind::failed, std::string("pidfd_open of child ") + std::to_string(pid) +
+                                             ": " + std::strerror(errno) +
+                                             " (needs Linux 5.3 or later and a free descriptor)"});
   asio::posix::stream_descriptor descriptor(co_await asio::this_coro::executor, fd);
   co_await descriptor.async_wait(asio::posix::stream_descriptor::wait_read, asio::use_awaitable);
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {

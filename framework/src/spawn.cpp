@@ -27,6 +27,7 @@
 #include <boost/asio/writable_pipe.hpp>
 
 #include <iostream>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -78,6 +79,19 @@ asio::awaitable<void> send_config(asio::writable_pipe stdin_pipe, std::string by
   co_await asio::async_write(stdin_pipe, asio::buffer(message), asio::redirect_error(asio::use_awaitable, ec));
 }
 
+// What is left to read in a pipe whose writers have exited (non-blocking), last 2 KiB.
+std::string drain_tail(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
+    text.append(buffer, static_cast<std::size_t>(n));
+    if (text.size() > 2048) text.erase(0, text.size() - 2048);
+  }
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
 // Kills a launched child that will not be used and reaps it, so nothing is left behind.
 asio::awaitable<void> kill_and_reap(pid_t pid) {
   ::kill(pid, SIGKILL);
@@ -123,7 +137,15 @@ asio::awaitable<master_server::registered> await_start(node& self, const spawn_r
   }
   auto registered = std::move(*registration.value);
   if (!r.foreground) {
-    int status = co_await with_deadline(wait_exit(pid), r.options.connection_timeout, "daemonisation");
+    // The daemonising parent exits as soon as the worker is released, right after registering.
+    asio::steady_timer released(self.executor(), r.options.connection_timeout);
+    auto exited = co_await (wait_exit(pid) || released.async_wait(asio::use_awaitable));
+    if (exited.index() == 1) {
+      co_await kill_and_reap(pid);
+      throw rpc_error({error_kind::timed_out, "the worker registered but was not released within "
+                                              "connection_timeout"});
+    }
+    int status = std::get<0>(exited);
     if (status != 0)
       throw rpc_error(startup_failure("the daemonising worker process " + describe_status(status), relay));
   }
@@ -132,10 +154,14 @@ asio::awaitable<master_server::registered> await_start(node& self, const spawn_r
 
 asio::awaitable<void> await_init(const master_server::registered& reg) {
   auto done = co_await reg.link->read();
-  if (!done || done->kind != frame_kind::init_done)
+  if (!done)
     throw rpc_error({error_kind::disconnected,
-                     "the worker exited during init_worker_state (its stderr went to "
-                     "redirect_stderr)"});
+                     "the worker exited during init_worker_state; to see why, spawn it with "
+                     "spawn_options().with_redirect_stderr(fd_redirection::file_append(path))"});
+  if (done->kind != frame_kind::init_done)
+    throw rpc_error({error_kind::failed, "protocol error: the worker sent frame kind " +
+                                             std::to_string(static_cast<int>(done->kind)) +
+                                             " instead of init_done"});
   if (!done->payload.empty())
     throw rpc_error(with_context(decode<error>(done->payload, "init error"), "init_worker_state"));
 }
@@ -181,8 +207,20 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     }
     if (failure) {
       if (reg) reg->link->close();
-      if (r.foreground) ::close(child.stdout_fd), ::close(child.stderr_fd);
-      std::rethrow_exception(failure);
+      if (!r.foreground) std::rethrow_exception(failure);
+      // The foreground child has exited: what it wrote to stderr explains why.
+      std::string tail = drain_tail(child.stderr_fd);
+      ::close(child.stdout_fd);
+      ::close(child.stderr_fd);
+      error e = [&] {
+        try {
+          std::rethrow_exception(failure);
+        } catch (...) {
+          return current_exception_error();
+        }
+      }();
+      if (!tail.empty()) e.message += "; its stderr ended with:\n" + tail;
+      throw rpc_error(e);
     }
     std::optional<worker_process> process;
     if (r.foreground) process.emplace(self.executor(), child.pid, child.stdout_fd, child.stderr_fd);
@@ -192,7 +230,7 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     self.master_server().watch(reg->link, name, on_failure);
     co_return spawn_result{std::move(worker), std::move(process)};
   } catch (...) {
-    self.master_server().forget(id);
+    self.master_server().abandon(id);
     throw rpc_error(with_context(current_exception_error(), context));
   }
 }

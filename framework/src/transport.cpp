@@ -15,6 +15,12 @@
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
 
+asio::awaitable<void> back_off_after_accept_error(asio::any_io_executor executor) {
+  asio::steady_timer timer(executor, std::chrono::milliseconds(100));
+  boost::system::error_code ignored;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+}
+
 void configure_socket(asio::ip::tcp::socket& socket, const rpc_settings& settings) {
   boost::system::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);

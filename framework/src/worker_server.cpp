@@ -79,7 +79,9 @@ asio::awaitable<void> worker_server::accept_loop() {
     tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor_.is_open()) co_return;
-      continue;  // e.g. EMFILE: keep serving the connections we have
+      // e.g. EMFILE: keep serving the connections we have, and retry a little later.
+      co_await back_off_after_accept_error(acceptor_.get_executor());
+      continue;
     }
     asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
   }
@@ -136,9 +138,10 @@ asio::awaitable<bool> worker_server::open(std::shared_ptr<transport> t,
     return false;
   };
   if (request.worker_id != id_)
-    co_return refuse({error_kind::failed, "no worker with id " + request.worker_id + " at " +
-                                              t->peer() + "'s server (the port now belongs to "
-                                              "another worker: the one you want has exited)"}, {});
+    co_return refuse({error_kind::failed, "no worker with id " + request.worker_id +
+                                              " here: this port now belongs to worker " + id_ +
+                                              " (" + type_.name + "); the one you want has exited"},
+                     {});
   if (request.type != type_.name)
     co_return refuse({error_kind::unimplemented, "worker " + id_ + " is of type \"" + type_.name +
                                                      "\", not \"" + request.type + "\""}, {});
@@ -170,7 +173,11 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
       std::uint32_t index = 0;
       if (f.payload.size() < 4 || (std::memcpy(&index, f.payload.data(), 4), index >= type_.functions.size()) ||
           type_.functions.at(index).one_way != one_way) {
-        if (!one_way) send_error(*t, frame_kind::reply_error, f.id, {error_kind::unimplemented, "no such function index"});
+        if (!one_way)
+          send_error(*t, frame_kind::reply_error, f.id,
+                     {error_kind::unimplemented,
+                      "worker type \"" + type_.name + "\" has no rpc function at index " +
+                          std::to_string(index) + ": master and worker binaries differ"});
         return;
       }
       const function_entry& fn = type_.functions.at(index);

@@ -25,12 +25,22 @@ asio::awaitable<void> spawn_and_hang() {
                                                rp::spawn_options().with_name("owned"), "o");
   auto chain = co_await rp::spawn<chain_worker>(rp::shutdown_on::connection_closed,
                                                 rp::spawn_options().with_name("chain"), 2);
+  // Spawned last, it would hold copies of every earlier link if descriptors leaked into it,
+  // and then none of the others would see this master die.
+  auto immortal = co_await rp::spawn<echo_worker>(rp::shutdown_on::called_shutdown_function,
+                                                  rp::spawn_options().with_name("immortal"),
+                                                  std::string("i"));
+  auto immortal_conn = co_await rp::connect(immortal);
   std::vector<std::int64_t> pids;
-  pids.push_back(co_await beating_conn.run(echo_worker::pid, unit{}));
-  pids.push_back(co_await owned.run(echo_worker::pid, unit{}));
+  std::int64_t pid = co_await beating_conn.run(echo_worker::pid, unit{});
+  pids.push_back(pid);
+  pid = co_await owned.run(echo_worker::pid, unit{});
+  pids.push_back(pid);
   auto ancestry = co_await chain.run(chain_worker::ancestry, unit{});
   for (auto& entry : ancestry) pids.push_back(entry.first);
-  for (auto pid : pids) std::cout << "pid " << pid << "\n";
+  for (auto p : pids) std::cout << "pid " << p << "\n";
+  std::int64_t immortal_pid = co_await immortal_conn.run(echo_worker::pid, unit{});
+  std::cout << "immortal " << immortal_pid << "\n";
   std::cout << "ready" << std::endl;
   asio::steady_timer forever(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
   co_await forever.async_wait(asio::use_awaitable);

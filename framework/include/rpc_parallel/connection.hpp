@@ -79,33 +79,61 @@ class connection {
   std::shared_ptr<detail::client> client_;
 };
 
+namespace detail {
+template <worker_type W>
+boost::asio::awaitable<connection<W>> connect_encoded(worker_ref w, std::string arg) {
+  auto client = co_await client::open(std::move(w), &worker_type_of<W>(), std::move(arg), {});
+  co_return connection<W>(std::move(client));
+}
+
+template <class T>
+boost::asio::awaitable<or_error<T>> catch_error(boost::asio::awaitable<T> op) {
+  try {
+    co_return co_await std::move(op);
+  } catch (...) {
+    co_return current_exception_error();
+  }
+}
+}  // namespace detail
+
+// The entry points below are plain functions (not coroutines) with overloads instead of default
+// arguments: a defaulted `{}` argument would be a braced temporary in the caller's co_await
+// expression, which g++ 12 destroys twice (docs/gcc12_coroutines.md).
+
 /// Connects to `w`, running its `init_connection_state` with `arg`. Throws `rpc_error`:
 /// `disconnected` (unreachable), `unimplemented` (function tables differ, naming the function),
 /// `failed` (init_connection_state threw: its text). Rpc_parallel's `Connection.client_exn`.
 template <worker_type W>
-boost::asio::awaitable<connection<W>> connect(worker<W> w, connection_arg_t<W> arg = {}) {
+boost::asio::awaitable<connection<W>> connect(const worker<W>& w, const connection_arg_t<W>& arg) {
   std::string bytes;
   detail::encode(arg, bytes);
-  auto client = co_await detail::client::open(w.ref(), &detail::worker_type_of<W>(),
-                                              std::move(bytes), {});
-  co_return connection<W>(std::move(client));
+  return detail::connect_encoded<W>(w.ref(), std::move(bytes));
+}
+
+/// `connect` with a default-constructed connection argument.
+template <worker_type W>
+boost::asio::awaitable<connection<W>> connect(const worker<W>& w) {
+  return connect(w, connection_arg_t<W>{});
 }
 
 /// `connect` returning the error instead of throwing. Rpc_parallel's `Connection.client`.
 template <worker_type W>
-boost::asio::awaitable<or_error<connection<W>>> try_connect(worker<W> w, connection_arg_t<W> arg = {}) {
-  try {
-    co_return co_await connect<W>(std::move(w), std::move(arg));
-  } catch (...) {
-    co_return current_exception_error();
-  }
+boost::asio::awaitable<or_error<connection<W>>> try_connect(const worker<W>& w,
+                                                            const connection_arg_t<W>& arg) {
+  return detail::catch_error(connect(w, arg));
+}
+
+/// `try_connect` with a default-constructed connection argument.
+template <worker_type W>
+boost::asio::awaitable<or_error<connection<W>>> try_connect(const worker<W>& w) {
+  return try_connect(w, connection_arg_t<W>{});
 }
 
 /// Connects, awaits `f(connection&)`, and closes the connection whatever happens.
 template <worker_type W, class F>
 auto with_client(worker<W> w, connection_arg_t<W> arg, F f)
     -> decltype(f(std::declval<connection<W>&>())) {
-  connection<W> c = co_await connect<W>(std::move(w), std::move(arg));
+  connection<W> c = co_await connect<W>(w, arg);
   co_return co_await f(c);
 }
 

@@ -13,8 +13,8 @@ namespace rpc_parallel {
 
 namespace detail {
 // The public entry points below are plain functions that move their arguments into a request
-// and return a coroutine taking only that request: g++ 12 mis-copies aggregates (such as a
-// designated-initializer `spawn_options`) passed by value into a coroutine frame.
+// and return a coroutine taking only that request, so no argument of theirs is a temporary
+// living across a suspension in a coroutine frame (see docs/gcc12_coroutines.md).
 template <worker_type W>
 std::shared_ptr<const spawn_request> make_request(spawn_options& options,
                                                   const typename W::spawn_arg& arg,
@@ -52,10 +52,18 @@ boost::asio::awaitable<worker<W>> spawn_unconnected(std::shared_ptr<const spawn_
 template <worker_type W>
 boost::asio::awaitable<connection<W>> spawn(shutdown_on::connection_closed_t, spawn_options options,
                                             const typename W::spawn_arg& arg,
-                                            const connection_arg_t<W>& connection_arg = {}) {
+                                            const connection_arg_t<W>& connection_arg) {
   return detail::spawn_connected<W>(
       detail::make_request<W>(options, arg, detail::shutdown_policy::connection_closed, false),
       detail::encode_connection_arg<W>(connection_arg));
+}
+
+/// `spawn` under connection_closed with a default-constructed connection argument. (Overloads,
+/// not default arguments: see connection.hpp.)
+template <worker_type W>
+boost::asio::awaitable<connection<W>> spawn(shutdown_on::connection_closed_t policy,
+                                            spawn_options options, const typename W::spawn_arg& arg) {
+  return spawn<W>(policy, std::move(options), arg, connection_arg_t<W>{});
 }
 
 /// Spawns a daemonised worker that exits when this process ends (or its host vanishes).
@@ -73,17 +81,6 @@ boost::asio::awaitable<worker<W>> spawn(shutdown_on::called_shutdown_function_t,
   return detail::spawn_unconnected<W>(
       detail::make_request<W>(options, arg, detail::shutdown_policy::called_shutdown, false));
 }
-
-namespace detail {
-template <class T>
-boost::asio::awaitable<or_error<T>> catch_error(boost::asio::awaitable<T> op) {
-  try {
-    co_return co_await std::move(op);
-  } catch (...) {
-    co_return current_exception_error();
-  }
-}
-}  // namespace detail
 
 /// `spawn` returning the error instead of throwing.
 template <worker_type W, class Policy, class... Args>
@@ -119,10 +116,18 @@ boost::asio::awaitable<foreground<worker<W>>> spawn_foreground_unconnected(std::
 template <worker_type W>
 boost::asio::awaitable<foreground<connection<W>>> spawn_in_foreground(
     shutdown_on::connection_closed_t, spawn_options options, const typename W::spawn_arg& arg,
-    const connection_arg_t<W>& connection_arg = {}) {
+    const connection_arg_t<W>& connection_arg) {
   return detail::spawn_foreground_connected<W>(
       detail::make_request<W>(options, arg, detail::shutdown_policy::connection_closed, true),
       detail::encode_connection_arg<W>(connection_arg));
+}
+
+/// `spawn_in_foreground` under connection_closed with a default-constructed connection argument.
+template <worker_type W>
+boost::asio::awaitable<foreground<connection<W>>> spawn_in_foreground(
+    shutdown_on::connection_closed_t policy, spawn_options options,
+    const typename W::spawn_arg& arg) {
+  return spawn_in_foreground<W>(policy, std::move(options), arg, connection_arg_t<W>{});
 }
 
 /// The foreground form for the heartbeat and shutdown-function policies.

@@ -36,6 +36,8 @@ class master_server {
   /// registration for an unknown id is refused and that worker told to exit.
   void expect(const std::string& id);
   void forget(const std::string& id);
+  /// `forget` for a spawn that failed: a worker that registered anyway is told to exit.
+  void abandon(const std::string& id);
   /// Waits for worker `id` to register (cancel it with a deadline); may be awaited again.
   boost::asio::awaitable<registered> await_registration(std::string id);
   /// Reads failure reports from a running worker's link until it closes.

@@ -26,7 +26,6 @@ struct spawn_result {
   std::optional<worker_process> process;  ///< Foreground only.
 };
 
-/// Takes the request by pointer: g++ 12 mis-copies aggregates passed by value into coroutines.
 /// Launches a worker, relays its start-up stderr, waits for it to register and initialise.
 /// Throws `rpc_error` with the spawn's context; leaves no process or zombie behind on failure.
 boost::asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> request);

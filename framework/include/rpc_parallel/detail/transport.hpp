@@ -21,6 +21,9 @@ struct frame {
   std::string payload;
 };
 
+/// Waits 100 ms: after a failed accept (out of descriptors), retrying at once would spin.
+boost::asio::awaitable<void> back_off_after_accept_error(boost::asio::any_io_executor executor);
+
 /// Applies the settings' heartbeat (TCP keepalive and user timeout) and TCP_NODELAY.
 void configure_socket(boost::asio::ip::tcp::socket& socket, const rpc_settings& settings);
 
