@@ -62,17 +62,34 @@ asio::awaitable<double> spawn_and_answer_once() {
   co_return elapsed;
 }
 
+asio::awaitable<double> spawn_in_foreground_and_answer_once() {
+  auto start = clock_type::now();
+  auto spawned = co_await rp::spawn_in_foreground<bench_worker>(rp::shutdown_on::connection_closed,
+                                                                rp::spawn_options(), rp::unit{});
+  std::int64_t answer = co_await spawned.value.run(bench_worker::ping, 1);
+  double elapsed = seconds_since(start);
+  spawned.value.close();
+  co_await spawned.process.wait();
+  if (answer != 2) throw std::runtime_error("wrong answer");
+  co_return elapsed;
+}
+
 asio::awaitable<void> measure_spawn(int samples, const std::string& suffix) {
-  std::vector<double> ours, floor;
+  std::vector<double> ours, foreground, floor;
   for (int i = 0; i < samples; ++i) {
     double t = co_await spawn_and_answer_once();
     ours.push_back(t);
+    t = co_await spawn_in_foreground_and_answer_once();
+    foreground.push_back(t);
     floor.push_back(bench::spawn_connect_back());
   }
   double a = percentile(ours, 0.5) * 1e3, b = percentile(floor, 0.5) * 1e3;
+  double f = percentile(foreground, 0.5) * 1e3;
   report("spawn_first_rpc_median" + suffix, a, "ms");
+  report("spawn_in_foreground_first_rpc_median" + suffix, f, "ms");
   report("floor_posix_spawn_connect_back_median" + suffix, b, "ms");
   ratio("spawn_first_rpc" + suffix, a, b, "<= 1.5x");
+  ratio("spawn_in_foreground_first_rpc" + suffix, f, b, "reported");
 }
 
 asio::awaitable<double> spawn_many_and_answer(int count) {

@@ -55,7 +55,7 @@ asio::awaitable<bool> closed_by_peer(tcp::socket& socket, std::chrono::milliseco
 
 asio::awaitable<tcp::socket> authenticated(const rp::worker_ref& w) {
   auto socket = co_await dial(w);
-  co_await rp::detail::authenticate_client(socket, rp::detail::node::current().key(), 5s, "test");
+  co_await rp::detail::authenticate_client(socket, rp::detail::node::current().key(), 5s, "test", {});
   co_return socket;
 }
 
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(wrong_secret_is_refused_with_a_clear_error) {
     auto socket = co_await dial(real.peer().ref());
     std::string message;
     try {
-      co_await rp::detail::authenticate_client(socket, rp::detail::make_secret(), 5s, "the worker");
+      co_await rp::detail::authenticate_client(socket, rp::detail::make_secret(), 5s, "the worker", {});
     } catch (const rp::rpc_error& e) {
       message = e.what();
     }

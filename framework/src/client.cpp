@@ -74,15 +74,17 @@ asio::awaitable<std::shared_ptr<client>> client::open(worker_ref worker,
   const rpc_settings& settings = self.settings();
   auto socket = co_await with_deadline(dial(worker, settings), settings.handshake_timeout,
                                        "connect to " + describe(worker));
-  co_await authenticate_client(socket, self.key(), settings.handshake_timeout, describe(worker));
-  auto t = std::make_shared<transport>(std::move(socket), settings, describe(worker));
-
   open_request request{worker.id, worker.type, {}, std::move(connection_arg), options.owner,
                        options.control_only};
   if (type) request.signatures = type->functions.signatures();
-  std::string payload;
-  encode(request, payload);
-  t->send(frame_kind::open, 0, payload);
+  std::string open = begin_frame();
+  encode(request, open);
+  RPCP_REQUIRE(open.size() - frame_header_size <= settings.max_message_size,
+               "the connection argument for ", describe(worker), " exceeds max_message_size");
+  finish_frame(open, frame_kind::open, 0);
+  co_await authenticate_client(socket, self.key(), settings.handshake_timeout, describe(worker),
+                               std::move(open));
+  auto t = std::make_shared<transport>(std::move(socket), settings, describe(worker));
   // No deadline: the reply waits for init_connection_state, which may take as long as it needs
   // (Rpc_parallel does not limit it either); a dead peer is still seen by the heartbeat.
   auto answer = co_await t->read();

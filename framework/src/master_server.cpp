@@ -15,12 +15,20 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 master_server::master_server(node& owner)
-    : owner_(owner), acceptor_(owner.executor(), tcp::endpoint(tcp::v4(), 0)) {
+    : executor_(owner.executor()),
+      settings_(owner.settings()),
+      key_(owner.key()),
+      acceptor_(executor_, tcp::endpoint(tcp::v4(), 0)) {
   port_ = acceptor_.local_endpoint().port();
-  asio::co_spawn(owner.executor(), accept_loop(), asio::detached);
 }
 
-master_server::~master_server() {
+std::shared_ptr<master_server> master_server::start(node& owner) {
+  std::shared_ptr<master_server> server(new master_server(owner));
+  asio::co_spawn(server->executor_, server->accept_loop(), asio::detached);
+  return server;
+}
+
+void master_server::close() noexcept {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   // Closing the links tells every worker with a heartbeat policy that its master is gone.
@@ -30,7 +38,7 @@ master_server::~master_server() {
 }
 
 void master_server::expect(const std::string& id) {
-  pending_.emplace(id, std::make_shared<slot>(slot{std::nullopt, asio::steady_timer(owner_.executor())}));
+  pending_.emplace(id, std::make_shared<slot>(slot{std::nullopt, asio::steady_timer(executor_)}));
 }
 
 void master_server::forget(const std::string& id) { pending_.erase(id); }
@@ -47,6 +55,7 @@ void master_server::abandon(const std::string& id) {
 }
 
 asio::awaitable<master_server::registered> master_server::await_registration(std::string id) {
+  auto self = shared_from_this();
   auto found = pending_.find(id);
   RPCP_REQUIRE(found != pending_.end(), "await_registration of unexpected worker ", id);
   std::shared_ptr<slot> s = found->second;
@@ -61,27 +70,29 @@ asio::awaitable<master_server::registered> master_server::await_registration(std
 }
 
 asio::awaitable<void> master_server::accept_loop() {
+  auto self = shared_from_this();
   for (;;) {
     boost::system::error_code ec;
     tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor_.is_open()) co_return;
-      co_await back_off_after_accept_error(owner_.executor());
+      co_await back_off_after_accept_error(executor_);
       continue;
     }
-    asio::co_spawn(owner_.executor(), handshake(std::move(socket)), asio::detached);
+    asio::co_spawn(executor_, handshake(std::move(socket)), asio::detached);
   }
 }
 
 asio::awaitable<void> master_server::handshake(tcp::socket socket) {
-  const rpc_settings& settings = owner_.settings();
+  auto self = shared_from_this();
+  const rpc_settings& settings = settings_;
   configure_socket(socket, settings);
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   if (ec) co_return;
   std::string host = remote.address().to_string();
   try {
-    co_await authenticate_server(socket, owner_.key(), settings.handshake_timeout);
+    co_await authenticate_server(socket, key_, settings.handshake_timeout);
     auto link = std::make_shared<transport>(std::move(socket), settings, "worker at " + host);
     auto first = co_await with_deadline(link->read(), settings.handshake_timeout, "registration");
     if (!first || first->kind != frame_kind::registration) co_return;
@@ -104,13 +115,14 @@ asio::awaitable<void> master_server::handshake(tcp::socket socket) {
 
 void master_server::watch(std::shared_ptr<transport> link, std::string worker_name,
                           std::function<void(error)> on_failure) {
-  asio::co_spawn(owner_.executor(), read_failures(std::move(link), std::move(worker_name), std::move(on_failure)),
+  asio::co_spawn(executor_, read_failures(std::move(link), std::move(worker_name), std::move(on_failure)),
                  asio::detached);
 }
 
 asio::awaitable<void> master_server::read_failures(std::shared_ptr<transport> link,
                                                    std::string name,
                                                    std::function<void(error)> on_failure) {
+  auto self = shared_from_this();
   try {
     while (auto f = co_await link->read()) {
       if (f->kind != frame_kind::failure) continue;

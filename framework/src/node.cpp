@@ -19,7 +19,7 @@ node::node(boost::asio::any_io_executor executor, node_config config)
 
 node::~node() {
   for (auto& server : servers_) server->stop();
-  master_server_.reset();
+  if (master_server_) master_server_->close();
   current_node = previous_;
 }
 
@@ -43,7 +43,7 @@ const worker_type_entry& node::type(std::string_view name) const {
 }
 
 master_server& node::master_server() {
-  if (!master_server_) master_server_ = std::make_unique<detail::master_server>(*this);
+  if (!master_server_) master_server_ = master_server::start(*this);
   return *master_server_;
 }
 

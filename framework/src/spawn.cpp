@@ -104,7 +104,12 @@ error startup_failure(std::string what, const std::shared_ptr<stderr_relay>& rel
   return {error_kind::failed, what};
 }
 
-asio::awaitable<master_server::registered> await_start(node& self, const spawn_request& r,
+struct started {
+  master_server::registered registered;
+  bool parent_reaped = false;  ///< The daemonising parent already exited and was reaped.
+};
+
+asio::awaitable<started> await_start(node& self, const spawn_request& r,
                                                         const std::string& id, pid_t pid,
                                                         std::shared_ptr<stderr_relay> relay) {
   auto& server = self.master_server();
@@ -127,29 +132,31 @@ asio::awaitable<master_server::registered> await_start(node& self, const spawn_r
     }
     // The daemonising parent exited cleanly once the worker was released: the registration
     // frame is already on its way.
-    co_return co_await with_deadline(server.await_registration(id), r.options.connection_timeout,
-                                     "registration");
+    auto registered = co_await with_deadline(server.await_registration(id),
+                                             r.options.connection_timeout, "registration");
+    co_return started{std::move(registered), true};
   }
   auto& registration = std::get<0>(first);
   if (registration.failure) {
     co_await kill_and_reap(pid);
     std::rethrow_exception(registration.failure);
   }
-  auto registered = std::move(*registration.value);
-  if (!r.foreground) {
-    // The daemonising parent exits as soon as the worker is released, right after registering.
-    asio::steady_timer released(self.executor(), r.options.connection_timeout);
-    auto exited = co_await (wait_exit(pid) || released.async_wait(asio::use_awaitable));
-    if (exited.index() == 1) {
-      co_await kill_and_reap(pid);
-      throw rpc_error({error_kind::timed_out, "the worker registered but was not released within "
-                                              "connection_timeout"});
-    }
-    int status = std::get<0>(exited);
-    if (status != 0)
-      throw rpc_error(startup_failure("the daemonising worker process " + describe_status(status), relay));
+  co_return started{std::move(*registration.value), r.foreground};
+}
+
+// The daemonising parent exits as soon as the worker is released, right after registering.
+asio::awaitable<void> await_released(node& self, const spawn_request& r, pid_t pid,
+                                     std::shared_ptr<stderr_relay> relay) {
+  asio::steady_timer released(self.executor(), r.options.connection_timeout);
+  auto exited = co_await (wait_exit(pid) || released.async_wait(asio::use_awaitable));
+  if (exited.index() == 1) {
+    co_await kill_and_reap(pid);
+    throw rpc_error({error_kind::timed_out, "the worker registered but was not released within "
+                                            "connection_timeout"});
   }
-  co_return registered;
+  int status = std::get<0>(exited);
+  if (status != 0)
+    throw rpc_error(startup_failure("the daemonising worker process " + describe_status(status), relay));
 }
 
 asio::awaitable<void> await_init(const master_server::registered& reg) {
@@ -190,17 +197,24 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     if (!r.foreground)
       relay = stderr_relay::start(self.executor(), child.stderr_fd, "[WORKER " + name + " STDERR] ");
     std::optional<master_server::registered> reg;
+    bool parent_running = false;
     std::exception_ptr failure;
     try {
-      reg = co_await await_start(self, r, id, child.pid, relay);  // reaps the child if it fails
+      started start = co_await await_start(self, r, id, child.pid, relay);  // reaps it on failure
+      reg = std::move(start.registered);
+      parent_running = !start.parent_reaped;
     } catch (...) {
       failure = std::current_exception();
     }
     if (!failure) {
-      try {
-        co_await await_init(*reg);
-      } catch (...) {
-        failure = std::current_exception();
+      // Initialisation and the daemonising parent's exit overlap: both follow the release.
+      if (parent_running) {
+        auto both = co_await (capture(await_init(*reg)) &&
+                              capture(await_released(self, r, child.pid, relay)));
+        failure = std::get<1>(both).failure ? std::get<1>(both).failure : std::get<0>(both).failure;
+      } else {
+        auto init = co_await capture(await_init(*reg));
+        failure = init.failure;
       }
       // A worker whose init failed exits by itself after reporting: reap a foreground one.
       if (failure && r.foreground) co_await wait_exit(child.pid);

@@ -70,12 +70,12 @@ class worker_runtime {
                            "connecting to the master");
     configure_socket(socket, settings);
     std::string peer = "master at " + config_.master_host + ":" + std::to_string(config_.master_port);
-    co_await authenticate_client(socket, config_.key, settings.handshake_timeout, peer);
-    auto link = std::make_shared<transport>(std::move(socket), settings, peer);
-    std::string payload;
-    encode(registration{config_.id, port, static_cast<std::int64_t>(::getpid())}, payload);
-    link->send(frame_kind::registration, 0, payload);
-    co_return link;
+    std::string frame = begin_frame();
+    encode(registration{config_.id, port, static_cast<std::int64_t>(::getpid())}, frame);
+    finish_frame(frame, frame_kind::registration, 0);
+    co_await authenticate_client(socket, config_.key, settings.handshake_timeout, peer,
+                                 std::move(frame));
+    co_return std::make_shared<transport>(std::move(socket), settings, peer);
   }
 
   worker_server::hooks hooks() {

@@ -26,10 +26,11 @@ boost::asio::awaitable<void> authenticate_server(boost::asio::ip::tcp::socket& s
                                                  const secret& key,
                                                  std::chrono::milliseconds timeout);
 
-/// Client side; `peer` names the server in error messages.
+/// Client side; `peer` names the server in error messages. `first_frame` (a finished frame, or
+/// empty) is sent together with our proof, before the server has proved itself.
 boost::asio::awaitable<void> authenticate_client(boost::asio::ip::tcp::socket& socket,
                                                  const secret& key,
                                                  std::chrono::milliseconds timeout,
-                                                 std::string peer);
+                                                 std::string peer, std::string first_frame);
 
 }  // namespace rpc_parallel::detail

@@ -1,6 +1,7 @@
 // The server a spawning process runs for its workers: registration, init results, failures.
 #pragma once
 
+#include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/transport.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/error.hpp"
@@ -20,7 +21,9 @@ namespace rpc_parallel::detail {
 
 class node;
 
-class master_server {
+/// Shared with its coroutines (each holds a reference), so closing it while they are suspended
+/// is safe; `close` ends them.
+class master_server : public std::enable_shared_from_this<master_server> {
  public:
   struct registered {
     std::shared_ptr<transport> link;  ///< Stays open: the worker's heartbeat to this process.
@@ -28,8 +31,10 @@ class master_server {
     detail::registration registration;
   };
 
-  explicit master_server(node& owner);
-  ~master_server();
+  /// Binds on all interfaces and an OS-chosen port and starts accepting.
+  static std::shared_ptr<master_server> start(node& owner);
+  /// Stops accepting and closes every link: workers with a heartbeat policy then exit.
+  void close() noexcept;
 
   std::uint16_t port() const noexcept { return port_; }
   /// Announce worker `id` before launching it, `forget` it once its spawn is over: a
@@ -54,7 +59,11 @@ class master_server {
   boost::asio::awaitable<void> read_failures(std::shared_ptr<transport> link, std::string name,
                                              std::function<void(rpc_parallel::error)> on_failure);
 
-  node& owner_;
+  explicit master_server(node& owner);
+
+  boost::asio::any_io_executor executor_;
+  rpc_settings settings_;
+  secret key_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   std::map<std::string, std::shared_ptr<slot>> pending_;

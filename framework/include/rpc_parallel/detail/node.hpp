@@ -59,7 +59,7 @@ class node {
  private:
   boost::asio::any_io_executor executor_;
   node_config config_;
-  std::unique_ptr<detail::master_server> master_server_;
+  std::shared_ptr<detail::master_server> master_server_;
   std::vector<std::shared_ptr<worker_server>> servers_;
   node* previous_;
 };
