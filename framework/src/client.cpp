@@ -10,6 +10,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -198,8 +199,8 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
       self->pending_.erase(found);
       reply r{f->kind == frame_kind::reply_ok ? reply::status::ok : reply::status::error,
               std::move(f->payload)};
-      asio::post(self->transport_->socket().get_executor(),
-                 [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+      asio::dispatch(self->transport_->socket().get_executor(),
+                     [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
     }
     why = " (the worker closed the connection)";
   } catch (const std::exception& e) {
