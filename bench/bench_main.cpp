@@ -25,12 +25,9 @@ using clock_type = std::chrono::steady_clock;
 
 struct bench_worker {
   static constexpr std::string_view name = "bench_worker";
-  using spawn_arg = rp::unit;
-  struct state {};
-  static state init_worker_state(rp::unit) { return {}; }
   static constexpr rp::rpc<bench_worker, std::int64_t, std::int64_t> ping{"ping"};
   static void implement(rp::implementations<bench_worker>& impl) {
-    impl.add(ping, [](state&, std::int64_t x) { return x + 1; });
+    impl.add(ping, [](std::int64_t x) { return x + 1; });
   }
 };
 
@@ -55,7 +52,7 @@ void ratio(const std::string& what, double ours, double floor, const std::string
 
 asio::awaitable<double> spawn_and_answer_once() {
   auto start = clock_type::now();
-  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   std::int64_t answer = co_await conn.run(bench_worker::ping, 1);
   double elapsed = seconds_since(start);
   if (answer != 2) throw std::runtime_error("wrong answer");
@@ -65,7 +62,7 @@ asio::awaitable<double> spawn_and_answer_once() {
 asio::awaitable<double> spawn_in_foreground_and_answer_once() {
   auto start = clock_type::now();
   auto spawned = co_await rp::spawn_in_foreground<bench_worker>(rp::shutdown_on::connection_closed,
-                                                                rp::spawn_options(), rp::unit{});
+                                                                rp::spawn_options());
   std::int64_t answer = co_await spawned.value.run(bench_worker::ping, 1);
   double elapsed = seconds_since(start);
   spawned.value.close();
@@ -100,7 +97,7 @@ asio::awaitable<double> spawn_many_and_answer(int count) {
   std::vector<rp::connection<bench_worker>> keep;
   for (int i = 0; i < count; ++i) {
     asio::co_spawn(executor, [&all, &left, &keep]() -> asio::awaitable<void> {
-      auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+      auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
       std::int64_t answer = co_await conn.run(bench_worker::ping, 1);
       if (answer == 2) keep.push_back(std::move(conn));
       if (--left == 0) all.cancel();
@@ -127,7 +124,7 @@ asio::awaitable<void> measure_spawn_many(int count, int samples) {
 }
 
 asio::awaitable<void> measure_round_trip(int calls) {
-  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   std::vector<double> ours;
   for (int i = 0; i < calls; ++i) {
     auto start = clock_type::now();
@@ -147,7 +144,7 @@ asio::awaitable<void> measure_round_trip(int calls) {
 }
 
 asio::awaitable<void> measure_pipelined(int calls, int in_flight) {
-  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer all(executor, asio::steady_timer::time_point::max());
   int left = in_flight;

@@ -14,17 +14,14 @@ namespace rp = rpc_parallel;
 
 struct square_worker {
   static constexpr std::string_view name = "square_worker";
-  using spawn_arg = rp::unit;
-  struct state {};
-  static state init_worker_state(rp::unit) { return {}; }
   static constexpr rp::rpc<square_worker, std::int64_t, std::int64_t> square{"square"};
   static void implement(rp::implementations<square_worker>& impl) {
-    impl.add(square, [](state&, std::int64_t x) { return x * x; });
+    impl.add(square, [](std::int64_t x) { return x * x; });
   }
 };
 
 asio::awaitable<void> use_a_worker() {
-  auto conn = co_await rp::spawn<square_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+  auto conn = co_await rp::spawn<square_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   std::int64_t nine = co_await conn.run(square_worker::square, 3);
   std::cout << (nine == 9 ? "Success." : "Failure.") << std::endl;
 }

@@ -24,11 +24,11 @@ asio::awaitable<bool> check(std::int64_t i) {
   auto worker = co_await rp::serve<counter_worker>(i);
   auto first = co_await rp::connect(worker);
   auto second = co_await rp::connect(worker);
-  std::int64_t a = co_await first.run(counter_worker::increment, rp::unit{});
-  std::int64_t b = co_await second.run(counter_worker::increment, rp::unit{});
+  std::int64_t a = co_await first.run(counter_worker::increment);
+  std::int64_t b = co_await second.run(counter_worker::increment);
   co_await first.close_server();
   auto refused = co_await rp::try_connect(worker);
-  std::int64_t c = co_await first.run(counter_worker::increment, rp::unit{});
+  std::int64_t c = co_await first.run(counter_worker::increment);
   co_return a == i + 1 && b == i + 2 && refused.has_error() && c == i + 3;
 }
 

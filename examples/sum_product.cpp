@@ -10,27 +10,22 @@ namespace asio = boost::asio;
 namespace rp = rpc_parallel;
 using namespace asio::experimental::awaitable_operators;
 
+// Stateless workers: a name and functions are all a worker type needs.
 struct sum_worker {
   static constexpr std::string_view name = "sum_worker";
-  using spawn_arg = rp::unit;
-  struct state {};
-  static state init_worker_state(rp::unit) { return {}; }
   /// Sum of 0..n.
   static constexpr rp::rpc<sum_worker, std::int64_t, std::int64_t> sum{"sum"};
   static void implement(rp::implementations<sum_worker>& impl) {
-    impl.add(sum, [](state&, std::int64_t n) { return n * (n + 1) / 2; });
+    impl.add(sum, [](std::int64_t n) { return n * (n + 1) / 2; });
   }
 };
 
 struct product_worker {
   static constexpr std::string_view name = "product_worker";
-  using spawn_arg = rp::unit;
-  struct state {};
-  static state init_worker_state(rp::unit) { return {}; }
   /// Product of 1..n.
   static constexpr rp::rpc<product_worker, std::int64_t, std::int64_t> product{"product"};
   static void implement(rp::implementations<product_worker>& impl) {
-    impl.add(product, [](state&, std::int64_t n) {
+    impl.add(product, [](std::int64_t n) {
       std::int64_t p = 1;
       for (std::int64_t i = 2; i <= n; ++i) p *= i;
       return p;
@@ -39,13 +34,13 @@ struct product_worker {
 };
 
 asio::awaitable<std::int64_t> sum_of(std::int64_t n) {
-  auto conn = co_await rp::spawn<sum_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+  auto conn = co_await rp::spawn<sum_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   std::int64_t result = co_await conn.run(sum_worker::sum, n);
   co_return result;
 }
 
 asio::awaitable<std::int64_t> product_of(std::int64_t n) {
-  auto conn = co_await rp::spawn<product_worker>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+  auto conn = co_await rp::spawn<product_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   std::int64_t result = co_await conn.run(product_worker::product, n);
   co_return result;
 }

@@ -34,7 +34,7 @@ struct dispatcher {
   /// Connects to the given worker and pings it.
   static constexpr rp::rpc<dispatcher, rp::worker<ping_worker>, std::int64_t> dispatch{"dispatch"};
   static asio::awaitable<std::int64_t> ping_through(rp::connection<ping_worker>& c) {
-    std::int64_t n = co_await c.run(ping_worker::ping, rp::unit{});
+    std::int64_t n = co_await c.run(ping_worker::ping);
     co_return n;
   }
   static void implement(rp::implementations<dispatcher>& impl) {
@@ -60,7 +60,7 @@ asio::awaitable<int> master_main() {
       if (--outstanding == 0) done.cancel();
     }, asio::detached);
     asio::co_spawn(executor, [&direct, &outstanding, &done]() -> asio::awaitable<void> {
-      std::int64_t n = co_await direct.run(ping_worker::ping, rp::unit{});
+      std::int64_t n = co_await direct.run(ping_worker::ping);
       std::cout << "worker pinged from master: " << n << "\n";
       if (--outstanding == 0) done.cancel();
     }, asio::detached);

@@ -49,7 +49,7 @@ struct primary_worker {
     std::vector<std::string> lines;
     for (auto& w : s.secondaries) {
       auto conn = co_await rp::connect(w);
-      std::string pong = co_await conn.run(secondary_worker::ping, rp::unit{});
+      std::string pong = co_await conn.run(secondary_worker::ping);
       lines.push_back(s.name + ": " + pong);
     }
     co_return lines;
@@ -71,7 +71,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
     connections.push_back(std::move(conn));
   }
   for (auto& conn : connections) {
-    auto lines = co_await conn.run(primary_worker::ping, rp::unit{});
+    auto lines = co_await conn.run(primary_worker::ping);
     for (auto& line : lines) std::cout << line << "\n";
   }
   co_return 0;

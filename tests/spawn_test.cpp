@@ -56,6 +56,19 @@ BOOST_AUTO_TEST_CASE(spawned_worker_answers_typed_calls) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(worker_type_with_only_a_name_and_functions_spawns_and_serves) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto conn = co_await rp::spawn<tests::minimal_worker>(rp::shutdown_on::connection_closed,
+                                                          rp::spawn_options());
+    std::int64_t spawned = co_await conn.run(tests::minimal_worker::twice, 21);
+    BOOST_TEST(spawned == 42);
+    auto served = co_await rp::serve<tests::minimal_worker>();
+    auto local = co_await rp::connect(served);
+    std::int64_t in_process = co_await local.run(tests::minimal_worker::twice, 4);
+    BOOST_TEST(in_process == 8);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(env_values_round_trip_exactly_and_marker_is_cleared) {
   tests::run([]() -> asio::awaitable<void> {
     const std::string tricky = R"(potentially "problematic" \"test\" string ()! $HOME `x` 'q')";

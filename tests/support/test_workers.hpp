@@ -186,12 +186,22 @@ struct dispatcher_worker {
   }
 };
 
+/// Declares only what is required: a name and its functions.
+struct minimal_worker {
+  static constexpr std::string_view name = "minimal_worker";
+  static constexpr rpc_parallel::rpc<minimal_worker, std::int64_t, std::int64_t> twice{"twice"};
+  static void implement(rpc_parallel::implementations<minimal_worker>& impl) {
+    impl.add(twice, [](std::int64_t x) { return 2 * x; });
+  }
+};
+
 inline void register_test_workers(rpc_parallel::app& app) {
   app.add_worker<echo_worker>()
       .add_worker<failing_init_worker>()
       .add_worker<session_worker>()
       .add_worker<chain_worker>()
-      .add_worker<dispatcher_worker>();
+      .add_worker<dispatcher_worker>()
+      .add_worker<minimal_worker>();
 }
 
 }  // namespace tests

@@ -47,6 +47,16 @@ class connection {
     }
   }
 
+  /// `run` for a function whose query is `unit`: `co_await conn.run(W::status)`.
+  template <class R>
+  boost::asio::awaitable<R> run(rpc<W, unit, R> fn) {
+    return run(fn, unit{});
+  }
+  template <class R>
+  boost::asio::awaitable<or_error<R>> try_run(rpc<W, unit, R> fn) {
+    return try_run(fn, unit{});
+  }
+
   /// Queues a one-way call and returns without waiting for the worker. Throws `rpc_error` at
   /// once: `unimplemented` (no such function), `failed` (query over max_message_size),
   /// `disconnected` (connection closed).

@@ -53,6 +53,29 @@ concept has_connection_state = requires { typename W::connection_state; };
 template <class W>
 concept has_connection_arg = requires { typename W::connection_arg; };
 template <class W>
+concept has_state = requires { typename W::state; };
+template <class W>
+concept has_spawn_arg = requires { typename W::spawn_arg; };
+
+template <class W>
+struct state_or_unit {
+  using type = unit;
+};
+template <class W>
+  requires has_state<W>
+struct state_or_unit<W> {
+  using type = typename W::state;
+};
+template <class W>
+struct spawn_arg_or_unit {
+  using type = unit;
+};
+template <class W>
+  requires has_spawn_arg<W>
+struct spawn_arg_or_unit<W> {
+  using type = typename W::spawn_arg;
+};
+template <class W>
 struct connection_arg_or_unit {
   using type = unit;
 };
@@ -79,6 +102,14 @@ struct connection_types<W> {
 };
 }  // namespace detail
 
+/// The per-worker state of `W`: `W::state`, or `unit` when it declares none.
+template <class W>
+using state_t = typename detail::state_or_unit<W>::type;
+
+/// What `spawn` and `serve` pass to `W::init_worker_state`: `W::spawn_arg`, or `unit`.
+template <class W>
+using spawn_arg_t = typename detail::spawn_arg_or_unit<W>::type;
+
 /// The per-connection state of `W`: `W::connection_state`, or `unit` when it declares none.
 template <class W>
 using connection_state_t = typename detail::connection_types<W>::state;
@@ -88,7 +119,8 @@ template <class W>
 using connection_arg_t = detail::connection_arg_or_unit_t<W>;
 
 /// What a worker type's `implement` fills: one implementation per declared function.
-/// An implementation takes `(state&, connection_state&, query)` or `(state&, query)` and returns
+/// An implementation takes `(state&, connection_state&, query)`, `(state&, query)` or `(query)`
+/// and returns
 /// the response, an `awaitable` of it, or nothing when the response type is `unit`. It runs on
 /// the worker's I/O thread; a coroutine implementation lets other calls proceed while it waits.
 template <class W>
@@ -105,16 +137,18 @@ class implementations {
   detail::function_table take() && { return std::move(table_); }
 
  private:
-  using state = typename W::state;
+  using state = state_t<W>;
   using conn_state = connection_state_t<W>;
 
-  // Calls either accepted signature as `(state&, connection_state&, query)`.
+  // Calls any accepted signature as `(state&, connection_state&, query)`.
   template <class F, class Q>
   static decltype(auto) call(const F& impl, void* s, void* c, Q&& query) {
     if constexpr (std::is_invocable_v<const F&, state&, conn_state&, Q>)
       return impl(*static_cast<state*>(s), *static_cast<conn_state*>(c), std::forward<Q>(query));
-    else
+    else if constexpr (std::is_invocable_v<const F&, state&, Q>)
       return impl(*static_cast<state*>(s), std::forward<Q>(query));
+    else
+      return impl(std::forward<Q>(query));
   }
 
   template <class Q, class R, class F>

@@ -17,7 +17,7 @@ namespace detail {
 // living across a suspension in a coroutine frame (see docs/gcc12_coroutines.md).
 template <worker_type W>
 std::shared_ptr<const spawn_request> make_request(spawn_options& options,
-                                                  const typename W::spawn_arg& arg,
+                                                  const spawn_arg_t<W>& arg,
                                                   shutdown_policy policy, bool foreground) {
   auto r = std::make_shared<spawn_request>(
       spawn_request{&worker_type_of<W>(), std::move(options), {}, policy, foreground});
@@ -51,7 +51,7 @@ boost::asio::awaitable<worker<W>> spawn_unconnected(std::shared_ptr<const spawn_
 /// of an exception from `init_worker_state` or `init_connection_state`, or `timed_out`.
 template <worker_type W>
 boost::asio::awaitable<connection<W>> spawn(shutdown_on::connection_closed_t, spawn_options options,
-                                            const typename W::spawn_arg& arg,
+                                            const spawn_arg_t<W>& arg,
                                             const connection_arg_t<W>& connection_arg) {
   return detail::spawn_connected<W>(
       detail::make_request<W>(options, arg, detail::shutdown_policy::connection_closed, false),
@@ -62,14 +62,14 @@ boost::asio::awaitable<connection<W>> spawn(shutdown_on::connection_closed_t, sp
 /// not default arguments: see connection.hpp.)
 template <worker_type W>
 boost::asio::awaitable<connection<W>> spawn(shutdown_on::connection_closed_t policy,
-                                            spawn_options options, const typename W::spawn_arg& arg) {
+                                            spawn_options options, const spawn_arg_t<W>& arg) {
   return spawn<W>(policy, std::move(options), arg, connection_arg_t<W>{});
 }
 
 /// Spawns a daemonised worker that exits when this process ends (or its host vanishes).
 template <worker_type W>
 boost::asio::awaitable<worker<W>> spawn(shutdown_on::heartbeater_timeout_t, spawn_options options,
-                                        const typename W::spawn_arg& arg) {
+                                        const spawn_arg_t<W>& arg) {
   return detail::spawn_unconnected<W>(
       detail::make_request<W>(options, arg, detail::shutdown_policy::heartbeater_timeout, false));
 }
@@ -77,9 +77,16 @@ boost::asio::awaitable<worker<W>> spawn(shutdown_on::heartbeater_timeout_t, spaw
 /// Spawns a daemonised worker that lives until `shutdown(worker)`, even past this process.
 template <worker_type W>
 boost::asio::awaitable<worker<W>> spawn(shutdown_on::called_shutdown_function_t,
-                                        spawn_options options, const typename W::spawn_arg& arg) {
+                                        spawn_options options, const spawn_arg_t<W>& arg) {
   return detail::spawn_unconnected<W>(
       detail::make_request<W>(options, arg, detail::shutdown_policy::called_shutdown, false));
+}
+
+/// Any `spawn` without its spawn argument: a default-constructed one (for worker types that
+/// declare no `spawn_arg`).
+template <worker_type W, class Policy>
+auto spawn(Policy policy, spawn_options options) {
+  return spawn<W>(policy, std::move(options), spawn_arg_t<W>{});
 }
 
 /// `spawn` returning the error instead of throwing.
@@ -115,7 +122,7 @@ boost::asio::awaitable<foreground<worker<W>>> spawn_foreground_unconnected(std::
 /// pipes in `process`, which the caller reads and `wait`s. On failure nothing is left running.
 template <worker_type W>
 boost::asio::awaitable<foreground<connection<W>>> spawn_in_foreground(
-    shutdown_on::connection_closed_t, spawn_options options, const typename W::spawn_arg& arg,
+    shutdown_on::connection_closed_t, spawn_options options, const spawn_arg_t<W>& arg,
     const connection_arg_t<W>& connection_arg) {
   return detail::spawn_foreground_connected<W>(
       detail::make_request<W>(options, arg, detail::shutdown_policy::connection_closed, true),
@@ -126,7 +133,7 @@ boost::asio::awaitable<foreground<connection<W>>> spawn_in_foreground(
 template <worker_type W>
 boost::asio::awaitable<foreground<connection<W>>> spawn_in_foreground(
     shutdown_on::connection_closed_t policy, spawn_options options,
-    const typename W::spawn_arg& arg) {
+    const spawn_arg_t<W>& arg) {
   return spawn_in_foreground<W>(policy, std::move(options), arg, connection_arg_t<W>{});
 }
 
@@ -135,11 +142,17 @@ template <worker_type W, class Policy>
   requires std::same_as<Policy, shutdown_on::heartbeater_timeout_t> ||
            std::same_as<Policy, shutdown_on::called_shutdown_function_t>
 boost::asio::awaitable<foreground<worker<W>>> spawn_in_foreground(Policy, spawn_options options,
-                                                                  const typename W::spawn_arg& arg) {
+                                                                  const spawn_arg_t<W>& arg) {
   auto policy = std::same_as<Policy, shutdown_on::heartbeater_timeout_t>
                     ? detail::shutdown_policy::heartbeater_timeout
                     : detail::shutdown_policy::called_shutdown;
   return detail::spawn_foreground_unconnected<W>(detail::make_request<W>(options, arg, policy, true));
+}
+
+/// Any `spawn_in_foreground` without its spawn argument: a default-constructed one.
+template <worker_type W, class Policy>
+auto spawn_in_foreground(Policy policy, spawn_options options) {
+  return spawn_in_foreground<W>(policy, std::move(options), spawn_arg_t<W>{});
 }
 
 /// Asks the worker to exit (a served one: to stop serving) and waits until it has closed the

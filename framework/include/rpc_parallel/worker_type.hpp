@@ -15,16 +15,14 @@ namespace rpc_parallel {
 
 /// A worker type is a struct with:
 ///   `static constexpr std::string_view name`: stable across builds, unique in the app;
-///   `state`, `spawn_arg` and `static state init_worker_state(spawn_arg)` (or awaitable<state>);
 ///   `static void implement(implementations<W>&)`, which adds every declared function;
-/// and optionally `connection_state`, `connection_arg` and
+/// and optionally (each defaults to nothing: `unit`, or a default-constructed state)
+///   `state`, `spawn_arg` and `static state init_worker_state(spawn_arg)` (or awaitable<state>);
+///   `connection_state`, `connection_arg` and
 ///   `static connection_state init_connection_state(state&, connection_arg)` (or awaitable).
 template <class W>
 concept worker_type = requires {
   { W::name } -> std::convertible_to<std::string_view>;
-  typename W::state;
-  typename W::spawn_arg;
-  W::init_worker_state(std::declval<typename W::spawn_arg>());
   W::implement(std::declval<implementations<W>&>());
 };
 
@@ -52,7 +50,7 @@ boost::asio::awaitable<std::shared_ptr<void>> make_state(Make make) {
 
 template <worker_type W>
 worker_type_entry make_worker_type_entry() {
-  using state = typename W::state;
+  using state = state_t<W>;
   using conn_state = connection_state_t<W>;
   worker_type_entry entry;
   entry.name = std::string(W::name);
@@ -60,8 +58,11 @@ worker_type_entry make_worker_type_entry() {
   W::implement(impl);
   entry.functions = std::move(impl).take();
   entry.init_worker_state = [](std::string bytes) {
-    return make_state<state>([arg = decode<typename W::spawn_arg>(bytes, "spawn argument")]() mutable {
-      return W::init_worker_state(std::move(arg));
+    return make_state<state>([arg = decode<spawn_arg_t<W>>(bytes, "spawn argument")]() mutable {
+      if constexpr (requires { W::init_worker_state(std::move(arg)); })
+        return W::init_worker_state(std::move(arg));
+      else
+        return state{};
     });
   };
   entry.init_connection_state = [](void* s, std::string bytes) {
