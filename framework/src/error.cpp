@@ -25,6 +25,14 @@ error with_context(error e, std::string_view context) {
   return e;
 }
 
+error error_of(std::exception_ptr failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (...) {
+    return current_exception_error();
+  }
+}
+
 error current_exception_error() {
   try {
     throw;

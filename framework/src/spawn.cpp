@@ -106,7 +106,7 @@ error startup_failure(std::string what, const std::shared_ptr<stderr_relay>& rel
 
 struct started {
   master_server::registered registered;
-  bool parent_reaped = false;  ///< The daemonising parent already exited and was reaped.
+  bool parent_pending = false;  ///< A daemonising parent is still to exit and be reaped.
 };
 
 asio::awaitable<started> await_start(node& self, const spawn_request& r,
@@ -134,14 +134,14 @@ asio::awaitable<started> await_start(node& self, const spawn_request& r,
     // frame is already on its way.
     auto registered = co_await with_deadline(server.await_registration(id),
                                              r.options.connection_timeout, "registration");
-    co_return started{std::move(registered), true};
+    co_return started{std::move(registered), false};
   }
   auto& registration = std::get<0>(first);
   if (registration.failure) {
     co_await kill_and_reap(pid);
     std::rethrow_exception(registration.failure);
   }
-  co_return started{std::move(*registration.value), r.foreground};
+  co_return started{std::move(*registration.value), !r.foreground};
 }
 
 // The daemonising parent exits as soon as the worker is released, right after registering.
@@ -173,6 +173,29 @@ asio::awaitable<void> await_init(const master_server::registered& reg) {
     throw rpc_error(with_context(decode<error>(done->payload, "init error"), "init_worker_state"));
 }
 
+// Steps 5 and 6: the registration of a worker whose init_worker_state succeeded. On failure
+// no child of ours is left unreaped.
+asio::awaitable<master_server::registered> start_and_init(node& self, const spawn_request& r,
+                                                          std::string id, pid_t pid,
+                                                          std::shared_ptr<stderr_relay> relay) {
+  started start = co_await await_start(self, r, id, pid, relay);
+  if (start.parent_pending) {
+    // Initialisation and the daemonising parent's exit overlap: both follow the release.
+    auto both = co_await (capture(await_init(start.registered)) &&
+                          capture(await_released(self, r, pid, relay)));
+    if (auto failure = std::get<1>(both).failure ? std::get<1>(both).failure : std::get<0>(both).failure)
+      std::rethrow_exception(failure);
+  } else {
+    auto init = co_await capture(await_init(start.registered));
+    if (init.failure) {
+      // A worker whose init failed exits by itself after reporting: reap a foreground one.
+      if (r.foreground) co_await wait_exit(pid);
+      std::rethrow_exception(init.failure);
+    }
+  }
+  co_return start.registered;
+}
+
 void print_failure(const error& e) { std::cerr << "[rpc_parallel] " << e.message << std::endl; }
 
 }  // namespace
@@ -196,52 +219,23 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     std::shared_ptr<stderr_relay> relay;
     if (!r.foreground)
       relay = stderr_relay::start(self.executor(), child.stderr_fd, "[WORKER " + name + " STDERR] ");
-    std::optional<master_server::registered> reg;
-    bool parent_running = false;
-    std::exception_ptr failure;
-    try {
-      started start = co_await await_start(self, r, id, child.pid, relay);  // reaps it on failure
-      reg = std::move(start.registered);
-      parent_running = !start.parent_reaped;
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (!failure) {
-      // Initialisation and the daemonising parent's exit overlap: both follow the release.
-      if (parent_running) {
-        auto both = co_await (capture(await_init(*reg)) &&
-                              capture(await_released(self, r, child.pid, relay)));
-        failure = std::get<1>(both).failure ? std::get<1>(both).failure : std::get<0>(both).failure;
-      } else {
-        auto init = co_await capture(await_init(*reg));
-        failure = init.failure;
-      }
-      // A worker whose init failed exits by itself after reporting: reap a foreground one.
-      if (failure && r.foreground) co_await wait_exit(child.pid);
-    }
-    if (failure) {
-      if (reg) reg->link->close();
-      if (!r.foreground) std::rethrow_exception(failure);
+    auto reg = co_await capture(start_and_init(self, r, id, child.pid, relay));
+    if (reg.failure) {
+      if (!r.foreground) std::rethrow_exception(reg.failure);
       // The foreground child has exited: what it wrote to stderr explains why.
+      error e = error_of(reg.failure);
       std::string tail = drain_tail(child.stderr_fd);
       ::close(child.stdout_fd);
       ::close(child.stderr_fd);
-      error e = [&] {
-        try {
-          std::rethrow_exception(failure);
-        } catch (...) {
-          return current_exception_error();
-        }
-      }();
       if (!tail.empty()) e.message += "; its stderr ended with:\n" + tail;
       throw rpc_error(e);
     }
     std::optional<worker_process> process;
     if (r.foreground) process.emplace(self.executor(), child.pid, child.stdout_fd, child.stderr_fd);
     self.master_server().forget(id);
-    worker_ref worker{reg->host, reg->registration.port, id, r.type->name, name};
+    worker_ref worker{reg.value->host, reg.value->registration.port, id, r.type->name, name};
     auto on_failure = r.options.on_failure ? r.options.on_failure : print_failure;
-    self.master_server().watch(reg->link, name, on_failure);
+    self.master_server().watch(reg.value->link, name, on_failure);
     co_return spawn_result{std::move(worker), std::move(process)};
   } catch (...) {
     self.master_server().abandon(id);
@@ -258,14 +252,8 @@ asio::awaitable<connected_spawn> spawn_connected_worker(std::shared_ptr<const sp
   // The worker is up but unusable: stop it now rather than when its connection_timeout passes.
   co_await capture(shutdown_worker(spawned.worker));
   if (spawned.process) co_await spawned.process->wait();
-  error e = [&] {
-    try {
-      std::rethrow_exception(opened.failure);
-    } catch (...) {
-      return current_exception_error();
-    }
-  }();
-  throw rpc_error(with_context(e, "spawn " + describe(spawned.worker) + ": first connection"));
+  throw rpc_error(with_context(error_of(opened.failure),
+                               "spawn " + describe(spawned.worker) + ": first connection"));
 }
 
 }  // namespace rpc_parallel::detail

@@ -4,6 +4,7 @@
 #include <boost/system/result.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -58,6 +59,9 @@ error with_context(error e, std::string_view context);
 /// The error carried by the current exception: an `rpc_error` keeps its kind, anything else is
 /// `failed` with its `what()`. Call only inside a `catch` block.
 error current_exception_error();
+
+/// The error carried by `failure` (not null), as `current_exception_error` would say it.
+error error_of(std::exception_ptr failure);
 
 namespace detail {
 template <class... Parts>
