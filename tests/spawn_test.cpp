@@ -109,6 +109,29 @@ BOOST_AUTO_TEST_CASE(cd_sets_the_worker_directory) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(umask_option_sets_the_worker_umask) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options().with_umask(027), "u");
+    std::int64_t mask = co_await conn.run(echo_worker::umask);
+    BOOST_TEST(mask == 027);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(registration_timeout_fails_spawn_and_leaves_nothing_behind) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto options = rp::spawn_options().with_name("too-slow").with_connection_timeout(1ms);
+    auto result = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::called_shutdown_function,
+                                                      std::move(options), std::string("x"));
+    BOOST_REQUIRE(result.has_error());
+    BOOST_TEST(static_cast<int>(result.error().kind) == static_cast<int>(rp::error_kind::timed_out));
+    BOOST_TEST(result.error().message.find("connection_timeout") != std::string::npos);
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+  // Even a worker that lives until shutdown is gone: its spawn gave up on it.
+  BOOST_TEST(tests::wait_until_no_worker_named("too-slow", 5s));
+}
+
 BOOST_AUTO_TEST_CASE(init_worker_state_exception_fails_spawn_with_its_text) {
   tests::run([]() -> asio::awaitable<void> {
     auto result = co_await rp::try_spawn<tests::failing_init_worker>(

@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -54,6 +55,7 @@ struct echo_worker {
   static constexpr rpc_parallel::rpc<echo_worker, std::uint64_t, std::string> big{"big"};
   static constexpr rpc_parallel::rpc<echo_worker, std::int64_t, std::int64_t> sleep_async{"sleep_async"};
   static constexpr rpc_parallel::rpc<echo_worker, unit, std::string> settings{"settings"};
+  static constexpr rpc_parallel::rpc<echo_worker, unit, std::int64_t> umask{"umask"};
   static constexpr rpc_parallel::one_way<echo_worker, std::string> print{"print"};
   static constexpr rpc_parallel::one_way<echo_worker, std::string> explode{"explode"};
 
@@ -90,6 +92,11 @@ struct echo_worker {
     });
     impl.add(settings, [](state&, unit) {
       return rpc_parallel::to_string(rpc_parallel::detail::node::current().settings());
+    });
+    impl.add(umask, [](state&, unit) {
+      mode_t current = ::umask(0);
+      ::umask(current);
+      return static_cast<std::int64_t>(current);
     });
     impl.add(print, [](state&, std::string text) { std::cout << text << std::endl; });
     impl.add(explode, [](state&, std::string text) { throw std::runtime_error(text); });
