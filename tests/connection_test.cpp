@@ -116,6 +116,28 @@ BOOST_AUTO_TEST_CASE(one_way_exception_calls_on_failure_with_the_worker_name_the
   });
 }
 
+BOOST_AUTO_TEST_CASE(one_way_exception_reaches_on_failure_under_connection_closed_too) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer failed(executor, asio::steady_timer::time_point::max());
+    std::string reported;
+    auto options = rp::spawn_options().with_name("owned-exploder").with_on_failure(
+        [&reported, &failed](const rp::error& e) {
+          reported = e.message;
+          failed.cancel();
+        });
+    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                std::move(options), "x");
+    std::int64_t pid = co_await conn.run(echo_worker::pid);
+    conn.run(echo_worker::explode, "boom in the background");
+    boost::system::error_code ec;
+    co_await failed.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    BOOST_TEST(reported.find("\"owned-exploder\"") != std::string::npos);
+    BOOST_TEST(reported.find("boom in the background") != std::string::npos);
+    BOOST_TEST(tests::wait_until_exited(static_cast<pid_t>(pid), 10s));
+  });
+}
+
 BOOST_AUTO_TEST_CASE(serve_runs_a_worker_in_process_and_close_server_keeps_open_connections) {
   tests::run([]() -> asio::awaitable<void> {
     auto w = co_await rp::serve<echo_worker>("served");

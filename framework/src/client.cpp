@@ -67,6 +67,23 @@ client::client(worker_ref worker, const worker_type_entry* type, std::shared_ptr
 
 client::~client() { transport_->close(); }
 
+namespace {
+std::string make_open_frame(const worker_ref& worker, const worker_type_entry* type,
+                            std::string connection_arg, client::open_options options,
+                            const rpc_settings& settings, std::vector<std::string>& signatures) {
+  open_request request{worker.id, worker.type, {}, std::move(connection_arg), options.owner,
+                       options.control_only};
+  if (type) request.signatures = type->functions.signatures();
+  signatures = request.signatures;
+  std::string frame = begin_frame();
+  encode(request, frame);
+  RPCP_REQUIRE(frame.size() - frame_header_size <= settings.max_message_size,
+               "the connection argument for ", describe(worker), " exceeds max_message_size");
+  finish_frame(frame, frame_kind::open, 0);
+  return frame;
+}
+}  // namespace
+
 asio::awaitable<std::shared_ptr<client>> client::open(worker_ref worker,
                                                       const worker_type_entry* type,
                                                       std::string connection_arg,
@@ -75,33 +92,48 @@ asio::awaitable<std::shared_ptr<client>> client::open(worker_ref worker,
   const rpc_settings& settings = self.settings();
   auto socket = co_await with_deadline(dial(worker, settings), settings.handshake_timeout,
                                        "connect to " + describe(worker));
-  open_request request{worker.id, worker.type, {}, std::move(connection_arg), options.owner,
-                       options.control_only};
-  if (type) request.signatures = type->functions.signatures();
-  std::string open = begin_frame();
-  encode(request, open);
-  RPCP_REQUIRE(open.size() - frame_header_size <= settings.max_message_size,
-               "the connection argument for ", describe(worker), " exceeds max_message_size");
-  finish_frame(open, frame_kind::open, 0);
+  std::vector<std::string> signatures;
+  std::string open = make_open_frame(worker, type, std::move(connection_arg), options, settings,
+                                     signatures);
   co_await authenticate_client(socket, self.key(), settings.handshake_timeout, describe(worker),
                                std::move(open));
   auto t = std::make_shared<transport>(std::move(socket), settings, describe(worker));
+  auto c = co_await finish_open(std::move(t), std::move(worker), type, std::move(signatures), {});
+  co_return c;
+}
+
+asio::awaitable<std::shared_ptr<client>> client::open_over(
+    std::shared_ptr<transport> link, worker_ref worker, const worker_type_entry* type,
+    std::string connection_arg, std::function<void(rpc_parallel::error)> on_failure) {
+  std::vector<std::string> signatures;
+  link->send(make_open_frame(worker, type, std::move(connection_arg), {.owner = true},
+                             link->settings(), signatures));
+  auto c = co_await finish_open(std::move(link), std::move(worker), type, std::move(signatures),
+                                std::move(on_failure));
+  co_return c;
+}
+
+asio::awaitable<std::shared_ptr<client>> client::finish_open(
+    std::shared_ptr<transport> t, worker_ref worker, const worker_type_entry* type,
+    std::vector<std::string> signatures, std::function<void(rpc_parallel::error)> on_failure) {
   // No deadline: the reply waits for init_connection_state, which may take as long as it needs
   // (Rpc_parallel does not limit it either); a dead peer is still seen by the heartbeat.
   auto answer = co_await t->read();
   if (!answer)
     throw rpc_error({error_kind::disconnected, describe(worker) + " closed the connection while opening"});
   if (answer->kind == frame_kind::open_error) {
-    auto [e, theirs] = decode<std::pair<error, std::vector<std::string>>>(answer->payload, "open error");
-    if (e.kind == error_kind::unimplemented && !theirs.empty())
-      e.message += ": " + first_difference(request.signatures, theirs) +
+    auto refusal = decode<std::pair<error, std::vector<std::string>>>(answer->payload, "open error");
+    error e = std::move(refusal.first);
+    if (e.kind == error_kind::unimplemented && !refusal.second.empty())
+      e.message += ": " + first_difference(signatures, refusal.second) +
                    "; deploy the same binary to master and workers";
     throw rpc_error(e);
   }
   RPCP_REQUIRE(answer->kind == frame_kind::open_ok, "protocol error from ", describe(worker),
                ": expected open_ok");
   std::shared_ptr<client> c(new client(std::move(worker), type, std::move(t)));
-  asio::co_spawn(self.executor(), read_replies(c), asio::detached);
+  c->on_failure_ = std::move(on_failure);
+  asio::co_spawn(node::current().executor(), read_replies(c), asio::detached);
   co_return c;
 }
 
@@ -191,6 +223,13 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
   std::string why = " (closed)";
   try {
     while (auto f = co_await self->transport_->read()) {
+      if (f->kind == frame_kind::failure && self->on_failure_) {
+        // On a spawner's owner connection (which is also the worker's link): a background
+        // failure, after which the worker exits.
+        self->on_failure_(with_context(decode<error>(f->payload, "failure report"),
+                                       "worker \"" + self->worker_.name + "\" failed"));
+        continue;
+      }
       if (f->kind != frame_kind::reply_ok && f->kind != frame_kind::reply_error)
         throw rpc_error({error_kind::failed, "protocol error: unexpected frame from worker"});
       auto found = self->pending_.find(f->id);

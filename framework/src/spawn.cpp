@@ -198,6 +198,11 @@ asio::awaitable<master_server::registered> start_and_init(node& self, const spaw
 
 void print_failure(const error& e) { std::cerr << "[rpc_parallel] " << e.message << std::endl; }
 
+std::function<void(error)> failure_handler(const spawn_options& options) {
+  if (options.on_failure) return options.on_failure;
+  return print_failure;
+}
+
 }  // namespace
 
 asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> request) {
@@ -234,9 +239,10 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     if (r.foreground) process.emplace(self.executor(), child.pid, child.stdout_fd, child.stderr_fd);
     self.master_server().forget(id);
     worker_ref worker{reg.value->host, reg.value->registration.port, id, r.type->name, name};
-    auto on_failure = r.options.on_failure ? r.options.on_failure : print_failure;
-    self.master_server().watch(reg.value->link, name, on_failure);
-    co_return spawn_result{std::move(worker), std::move(process)};
+    if (r.policy == shutdown_policy::connection_closed)
+      co_return spawn_result{std::move(worker), std::move(process), std::move(reg.value->link)};
+    self.master_server().watch(reg.value->link, name, failure_handler(r.options));
+    co_return spawn_result{std::move(worker), std::move(process), nullptr};
   } catch (...) {
     self.master_server().abandon(id);
     throw rpc_error(with_context(current_exception_error(), context));
@@ -246,8 +252,10 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
 asio::awaitable<connected_spawn> spawn_connected_worker(std::shared_ptr<const spawn_request> request,
                                                        std::string connection_arg) {
   auto spawned = co_await spawn_worker(request);
-  auto opened = co_await capture(client::open(spawned.worker, request->type,
-                                              std::move(connection_arg), {.owner = true}));
+  // The registration link becomes the owner connection: no second TCP handshake.
+  auto opened = co_await capture(client::open_over(spawned.link, spawned.worker, request->type,
+                                                   std::move(connection_arg),
+                                                   failure_handler(request->options)));
   if (!opened.failure) co_return connected_spawn{std::move(*opened.value), std::move(spawned.process)};
   // The worker is up but unusable: stop it now rather than when its connection_timeout passes.
   co_await capture(shutdown_worker(spawned.worker));

@@ -55,8 +55,13 @@ class worker_runtime {
     }
     server->start(std::move(state), hooks());
     link_->send(frame_kind::init_done, 0, {});
-    if (config_.policy == shutdown_policy::connection_closed)
+    if (config_.policy == shutdown_policy::connection_closed) {
+      // The link goes on as the spawner's owner connection (its first frame is `open`); its
+      // end is both the owner closing and the master going away.
+      server->adopt(link_);
       asio::co_spawn(io_, expect_owner(), asio::detached);
+      co_return;
+    }
     co_await watch_master();
   }
 

@@ -103,15 +103,26 @@ asio::awaitable<void> worker_server::serve(tcp::socket socket) {
     ++refused_;  // nothing of theirs was read beyond fixed-size bytes; just drop them
     co_return;
   }
-  auto t = std::make_shared<transport>(std::move(socket), settings, peer);
+  co_await serve_connection(std::make_shared<transport>(std::move(socket), settings, peer), false);
+}
+
+void worker_server::adopt(std::shared_ptr<transport> t) {
+  asio::co_spawn(acceptor_.get_executor(), serve_connection(std::move(t), true), asio::detached);
+}
+
+asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport> t, bool adopted) {
+  auto self = shared_from_this();
   connections_.push_back(t);
   std::shared_ptr<void> conn_state;
   bool owner = false, control_only = false;
   try {
-    if (!co_await open(t, conn_state, owner, control_only)) {
+    bool opened = co_await open(t, conn_state, owner, control_only);
+    if (!opened) {
       ++refused_;
       co_await t->flush();
       t->close();
+      // An adopted link that never opened (the spawner gave up, or died) ends the worker too.
+      if (adopted && hooks_.on_owner_closed) hooks_.on_owner_closed();
       co_return;
     }
     while (auto f = co_await t->read()) {
@@ -122,7 +133,7 @@ asio::awaitable<void> worker_server::serve(tcp::socket socket) {
     // A protocol error or a broken connection ends this connection only.
   }
   t->close();
-  if (owner && hooks_.on_owner_closed) hooks_.on_owner_closed();
+  if ((owner || adopted) && hooks_.on_owner_closed) hooks_.on_owner_closed();
 }
 
 asio::awaitable<bool> worker_server::open(std::shared_ptr<transport> t,

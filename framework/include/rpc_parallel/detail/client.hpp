@@ -2,11 +2,13 @@
 #pragma once
 
 #include "rpc_parallel/detail/transport.hpp"
+#include "rpc_parallel/error.hpp"
 #include "rpc_parallel/worker.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -49,6 +51,13 @@ class client : public std::enable_shared_from_this<client> {
                                                               std::string connection_arg,
                                                               open_options options);
 
+  /// Opens over the registration link of a worker spawned under connection_closed: that link
+  /// becomes its owner connection (no second TCP connection). `on_failure` receives the
+  /// worker's background failure reports, which travel on the same link.
+  static boost::asio::awaitable<std::shared_ptr<client>> open_over(
+      std::shared_ptr<transport> link, worker_ref worker, const worker_type_entry* type,
+      std::string connection_arg, std::function<void(rpc_parallel::error)> on_failure);
+
   /// The index of function `name` in the worker's table (checked equal to ours at open).
   std::uint32_t index_of(std::string_view name) const;
 
@@ -70,6 +79,9 @@ class client : public std::enable_shared_from_this<client> {
   client(worker_ref worker, const worker_type_entry* type, std::shared_ptr<transport> transport);
   class reply_initiation;
   boost::asio::awaitable<reply> await_reply(std::uint64_t id);
+  static boost::asio::awaitable<std::shared_ptr<client>> finish_open(
+      std::shared_ptr<transport> t, worker_ref worker, const worker_type_entry* type,
+      std::vector<std::string> signatures, std::function<void(rpc_parallel::error)> on_failure);
   static boost::asio::awaitable<void> read_replies(std::shared_ptr<client> self);
   void fail_all(const std::string& why);
 
@@ -79,6 +91,7 @@ class client : public std::enable_shared_from_this<client> {
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, boost::asio::any_completion_handler<void(reply)>> pending_;
   std::string close_reason_;
+  std::function<void(rpc_parallel::error)> on_failure_;
   boost::asio::steady_timer closed_;
 };
 

@@ -21,9 +21,13 @@ struct spawn_request {
   bool foreground = false;
 };
 
+class transport;
+
 struct spawn_result {
   worker_ref worker;
   std::optional<worker_process> process;  ///< Foreground only.
+  /// Under connection_closed: the registration link, to be opened as the owner connection.
+  std::shared_ptr<transport> link;
 };
 
 /// Launches a worker, relays its start-up stderr, waits for it to register and initialise.

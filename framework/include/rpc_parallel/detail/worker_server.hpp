@@ -32,6 +32,8 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
 
   /// Starts accepting connections that share `state`.
   void start(std::shared_ptr<void> state, hooks hooks);
+  /// Serves an already authenticated connection as if accepted: its first frame must be `open`.
+  void adopt(std::shared_ptr<transport> t);
   /// Stops accepting; open connections keep working (Rpc_parallel's `close_server`).
   void close_server() noexcept;
   /// Closes the listener and every connection.
@@ -48,6 +50,7 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
                 std::string id, std::string name);
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> serve_connection(std::shared_ptr<transport> t, bool adopted);
   boost::asio::awaitable<bool> open(std::shared_ptr<transport> t, std::shared_ptr<void>& conn_state,
                                     bool& owner, bool& control_only);
   void dispatch(const std::shared_ptr<transport>& t, frame f, const std::shared_ptr<void>& conn_state);
