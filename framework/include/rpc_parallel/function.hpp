@@ -48,75 +48,40 @@ struct awaited<boost::asio::awaitable<T, E>> {
   using type = T;
 };
 
-template <class W>
-concept has_connection_state = requires { typename W::connection_state; };
-template <class W>
-concept has_connection_arg = requires { typename W::connection_arg; };
-template <class W>
-concept has_state = requires { typename W::state; };
-template <class W>
-concept has_spawn_arg = requires { typename W::spawn_arg; };
-
-template <class W>
-struct state_or_unit {
+// `Member<W>` when W declares it, else `unit`: what a worker type leaves out defaults to nothing.
+template <template <class> class Member, class W, class = void>
+struct member_or_unit {
   using type = unit;
 };
-template <class W>
-  requires has_state<W>
-struct state_or_unit<W> {
-  using type = typename W::state;
+template <template <class> class Member, class W>
+struct member_or_unit<Member, W, std::void_t<Member<W>>> {
+  using type = Member<W>;
 };
 template <class W>
-struct spawn_arg_or_unit {
-  using type = unit;
-};
+using state_member = typename W::state;
 template <class W>
-  requires has_spawn_arg<W>
-struct spawn_arg_or_unit<W> {
-  using type = typename W::spawn_arg;
-};
+using spawn_arg_member = typename W::spawn_arg;
 template <class W>
-struct connection_arg_or_unit {
-  using type = unit;
-};
+using connection_state_member = typename W::connection_state;
 template <class W>
-  requires has_connection_arg<W>
-struct connection_arg_or_unit<W> {
-  using type = typename W::connection_arg;
-};
-template <class W>
-using connection_arg_or_unit_t = typename connection_arg_or_unit<W>::type;
-}  // namespace detail
-
-namespace detail {
-template <class W>
-struct connection_types {
-  using state = unit;
-  using arg = unit;
-};
-template <class W>
-  requires has_connection_state<W>
-struct connection_types<W> {
-  using state = typename W::connection_state;
-  using arg = connection_arg_or_unit_t<W>;
-};
+using connection_arg_member = typename W::connection_arg;
 }  // namespace detail
 
 /// The per-worker state of `W`: `W::state`, or `unit` when it declares none.
 template <class W>
-using state_t = typename detail::state_or_unit<W>::type;
+using state_t = typename detail::member_or_unit<detail::state_member, W>::type;
 
 /// What `spawn` and `serve` pass to `W::init_worker_state`: `W::spawn_arg`, or `unit`.
 template <class W>
-using spawn_arg_t = typename detail::spawn_arg_or_unit<W>::type;
+using spawn_arg_t = typename detail::member_or_unit<detail::spawn_arg_member, W>::type;
 
 /// The per-connection state of `W`: `W::connection_state`, or `unit` when it declares none.
 template <class W>
-using connection_state_t = typename detail::connection_types<W>::state;
+using connection_state_t = typename detail::member_or_unit<detail::connection_state_member, W>::type;
 
 /// The argument `connect` takes for `W`: `W::connection_arg`, or `unit` when it declares none.
 template <class W>
-using connection_arg_t = detail::connection_arg_or_unit_t<W>;
+using connection_arg_t = typename detail::member_or_unit<detail::connection_arg_member, W>::type;
 
 /// What a worker type's `implement` fills: one implementation per declared function.
 /// An implementation takes `(state&, connection_state&, query)`, `(state&, query)` or `(query)`
