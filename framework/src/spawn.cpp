@@ -4,9 +4,10 @@
 //   3. write the worker_config (secret, settings, spawn argument...) to its stdin and close it;
 //   4. relay its stderr, prefixed, until it is released (daemonised workers only);
 //   5. await whichever comes first: its registration, its exit, or connection_timeout;
-//   6. await init_done on the registration link: the result of init_worker_state;
+//   6. await init_done on the registration link (the result of init_worker_state) and, for a
+//      daemonised worker, the exit of its daemonising parent;
 //   7. keep the link: it reports background failures, and its closing tells the worker that
-//      this process is gone.
+//      this process is gone. Under connection_closed it also becomes the owner connection.
 #include "rpc_parallel/detail/spawn.hpp"
 
 #include "rpc_parallel/detail/client.hpp"

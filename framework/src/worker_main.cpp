@@ -6,7 +6,8 @@
 //      register (worker id, port);
 //   4. release: point stdout/stderr at their redirections, let the first child exit;
 //   5. run init_worker_state; report init_done (empty, or the error);
-//   6. serve until the shutdown policy says to exit.
+//   6. serve until the shutdown policy says to exit (under connection_closed the link itself is
+//      then served as the owner connection).
 #include "rpc_parallel/detail/worker_main.hpp"
 
 #include "rpc_parallel/detail/auth.hpp"
