@@ -105,6 +105,7 @@ asio::awaitable<void> master_server::handshake(tcp::socket socket) {
       link->close();
       co_return;
     }
+    std::erase_if(links_, [](const std::weak_ptr<transport>& l) { return l.expired(); });
     links_.push_back(link);
     found->second->value = registered{link, host, reg};
     found->second->arrived.cancel();

@@ -1,6 +1,7 @@
 #include "rpc_parallel/detail/spawn.hpp"
 
 #include "rpc_parallel/detail/client.hpp"
+#include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
 
@@ -42,7 +43,10 @@ asio::awaitable<void> shutdown_worker(worker_ref worker) {
   } catch (...) {
     throw rpc_error(with_context(current_exception_error(), context));
   }
-  co_await c->shutdown_worker();
+  // Bounded: a worker busy in a long plain function reads the frame, and exits, only when that
+  // function returns; shutdown then reports timed_out instead of hanging.
+  co_await with_deadline(c->shutdown_worker(), node::current().settings().handshake_timeout,
+                         context + ": waiting for the worker to close the connection");
 }
 
 }  // namespace rpc_parallel::detail

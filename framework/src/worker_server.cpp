@@ -112,6 +112,7 @@ void worker_server::adopt(std::shared_ptr<transport> t) {
 
 asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport> t, bool adopted) {
   auto self = shared_from_this();
+  std::erase_if(connections_, [](const std::weak_ptr<transport>& c) { return c.expired(); });
   connections_.push_back(t);
   std::shared_ptr<void> conn_state;
   bool owner = false, control_only = false;

@@ -156,7 +156,8 @@ auto spawn_in_foreground(Policy policy, spawn_options options) {
 }
 
 /// Asks the worker to exit (a served one: to stop serving) and waits until it has closed the
-/// connection. Throws `rpc_error` (disconnected) when it cannot be reached.
+/// connection. Throws `rpc_error`: disconnected when it cannot be reached, timed_out when it has
+/// not closed within handshake_timeout (busy in a plain function: it exits once that returns).
 template <worker_type W>
 boost::asio::awaitable<void> shutdown(worker<W> w) {
   return detail::shutdown_worker(w.ref());
