@@ -19,13 +19,13 @@ for test in "$bin"/*_test; do
   passed=$((passed + p)) failed=$((failed + f))
 done
 
-for check in examples/checks/*.sh; do
+for check in examples/checks/*.sh remote/checks/*.sh; do
   [ -e "$check" ] || continue
   name=$(basename "$check" .sh)
   if timeout 300 "$check" > "$reports/$name.log" 2>&1; then
-    echo "== example $name: passed"; passed=$((passed + 1))
+    echo "== check $name: passed"; passed=$((passed + 1))
   else
-    echo "== example $name: FAILED"; sed 's/^/   /' "$reports/$name.log"; failed=$((failed + 1))
+    echo "== check $name: FAILED"; sed 's/^/   /' "$reports/$name.log"; failed=$((failed + 1))
   fi
 done
 
