@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(g++ libboost1.81-dev libboost-serialization1.81-dev libboost-program-options1.81-dev
           libboost-test1.81-dev libboost1.81-tools-dev libsodium-dev openssh-server openssh-client
+          openssh-sftp-server
           python3 procps iproute2)
 missing=()
 for p in "${packages[@]}"; do
