@@ -18,7 +18,8 @@ int run_worker(const app& types);
 
 /// Master state for spawning from the caller's own io_context; spawned workers run
 /// `this-binary worker_command_args... [child-of-PID@HOST name]`. Keep it alive while workers
-/// are in use. Rpc_parallel's `Expert.start_master_server_exn`.
+/// are in use, and destroy it only after its io_context has stopped: spawns and connections in
+/// flight refer to it. Rpc_parallel's `Expert.start_master_server_exn`.
 class master {
  public:
   master(const app& types, boost::asio::any_io_executor executor,
