@@ -87,8 +87,11 @@ int app::run(int argc, char** argv, const po::options_description& options, mast
     po::store(po::parse_command_line(argc, argv, all), vm);
     po::notify(vm);
     settings = settings_from(vm, settings);
-  } catch (const std::exception& e) {
+  } catch (const po::error& e) {
     std::cerr << "error: " << e.what() << "\n" << all << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << std::endl;
     return 2;
   }
   if (vm.count("help")) {

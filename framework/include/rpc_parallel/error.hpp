@@ -64,11 +64,11 @@ error current_exception_error();
 error error_of(std::exception_ptr failure);
 
 namespace detail {
+// The text says what is wrong and how to fix it; the condition itself would only be noise.
 template <class... Parts>
-[[noreturn]] void require_failed(const char* condition, const Parts&... parts) {
+[[noreturn]] void require_failed(const char* /*condition*/, const Parts&... parts) {
   std::ostringstream text;
   (text << ... << parts);
-  text << " (requirement `" << condition << "` failed)";
   throw rpc_error({error_kind::failed, text.str()});
 }
 }  // namespace detail
