@@ -6,7 +6,9 @@
 #include <rpc_parallel/detail/node.hpp>
 #include <rpc_parallel/detail/wire.hpp>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/write.hpp>
@@ -189,6 +191,34 @@ BOOST_AUTO_TEST_CASE(oversized_query_and_response_fail_with_a_clear_error_and_th
     BOOST_REQUIRE(response.has_error());
     BOOST_TEST(response.error().message.find("the response of") != std::string::npos);
     co_await expect_still_serving(real, "after oversized values");
+  }, 60s, small_settings());
+}
+
+BOOST_AUTO_TEST_CASE(connecting_to_something_else_or_to_nothing_says_so) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto executor = co_await asio::this_coro::executor;
+    // Something that is not an rpc_parallel server: it greets like sshd.
+    tcp::acceptor other(executor, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    auto port = other.local_endpoint().port();
+    asio::co_spawn(executor, [&other]() -> asio::awaitable<void> {
+      auto peer = co_await other.async_accept(asio::use_awaitable);
+      std::string greeting = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n" + std::string(20, ' ');
+      co_await asio::async_write(peer, asio::buffer(greeting), asio::use_awaitable);
+      asio::steady_timer hold(peer.get_executor(), 5s);
+      boost::system::error_code ignored;
+      co_await hold.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }, asio::detached);
+    rp::worker<echo_worker> impostor(rp::worker_ref{"127.0.0.1", port, "0", "echo_worker", "impostor"});
+    auto wrong = co_await rp::try_connect(impostor);
+    BOOST_REQUIRE(wrong.has_error());
+    BOOST_TEST(static_cast<int>(wrong.error().kind) == static_cast<int>(rp::error_kind::unimplemented));
+    BOOST_TEST(wrong.error().message.find("does not speak rpc_parallel") != std::string::npos);
+
+    other.close();  // now nothing listens there
+    auto nothing = co_await rp::try_connect(impostor);
+    BOOST_REQUIRE(nothing.has_error());
+    BOOST_TEST(static_cast<int>(nothing.error().kind) == static_cast<int>(rp::error_kind::disconnected));
+    BOOST_TEST(nothing.error().message.find("has the worker exited?") != std::string::npos);
   }, 60s, small_settings());
 }
 
