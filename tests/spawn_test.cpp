@@ -96,6 +96,30 @@ BOOST_AUTO_TEST_CASE(env_key_that_conflicts_with_the_framework_is_refused) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(wrapped_worker_runs_through_its_wrappers) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto how = rp::how_to_run::local().wrap({"env", "INNER=1"}).wrap({"env", "OUTER=2"});
+    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options().with_how(how), "wrapped");
+    std::string inner = co_await conn.run(echo_worker::getenv, "INNER");
+    std::string outer = co_await conn.run(echo_worker::getenv, "OUTER");
+    BOOST_TEST(inner == "1");
+    BOOST_TEST(outer == "2");
+    auto argv = co_await conn.run(echo_worker::argv);
+    BOOST_REQUIRE(argv.size() >= 2u);
+    BOOST_TEST(argv[1] == "RPC_PARALLEL_WORKER");
+
+    auto missing = rp::how_to_run::local().wrap({"rpcp-no-such-wrapper"});
+    auto result = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                      rp::spawn_options().with_how(missing),
+                                                      std::string("x"));
+    BOOST_REQUIRE(result.has_error());
+    BOOST_TEST(result.error().message.find("rpcp-no-such-wrapper") != std::string::npos);
+    BOOST_TEST(result.error().message.find("is the wrapper on PATH?") != std::string::npos);
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
 BOOST_AUTO_TEST_CASE(cd_sets_the_worker_directory) {
   tests::run([]() -> asio::awaitable<void> {
     auto in_tmp = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,

@@ -63,9 +63,15 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 }  // namespace
 
 launched launch_self(const std::vector<std::string>& argv,
-                     const std::vector<std::pair<std::string, std::string>>& env, bool foreground) {
+                     const std::vector<std::pair<std::string, std::string>>& env, bool foreground,
+                     const std::vector<std::string>& wrapper) {
   auto environment = child_environment(env);
-  auto args = argv;
+  // /proc/<pid>/exe rather than /proc/self/exe: a wrapper must be able to exec it too.
+  std::string self = "/proc/" + std::to_string(::getpid()) + "/exe";
+  std::vector<std::string> args = wrapper;
+  if (!wrapper.empty()) args.push_back(self);
+  args.insert(args.end(), argv.begin() + (wrapper.empty() ? 0 : 1), argv.end());
+  std::string program = wrapper.empty() ? self : wrapper.front();
   auto argv_ptrs = pointers(args);
   auto env_ptrs = pointers(environment);
 
@@ -91,13 +97,16 @@ launched launch_self(const std::vector<std::string>& argv,
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
 
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv_ptrs.data(), env_ptrs.data());
+  int rc = wrapper.empty()
+               ? ::posix_spawn(&pid, program.c_str(), &actions, &attributes, argv_ptrs.data(), env_ptrs.data())
+               : ::posix_spawnp(&pid, program.c_str(), &actions, &attributes, argv_ptrs.data(), env_ptrs.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   for (int fd : {in.read, out.write, err.write}) ::close(fd);
   if (rc != 0) {
     for (int fd : {in.write, out.read, err.read}) ::close(fd);
-    throw rpc_error({error_kind::failed, std::string("posix_spawn of /proc/self/exe: ") + std::strerror(rc)});
+    throw rpc_error({error_kind::failed, "posix_spawn of " + program + ": " + std::strerror(rc) +
+                                             (wrapper.empty() ? "" : " (is the wrapper on PATH?)")});
   }
   if (!foreground) {
     ::close(out.read);

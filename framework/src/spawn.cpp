@@ -215,7 +215,8 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
   try {
     self.type(r.type->name);  // a type missing from the app fails here, before any process
     self.master_server().expect(id);
-    launched child = launch_self(worker_argv(self, name), r.options.env, r.foreground);
+    launched child = launch_self(worker_argv(self, name), r.options.env, r.foreground,
+                                 r.options.how.wrapper());
     std::string config_bytes;
     encode(make_config(self, r, id, name), config_bytes);
     asio::co_spawn(self.executor(),

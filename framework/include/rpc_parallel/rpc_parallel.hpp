@@ -6,6 +6,7 @@
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/fd_redirection.hpp"
 #include "rpc_parallel/function.hpp"
+#include "rpc_parallel/how_to_run.hpp"
 #include "rpc_parallel/rpc_settings.hpp"
 #include "rpc_parallel/serve.hpp"
 #include "rpc_parallel/shutdown_on.hpp"

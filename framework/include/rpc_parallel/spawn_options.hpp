@@ -3,6 +3,7 @@
 
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/fd_redirection.hpp"
+#include "rpc_parallel/how_to_run.hpp"
 
 #include <chrono>
 #include <functional>
@@ -38,6 +39,8 @@ struct spawn_options {
   /// is relayed to the spawner's, prefixed `[WORKER name STDERR]`). Ignored in the foreground.
   fd_redirection redirect_stdout;  // /dev/null
   fd_redirection redirect_stderr;  // /dev/null
+  /// Where and how the worker process starts (Rpc_parallel's `?how`).
+  how_to_run how = how_to_run::local();
   /// Called with a background failure of the worker (a one-way function threw), after which the
   /// worker exits. Empty: print it to stderr.
   std::function<void(const rpc_parallel::error&)> on_failure;
@@ -59,6 +62,10 @@ struct spawn_options {
   }
   spawn_options&& with_redirect_stderr(fd_redirection v) && {
     redirect_stderr = std::move(v);
+    return std::move(*this);
+  }
+  spawn_options&& with_how(how_to_run v) && {
+    how = std::move(v);
     return std::move(*this);
   }
   spawn_options&& with_on_failure(std::function<void(const rpc_parallel::error&)> v) && {

@@ -17,12 +17,13 @@ struct launched {
   int stderr_fd = -1;  ///< Read end of the child's stderr.
 };
 
-/// posix_spawn of `/proc/self/exe` (so a renamed or deleted binary still starts) with `argv`
-/// and this process's environment plus `env` and the worker marker. Never forks this process.
-/// Throws `rpc_error` naming what failed.
+/// posix_spawn of this binary through `/proc/<this pid>/exe` (so a renamed or deleted binary
+/// still starts) with `argv` and this process's environment plus `env` and the worker marker.
+/// With a `wrapper` (program on PATH and arguments), that runs instead, given the binary's path
+/// and `argv` after `argv[0]`. Never forks this process. Throws `rpc_error` naming what failed.
 launched launch_self(const std::vector<std::string>& argv,
                      const std::vector<std::pair<std::string, std::string>>& env,
-                     bool foreground);
+                     bool foreground, const std::vector<std::string>& wrapper);
 
 /// Waits for child `pid` to exit, reaps it, and returns its wait status.
 boost::asio::awaitable<int> wait_exit(pid_t pid);
