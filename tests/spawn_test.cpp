@@ -115,7 +115,7 @@ BOOST_AUTO_TEST_CASE(wrapped_worker_runs_through_its_wrappers) {
                                                       std::string("x"));
     BOOST_REQUIRE(result.has_error());
     BOOST_TEST(result.error().message.find("rpcp-no-such-wrapper") != std::string::npos);
-    BOOST_TEST(result.error().message.find("is the wrapper on PATH?") != std::string::npos);
+    BOOST_TEST(result.error().message.find("is it on PATH?") != std::string::npos);
   });
   BOOST_TEST(tests::zombie_children().empty());
 }

@@ -34,6 +34,8 @@ struct pipe_pair {
   }
 };
 
+}  // namespace
+
 std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& extra) {
   std::vector<std::string> result;
   for (char** e = environ; *e; ++e) {
@@ -53,6 +55,8 @@ std::vector<std::string> child_environment(const std::vector<std::pair<std::stri
   return result;
 }
 
+namespace {
+
 std::vector<char*> pointers(std::vector<std::string>& strings) {
   std::vector<char*> result;
   for (auto& s : strings) result.push_back(s.data());
@@ -62,19 +66,10 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 
 }  // namespace
 
-launched launch_self(const std::vector<std::string>& argv,
-                     const std::vector<std::pair<std::string, std::string>>& env, bool foreground,
-                     const std::vector<std::string>& wrapper) {
-  auto environment = child_environment(env);
-  // /proc/<pid>/exe rather than /proc/self/exe: a wrapper must be able to exec it too.
-  std::string self = "/proc/" + std::to_string(::getpid()) + "/exe";
-  std::vector<std::string> args = wrapper;
-  if (!wrapper.empty()) args.push_back(self);
-  args.insert(args.end(), argv.begin() + (wrapper.empty() ? 0 : 1), argv.end());
-  std::string program = wrapper.empty() ? self : wrapper.front();
+launched spawn_process(const std::string& program, bool search_path, std::vector<std::string> args,
+                       std::vector<std::string> environment, bool foreground) {
   auto argv_ptrs = pointers(args);
   auto env_ptrs = pointers(environment);
-
   pipe_pair in, err;
   pipe_pair out;  // foreground only; a daemonised worker's stdout is /dev/null until released
   posix_spawn_file_actions_t actions;
@@ -97,22 +92,41 @@ launched launch_self(const std::vector<std::string>& argv,
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
 
   pid_t pid = -1;
-  int rc = wrapper.empty()
-               ? ::posix_spawn(&pid, program.c_str(), &actions, &attributes, argv_ptrs.data(), env_ptrs.data())
-               : ::posix_spawnp(&pid, program.c_str(), &actions, &attributes, argv_ptrs.data(), env_ptrs.data());
+  int rc = search_path
+               ? ::posix_spawnp(&pid, program.c_str(), &actions, &attributes, argv_ptrs.data(), env_ptrs.data())
+               : ::posix_spawn(&pid, program.c_str(), &actions, &attributes, argv_ptrs.data(), env_ptrs.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   for (int fd : {in.read, out.write, err.write}) ::close(fd);
   if (rc != 0) {
     for (int fd : {in.write, out.read, err.read}) ::close(fd);
     throw rpc_error({error_kind::failed, "posix_spawn of " + program + ": " + std::strerror(rc) +
-                                             (wrapper.empty() ? "" : " (is the wrapper on PATH?)")});
+                                             (search_path ? " (is it on PATH?)" : "")});
   }
   if (!foreground) {
     ::close(out.read);
     out.read = -1;
   }
   return {pid, in.write, out.read, err.read};
+}
+
+std::vector<std::string> this_environment() {
+  std::vector<std::string> result;
+  for (char** e = environ; *e; ++e) result.emplace_back(*e);
+  return result;
+}
+
+launched launch_self(const std::vector<std::string>& argv,
+                     const std::vector<std::pair<std::string, std::string>>& env, bool foreground,
+                     const std::vector<std::string>& wrapper) {
+  // /proc/<pid>/exe rather than /proc/self/exe: a wrapper must be able to exec it too.
+  std::string self = "/proc/" + std::to_string(::getpid()) + "/exe";
+  std::vector<std::string> args = wrapper;
+  if (!wrapper.empty()) args.push_back(self);
+  args.insert(args.end(), argv.begin() + (wrapper.empty() ? 0 : 1), argv.end());
+  std::string program = wrapper.empty() ? self : wrapper.front();
+  return spawn_process(program, !wrapper.empty(), std::move(args), child_environment(env),
+                       foreground);
 }
 
 asio::awaitable<int> wait_exit(pid_t pid) {

@@ -13,6 +13,7 @@
 #include "rpc_parallel/detail/client.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/launcher.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/detail/process.hpp"
@@ -39,12 +40,12 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 worker_config make_config(node& self, const spawn_request& r, const std::string& id,
-                          const std::string& name) {
+                          const std::string& name, std::string master_host) {
   worker_config c;
   c.type = r.type->name;
   c.id = id;
   c.name = name;
-  c.master_host = "127.0.0.1";
+  c.master_host = std::move(master_host);
   c.master_port = self.master_server().port();
   c.key = self.key();
   c.settings = self.settings();
@@ -210,15 +211,21 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
   const spawn_request& r = *request;
   node& self = node::current();
   std::string name = r.options.name.empty() ? r.type->name : r.options.name;
-  std::string context = "spawn worker \"" + name + "\" of type \"" + r.type->name + "\"";
+  std::string context = "spawn worker \"" + name + "\" of type \"" + r.type->name + "\"" +
+                        (r.options.how.launcher() ? " on " + r.options.how.launcher()->where() : "");
   std::string id = make_worker_id();
   try {
     self.type(r.type->name);  // a type missing from the app fails here, before any process
     self.master_server().expect(id);
-    launched child = launch_self(worker_argv(self, name), r.options.env, r.foreground,
-                                 r.options.how.wrapper());
+    const auto& remote = r.options.how.launcher();
+    std::string master_host = "127.0.0.1";
+    if (remote) master_host = co_await remote->prepare(self.master_server().port());
+    launched child = remote ? remote->launch({worker_argv(self, name), r.options.env,
+                                              r.options.how.wrapper(), r.foreground})
+                            : launch_self(worker_argv(self, name), r.options.env, r.foreground,
+                                          r.options.how.wrapper());
     std::string config_bytes;
-    encode(make_config(self, r, id, name), config_bytes);
+    encode(make_config(self, r, id, name, master_host), config_bytes);
     asio::co_spawn(self.executor(),
                    send_config(asio::writable_pipe(self.executor(), child.stdin_fd),
                                std::move(config_bytes)),

@@ -3,7 +3,11 @@
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
+#include <rpc_parallel/remote.hpp>
+
 #include <cstdio>
+#include <cstdlib>
+#include <sstream>
 #include <filesystem>
 #include <iostream>
 
@@ -60,12 +64,41 @@ asio::awaitable<void> rename_and_spawn() {
   std::cout << (before == "before:ping" && after == "after:ping" ? "Ok." : "Wrong answers") << std::endl;
 }
 
+// Spawns workers on the test hosts named in RPCP_SCENARIO_HOSTS (with the ssh config in
+// RPCP_SCENARIO_SSH_CONFIG), prints their pids, then waits to be killed.
+asio::awaitable<void> remote_spawn_and_hang() {
+  std::istringstream hosts(std::getenv("RPCP_SCENARIO_HOSTS"));
+  auto ssh = rp::ssh_options().with_config_file(std::getenv("RPCP_SCENARIO_SSH_CONFIG"));
+  std::vector<rp::connection<echo_worker>> owned;
+  std::vector<rp::connection<echo_worker>> beating;
+  for (std::string host; hosts >> host;) {
+    auto executable = rp::remote_executable::existing_on_host(host, self_path(), ssh);
+    auto conn = co_await rp::spawn<echo_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_how(rp::how_to_run::remote(executable)), host);
+    std::int64_t pid = co_await conn.run(echo_worker::pid);
+    std::cout << "pid " << pid << "\n";
+    owned.push_back(std::move(conn));
+    auto w = co_await rp::spawn<echo_worker>(
+        rp::shutdown_on::heartbeater_timeout,
+        rp::spawn_options().with_how(rp::how_to_run::remote(executable)), host);
+    auto link = co_await rp::connect(w);
+    pid = co_await link.run(echo_worker::pid);
+    std::cout << "pid " << pid << "\n";
+    beating.push_back(std::move(link));
+  }
+  std::cout << "ready" << std::endl;
+  asio::steady_timer forever(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+  co_await forever.async_wait(asio::use_awaitable);
+}
+
 }  // namespace
 
 int run_scenario(const std::string& name) {
   std::function<asio::awaitable<void>()> body;
   if (name == "spawn_and_hang") body = spawn_and_hang;
   else if (name == "rename_and_spawn") body = rename_and_spawn;
+  else if (name == "remote_spawn_and_hang") body = remote_spawn_and_hang;
   else return 2;
   try {
     tests::run(body, 600s);

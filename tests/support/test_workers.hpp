@@ -56,6 +56,7 @@ struct echo_worker {
   static constexpr rpc_parallel::rpc<echo_worker, std::int64_t, std::int64_t> sleep_async{"sleep_async"};
   static constexpr rpc_parallel::rpc<echo_worker, unit, std::string> settings{"settings"};
   static constexpr rpc_parallel::rpc<echo_worker, unit, std::int64_t> umask{"umask"};
+  static constexpr rpc_parallel::rpc<echo_worker, unit, std::string> hostname{"hostname"};
   static constexpr rpc_parallel::one_way<echo_worker, std::string> print{"print"};
   static constexpr rpc_parallel::one_way<echo_worker, std::string> explode{"explode"};
 
@@ -97,6 +98,11 @@ struct echo_worker {
       mode_t current = ::umask(0);
       ::umask(current);
       return static_cast<std::int64_t>(current);
+    });
+    impl.add(hostname, [](state&, unit) {
+      char name[256] = {};
+      ::gethostname(name, sizeof name - 1);
+      return std::string(name);
     });
     impl.add(print, [](state&, std::string text) { std::cout << text << std::endl; });
     impl.add(explode, [](state&, std::string text) { throw std::runtime_error(text); });

@@ -25,6 +25,19 @@ launched launch_self(const std::vector<std::string>& argv,
                      const std::vector<std::pair<std::string, std::string>>& env,
                      bool foreground, const std::vector<std::string>& wrapper);
 
+/// posix_spawn (posix_spawnp with `search_path`) of `program` with stdin, stderr and (in the
+/// foreground) stdout as pipes; descriptors above 2 are not inherited. Throws `rpc_error`.
+launched spawn_process(const std::string& program, bool search_path, std::vector<std::string> args,
+                       std::vector<std::string> environment, bool foreground);
+
+/// This process's environment plus `extra` and the worker marker. Throws `rpc_error` on a
+/// variable name that is empty, has '=', or is the marker.
+std::vector<std::string> child_environment(
+    const std::vector<std::pair<std::string, std::string>>& extra);
+
+/// This process's environment, unchanged.
+std::vector<std::string> this_environment();
+
 /// Waits for child `pid` to exit, reaps it, and returns its wait status.
 boost::asio::awaitable<int> wait_exit(pid_t pid);
 

@@ -1,0 +1,40 @@
+// How a spawn starts its worker process somewhere other than directly on this host.
+#pragma once
+
+#include "rpc_parallel/detail/process.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rpc_parallel::detail {
+
+struct launch_request {
+  std::vector<std::string> argv;  ///< The worker's argv; argv[0] is replaced by the launcher.
+  std::vector<std::pair<std::string, std::string>> env;  ///< The spawn option's additions.
+  std::vector<std::string> wrapper;                      ///< how_to_run::wrap's program and args.
+  bool foreground = false;
+};
+
+/// Implemented by remote/ (ssh). The local case needs none: spawn runs this binary directly.
+class launcher {
+ public:
+  virtual ~launcher() = default;
+
+  /// Before launching: checks that the target can run this binary (throws `rpc_error` naming
+  /// the host and what to do), and returns the address a worker there dials to reach this
+  /// process, whose master server listens on `master_port`.
+  virtual boost::asio::awaitable<std::string> prepare(std::uint16_t master_port) const = 0;
+
+  /// Starts the worker; its stdin, stderr (and stdout in the foreground) are pipes to us, as
+  /// for a local worker. Throws `rpc_error`.
+  virtual launched launch(const launch_request& request) const = 0;
+
+  /// "host h1", for error messages.
+  virtual std::string where() const = 0;
+};
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,64 @@
+// Workers on other hosts over ssh: link `remote//rpc_parallel_remote` and spawn with
+// `spawn_options().with_how(how_to_run::remote(executable))`.
+#pragma once
+
+#include "rpc_parallel/how_to_run.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rpc_parallel {
+
+/// How ssh reaches a host. Every ssh runs with BatchMode=yes, so nothing ever waits on a
+/// prompt: a missing key or an unknown host key is an error at once.
+struct ssh_options {
+  ssh_options() = default;  // not an aggregate: see spawn_options
+
+  enum class host_key_policy : unsigned char { yes, accept_new, no };
+
+  std::string config_file;    ///< `-F`; empty: the user's ~/.ssh/config.
+  std::string user;           ///< `-l`; empty: from the config or the local user.
+  std::uint16_t port = 0;     ///< `-p`; 0: from the config or 22.
+  std::string identity_file;  ///< `-i`; empty: from the config or the agent.
+  host_key_policy host_keys = host_key_policy::yes;  ///< StrictHostKeyChecking.
+  std::chrono::seconds connect_timeout{5};           ///< ConnectTimeout: an unreachable host fails fast.
+  std::vector<std::string> extra;  ///< More ssh arguments, e.g. {"-o", "ConnectTimeout=5"}.
+
+  ssh_options&& with_config_file(std::string v) && { config_file = std::move(v); return std::move(*this); }
+  ssh_options&& with_user(std::string v) && { user = std::move(v); return std::move(*this); }
+  ssh_options&& with_port(std::uint16_t v) && { port = v; return std::move(*this); }
+  ssh_options&& with_identity_file(std::string v) && { identity_file = std::move(v); return std::move(*this); }
+  ssh_options&& with_host_keys(host_key_policy v) && { host_keys = v; return std::move(*this); }
+
+  /// The options as ssh arguments (before the host).
+  std::vector<std::string> arguments() const;
+};
+
+namespace detail {
+class launcher;
+}
+
+/// This program's binary on another host. Rpc_parallel's `Remote_executable.t`.
+class remote_executable {
+ public:
+  /// Names a copy already at `path` on `host`. Before each spawn its SHA-256 is compared with
+  /// this binary's: a different file fails the spawn with "the remote executable HOST:PATH does
+  /// not match the local executable".
+  static remote_executable existing_on_host(std::string host, std::string path,
+                                            ssh_options ssh = {});
+
+  const std::string& host() const noexcept;
+  const std::string& path() const noexcept;
+
+  /// For how_to_run::remote.
+  std::shared_ptr<const detail::launcher> launcher() const { return launcher_; }
+
+ private:
+  explicit remote_executable(std::shared_ptr<const detail::launcher> l) : launcher_(std::move(l)) {}
+  std::shared_ptr<const detail::launcher> launcher_;
+};
+
+}  // namespace rpc_parallel

@@ -1,0 +1,201 @@
+// Starting a worker on another host: `ssh HOST exec env MARKER=1 K=V... PATH ARGS...`, with the
+// same stdin handshake as a local spawn (the configuration and secret travel through ssh's
+// stdin, never its command line). Before each spawn the remote binary's SHA-256 is checked
+// against ours, and the address the worker should dial back is found from this host's route.
+#include "rpc_parallel/remote.hpp"
+
+#include "rpc_parallel/detail/launcher.hpp"
+#include "rpc_parallel/detail/worker_config.hpp"
+#include "rpc_parallel/error.hpp"
+#include "rpc_parallel/worker_process.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <sodium.h>
+
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace rpc_parallel {
+
+std::vector<std::string> ssh_options::arguments() const {
+  static constexpr const char* policies[] = {"yes", "accept-new", "no"};
+  std::vector<std::string> args{"-o", "BatchMode=yes", "-o",
+                                std::string("StrictHostKeyChecking=") +
+                                    policies[static_cast<int>(host_keys)]};
+  args.insert(args.end(), {"-o", "ConnectTimeout=" + std::to_string(connect_timeout.count())});
+  if (!config_file.empty()) args.insert(args.end(), {"-F", config_file});
+  if (!user.empty()) args.insert(args.end(), {"-l", user});
+  if (port != 0) args.insert(args.end(), {"-p", std::to_string(port)});
+  if (!identity_file.empty()) args.insert(args.end(), {"-i", identity_file});
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+namespace detail {
+namespace {
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+// One word for the remote shell, whatever it contains.
+std::string shell_quote(std::string_view text) {
+  std::string quoted;
+  quoted.reserve(text.size() + 2);
+  quoted.push_back('\'');
+  for (char c : text) {
+    if (c == '\'')
+      quoted.append("'\\''");  // close, an escaped quote, reopen
+    else
+      quoted.push_back(c);
+  }
+  quoted.push_back('\'');
+  return quoted;
+}
+
+// SHA-256 of this binary in hex, read once through /proc/self/exe (so a renamed binary counts).
+const std::string& local_binary_hash() {
+  static const std::string hash = [] {
+    std::ifstream in("/proc/self/exe", std::ios::binary);
+    crypto_hash_sha256_state state;
+    crypto_hash_sha256_init(&state);
+    std::vector<char> buffer(1 << 16);
+    while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
+      crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(buffer.data()),
+                                static_cast<unsigned long long>(in.gcount()));
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&state, digest);
+    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    return std::string(hex);
+  }();
+  return hash;
+}
+
+struct captured {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs `argv` (argv[0] on PATH) to completion, capturing its output.
+asio::awaitable<captured> run_capture(std::vector<std::string> argv) {
+  std::string program = argv.front();
+  launched child = spawn_process(program, true, std::move(argv), this_environment(), true);
+  ::close(child.stdin_fd);
+  worker_process process(co_await asio::this_coro::executor, child.pid, child.stdout_fd, child.stderr_fd);
+  auto outputs = co_await (process.read_stdout() && process.read_stderr());
+  captured result;
+  result.out = std::move(std::get<0>(outputs));
+  result.err = std::move(std::get<1>(outputs));
+  result.status = co_await process.wait();
+  co_return result;
+}
+
+std::string last_line(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  auto newline = text.rfind('\n');
+  return newline == std::string::npos ? text : text.substr(newline + 1);
+}
+
+class ssh_launcher final : public launcher {
+ public:
+  ssh_launcher(std::string host, std::string path, ssh_options ssh)
+      : host_(std::move(host)), path_(std::move(path)), ssh_(std::move(ssh)) {}
+
+  const std::string& host() const noexcept { return host_; }
+  const std::string& path() const noexcept { return path_; }
+
+  asio::awaitable<std::string> prepare(std::uint16_t /*master_port*/) const override {
+    // Built before the co_await: g++ 12 cannot keep an initializer list alive across one.
+    std::vector<std::string> check = ssh_command({"sha256sum", "--", shell_quote(path_)});
+    captured hash = co_await run_capture(std::move(check));
+    if (hash.status != 0)
+      throw rpc_error({error_kind::failed,
+                       "cannot check the remote executable " + host_ + ":" + path_ + " (ssh " +
+                           "exited with status " + std::to_string(hash.status) + ": " +
+                           last_line(hash.err) + "); check the host, its key and the path"});
+    if (hash.out.substr(0, hash.out.find(' ')) != local_binary_hash())
+      throw rpc_error({error_kind::failed, "the remote executable " + host_ + ":" + path_ +
+                                               " does not match the local executable"});
+    std::string address = co_await address_seen_from_host();
+    co_return address;
+  }
+
+  launched launch(const launch_request& request) const override {
+    std::string command = "exec env";
+    auto add = [&command](std::string_view word) {
+      command.push_back(' ');
+      command.append(shell_quote(word));
+    };
+    add(std::string(worker_env_marker) + "=1");
+    for (const auto& [key, value] : request.env) {
+      RPCP_REQUIRE(key != worker_env_marker && !key.empty() && key.find('=') == std::string::npos,
+                   "spawn option env: \"", key, "\" is not a usable variable name");
+      add(key + "=" + value);
+    }
+    for (const auto& word : request.wrapper) add(word);
+    add(path_);
+    for (std::size_t i = 1; i < request.argv.size(); ++i) add(request.argv[i]);
+    auto args = ssh_command({command});
+    return spawn_process("ssh", true, std::move(args), this_environment(), request.foreground);
+  }
+
+  std::string where() const override { return "host " + host_; }
+
+ private:
+  std::vector<std::string> ssh_command(std::vector<std::string> remote) const {
+    std::vector<std::string> args{"ssh"};
+    auto options = ssh_.arguments();
+    args.insert(args.end(), options.begin(), options.end());
+    args.insert(args.end(), {"-T", host_, "--"});
+    args.insert(args.end(), remote.begin(), remote.end());
+    return args;
+  }
+
+  // The local address of the route to the host (as ssh resolves it, aliases included): what a
+  // worker there dials to reach this process.
+  asio::awaitable<std::string> address_seen_from_host() const {
+    std::vector<std::string> args{"ssh", "-G"};
+    auto options = ssh_.arguments();
+    args.insert(args.end(), options.begin(), options.end());
+    args.push_back(host_);
+    captured config = co_await run_capture(std::move(args));
+    std::istringstream lines(config.out);
+    std::string key, hostname;
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("hostname ", 0) == 0) hostname = line.substr(9);
+    RPCP_REQUIRE(!hostname.empty(), "ssh -G ", host_, " printed no hostname: ", last_line(config.err));
+    auto executor = co_await asio::this_coro::executor;
+    asio::ip::udp::resolver resolver(executor);
+    auto endpoints = resolver.resolve(hostname, "22");  // blocking only for a name, once a spawn
+    asio::ip::udp::socket probe(executor);
+    probe.connect(*endpoints.begin());  // UDP: picks the route, sends nothing
+    co_return probe.local_endpoint().address().to_string();
+  }
+
+  std::string host_;
+  std::string path_;
+  ssh_options ssh_;
+};
+
+}  // namespace
+}  // namespace detail
+
+remote_executable remote_executable::existing_on_host(std::string host, std::string path,
+                                                      ssh_options ssh) {
+  return remote_executable(
+      std::make_shared<detail::ssh_launcher>(std::move(host), std::move(path), std::move(ssh)));
+}
+
+const std::string& remote_executable::host() const noexcept {
+  return static_cast<const detail::ssh_launcher&>(*launcher_).host();
+}
+
+const std::string& remote_executable::path() const noexcept {
+  return static_cast<const detail::ssh_launcher&>(*launcher_).path();
+}
+
+}  // namespace rpc_parallel
