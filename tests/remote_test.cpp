@@ -107,6 +107,38 @@ BOOST_AUTO_TEST_CASE(env_values_reach_a_remote_worker_exactly) {
   }, 60s);
 }
 
+BOOST_AUTO_TEST_CASE(copy_to_host_uploads_once_runs_and_removes) {
+  const std::string host = hosts->names.at(1);
+  tests::run([host]() -> asio::awaitable<void> {
+    auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh()));
+    BOOST_TEST(copy.uploaded());
+    BOOST_TEST(copy.deletable());
+    BOOST_TEST(copy.path().rfind("/tmp/remote_test.", 0) == 0);
+    auto conn = co_await rp::spawn<echo_worker>(
+        rp::shutdown_on::connection_closed, rp::spawn_options().with_how(rp::how_to_run::remote(copy)),
+        "copied");
+    std::string echoed = co_await conn.run(echo_worker::echo, "ping");
+    BOOST_TEST(echoed == "copied:ping");
+    auto again = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh()));
+    BOOST_TEST(!again.uploaded());  // content-addressed: the host already has it
+    BOOST_TEST(again.path() == copy.path());
+
+    co_await rp::remove(copy);
+    auto gone = co_await rp::try_spawn<echo_worker>(
+        rp::shutdown_on::connection_closed, rp::spawn_options().with_how(rp::how_to_run::remote(copy)),
+        std::string("x"));
+    BOOST_REQUIRE(gone.has_error());
+    BOOST_TEST(gone.error().message.find("cannot check the remote executable") != std::string::npos);
+    bool refused = false;
+    try {
+      co_await rp::remove(on(host));
+    } catch (const rp::rpc_error& e) {
+      refused = std::string(e.what()).find("only copies made by copy_to_host") != std::string::npos;
+    }
+    BOOST_TEST(refused);
+  }, 120s);
+}
+
 BOOST_AUTO_TEST_CASE(a_different_remote_binary_is_refused_with_the_exact_error) {
   const std::string host = hosts->names.at(0);
   // A copy in the host's own /tmp with one byte more.

@@ -12,11 +12,17 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/writable_pipe.hpp>
+#include <boost/asio/write.hpp>
 
 #include <sodium.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <unistd.h>
 
@@ -80,13 +86,20 @@ struct captured {
   std::string out, err;
 };
 
-// Runs `argv` (argv[0] on PATH) to completion, capturing its output.
-asio::awaitable<captured> run_capture(std::vector<std::string> argv) {
+asio::awaitable<void> feed(asio::writable_pipe pipe, std::string input) {
+  boost::system::error_code ignored;  // a command that stops reading shows in its status
+  co_await asio::async_write(pipe, asio::buffer(input), asio::redirect_error(asio::use_awaitable, ignored));
+}
+
+// Runs `argv` (argv[0] on PATH) to completion with `input` on its stdin, capturing its output.
+asio::awaitable<captured> run_capture(std::vector<std::string> argv, std::string input = {}) {
   std::string program = argv.front();
   launched child = spawn_process(program, true, std::move(argv), this_environment(), true);
-  ::close(child.stdin_fd);
-  worker_process process(co_await asio::this_coro::executor, child.pid, child.stdout_fd, child.stderr_fd);
-  auto outputs = co_await (process.read_stdout() && process.read_stderr());
+  auto executor = co_await asio::this_coro::executor;
+  worker_process process(executor, child.pid, child.stdout_fd, child.stderr_fd);
+  asio::writable_pipe stdin_pipe(executor, child.stdin_fd);
+  auto writing = feed(std::move(stdin_pipe), std::move(input));
+  auto outputs = co_await (std::move(writing) && process.read_stdout() && process.read_stderr());
   captured result;
   result.out = std::move(std::get<0>(outputs));
   result.err = std::move(std::get<1>(outputs));
@@ -100,6 +113,16 @@ std::string last_line(std::string text) {
   return newline == std::string::npos ? text : text.substr(newline + 1);
 }
 
+std::vector<std::string> ssh_command(const ssh_options& ssh, const std::string& host,
+                                     std::vector<std::string> remote) {
+  std::vector<std::string> args{"ssh"};
+  auto options = ssh.arguments();
+  args.insert(args.end(), options.begin(), options.end());
+  args.insert(args.end(), {"-T", host, "--"});
+  args.insert(args.end(), remote.begin(), remote.end());
+  return args;
+}
+
 class ssh_launcher final : public launcher {
  public:
   ssh_launcher(std::string host, std::string path, ssh_options ssh)
@@ -107,6 +130,7 @@ class ssh_launcher final : public launcher {
 
   const std::string& host() const noexcept { return host_; }
   const std::string& path() const noexcept { return path_; }
+  const ssh_options& ssh() const noexcept { return ssh_; }
 
   asio::awaitable<std::string> prepare(std::uint16_t /*master_port*/) const override {
     // Built before the co_await: g++ 12 cannot keep an initializer list alive across one.
@@ -147,12 +171,7 @@ class ssh_launcher final : public launcher {
 
  private:
   std::vector<std::string> ssh_command(std::vector<std::string> remote) const {
-    std::vector<std::string> args{"ssh"};
-    auto options = ssh_.arguments();
-    args.insert(args.end(), options.begin(), options.end());
-    args.insert(args.end(), {"-T", host_, "--"});
-    args.insert(args.end(), remote.begin(), remote.end());
-    return args;
+    return detail::ssh_command(ssh_, host_, std::move(remote));
   }
 
   // The local address of the route to the host (as ssh resolves it, aliases included): what a
@@ -188,6 +207,54 @@ remote_executable remote_executable::existing_on_host(std::string host, std::str
                                                       ssh_options ssh) {
   return remote_executable(
       std::make_shared<detail::ssh_launcher>(std::move(host), std::move(path), std::move(ssh)));
+}
+
+boost::asio::awaitable<remote_executable> copy_to_host(std::string host, copy_options options) {
+  const std::string& hash = detail::local_binary_hash();
+  std::string name = std::filesystem::read_symlink("/proc/self/exe").filename().string();
+  if (auto deleted = name.find(" (deleted)"); deleted != std::string::npos) name.erase(deleted);
+  std::string path = options.dir + "/" + name + "." + hash.substr(0, 16);
+  std::string where = host + ":" + path;
+  // Already there, with this content? Then no upload.
+  std::vector<std::string> check = detail::ssh_command(
+      options.ssh, host, {"sha256sum", "--", detail::shell_quote(path), "2>/dev/null", "||", "true"});
+  detail::captured present = co_await detail::run_capture(std::move(check));
+  if (present.status != 0)
+    throw rpc_error({error_kind::disconnected, "copy_to_host " + where + ": ssh exited with status " +
+                                                   std::to_string(present.status) + ": " +
+                                                   detail::last_line(present.err)});
+  bool uploaded = present.out.substr(0, present.out.find(' ')) != hash;
+  if (uploaded) {
+    std::ifstream in("/proc/self/exe", std::ios::binary);
+    std::string binary((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string quoted = detail::shell_quote(path);
+    std::string temporary = detail::shell_quote(path + ".upload");
+    std::vector<std::string> upload = detail::ssh_command(
+        options.ssh, host,
+        {"cat >" + temporary + ".$$ && chmod 755 " + temporary + ".$$ && mv -f " + temporary +
+         ".$$ " + quoted});
+    detail::captured copied = co_await detail::run_capture(std::move(upload), std::move(binary));
+    if (copied.status != 0)
+      throw rpc_error({error_kind::failed, "copy_to_host " + where + ": upload failed (" +
+                                               detail::last_line(copied.err) +
+                                               "); is the directory there and writable?"});
+  }
+  remote_executable executable = remote_executable::existing_on_host(host, path, options.ssh);
+  executable.deletable_ = true;
+  executable.uploaded_ = uploaded;
+  co_return executable;
+}
+
+boost::asio::awaitable<void> remove(remote_executable executable) {
+  RPCP_REQUIRE(executable.deletable(), "remove ", executable.host(), ":", executable.path(),
+               ": only copies made by copy_to_host can be removed");
+  const auto& launcher = static_cast<const detail::ssh_launcher&>(*executable.launcher());
+  std::vector<std::string> command = detail::ssh_command(
+      launcher.ssh(), executable.host(), {"rm", "-f", "--", detail::shell_quote(executable.path())});
+  detail::captured removed = co_await detail::run_capture(std::move(command));
+  if (removed.status != 0)
+    throw rpc_error({error_kind::failed, "remove " + executable.host() + ":" + executable.path() +
+                                             ": " + detail::last_line(removed.err)});
 }
 
 const std::string& remote_executable::host() const noexcept {

@@ -4,6 +4,8 @@
 
 #include "rpc_parallel/how_to_run.hpp"
 
+#include <boost/asio/awaitable.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -41,6 +43,16 @@ namespace detail {
 class launcher;
 }
 
+/// Where `copy_to_host` puts the copy.
+struct copy_options {
+  copy_options() = default;
+  std::string dir = "/tmp";  ///< On the host; must exist and allow executing.
+  ssh_options ssh;
+  copy_options&& with_dir(std::string v) && { dir = std::move(v); return std::move(*this); }
+  copy_options&& with_ssh(ssh_options v) && { ssh = std::move(v); return std::move(*this); }
+};
+
+
 /// This program's binary on another host. Rpc_parallel's `Remote_executable.t`.
 class remote_executable {
  public:
@@ -52,13 +64,29 @@ class remote_executable {
 
   const std::string& host() const noexcept;
   const std::string& path() const noexcept;
+  /// True for a copy made by `copy_to_host`, which `remove` may delete.
+  bool deletable() const noexcept { return deletable_; }
+  /// For a copy made by `copy_to_host`: whether that call uploaded it (false: already there).
+  bool uploaded() const noexcept { return uploaded_; }
 
   /// For how_to_run::remote.
   std::shared_ptr<const detail::launcher> launcher() const { return launcher_; }
 
  private:
+  friend boost::asio::awaitable<remote_executable> copy_to_host(std::string, copy_options);
   explicit remote_executable(std::shared_ptr<const detail::launcher> l) : launcher_(std::move(l)) {}
   std::shared_ptr<const detail::launcher> launcher_;
+  bool deletable_ = false;
+  bool uploaded_ = false;
 };
+
+/// Copies this binary to `host` as DIR/NAME.SHA256-PREFIX: uploaded to a temporary name and
+/// renamed, so a half-written copy is never run, and skipped when the host already has that
+/// content. Throws `rpc_error` naming the host. Rpc_parallel's `Remote_executable.copy_to_host`.
+boost::asio::awaitable<remote_executable> copy_to_host(std::string host, copy_options options = {});
+
+/// Deletes a copy made by `copy_to_host` (a `remote_executable` from `existing_on_host` is
+/// refused: it is not ours to delete). Rpc_parallel's `Remote_executable.delete`.
+boost::asio::awaitable<void> remove(remote_executable executable);
 
 }  // namespace rpc_parallel
