@@ -24,6 +24,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace rpc_parallel {
@@ -34,6 +35,15 @@ std::vector<std::string> ssh_options::arguments() const {
                                 std::string("StrictHostKeyChecking=") +
                                     policies[static_cast<int>(host_keys)]};
   args.insert(args.end(), {"-o", "ConnectTimeout=" + std::to_string(connect_timeout.count())});
+  if (multiplex) {
+    static const std::string control_dir = [] {
+      std::string dir = "/tmp/rpcp-ssh-" + std::to_string(::getuid());
+      ::mkdir(dir.c_str(), 0700);  // exists already: fine, ssh checks its permissions itself
+      return dir;
+    }();
+    args.insert(args.end(), {"-o", "ControlMaster=auto", "-o", "ControlPath=" + control_dir + "/%C",
+                             "-o", "ControlPersist=30"});
+  }
   if (!config_file.empty()) args.insert(args.end(), {"-F", config_file});
   if (!user.empty()) args.insert(args.end(), {"-l", user});
   if (port != 0) args.insert(args.end(), {"-p", std::to_string(port)});
@@ -133,6 +143,8 @@ class ssh_launcher final : public launcher {
   const ssh_options& ssh() const noexcept { return ssh_; }
 
   asio::awaitable<std::string> prepare(std::uint16_t /*master_port*/) const override {
+    // Checked once per executable: later spawns on the same copy skip two ssh round trips.
+    if (!master_address_.empty()) co_return master_address_;
     // Built before the co_await: g++ 12 cannot keep an initializer list alive across one.
     std::vector<std::string> check = ssh_command({"sha256sum", "--", shell_quote(path_)});
     captured hash = co_await run_capture(std::move(check));
@@ -144,8 +156,8 @@ class ssh_launcher final : public launcher {
     if (hash.out.substr(0, hash.out.find(' ')) != local_binary_hash())
       throw rpc_error({error_kind::failed, "the remote executable " + host_ + ":" + path_ +
                                                " does not match the local executable"});
-    std::string address = co_await address_seen_from_host();
-    co_return address;
+    master_address_ = co_await address_seen_from_host();
+    co_return master_address_;
   }
 
   launched launch(const launch_request& request) const override {
@@ -198,6 +210,7 @@ class ssh_launcher final : public launcher {
   std::string host_;
   std::string path_;
   ssh_options ssh_;
+  mutable std::string master_address_;  // set once the binary checked out; one I/O thread
 };
 
 }  // namespace

@@ -27,6 +27,9 @@ struct ssh_options {
   std::string identity_file;  ///< `-i`; empty: from the config or the agent.
   host_key_policy host_keys = host_key_policy::yes;  ///< StrictHostKeyChecking.
   std::chrono::seconds connect_timeout{5};           ///< ConnectTimeout: an unreachable host fails fast.
+  /// One ssh connection per host (ControlMaster), reused by every check, copy and spawn there
+  /// and kept 30 s after its last use; the sockets live in a private directory.
+  bool multiplex = true;
   std::vector<std::string> extra;  ///< More ssh arguments, e.g. {"-o", "ConnectTimeout=5"}.
 
   ssh_options&& with_config_file(std::string v) && { config_file = std::move(v); return std::move(*this); }
