@@ -9,6 +9,11 @@ for pidfile in "$state"/*/sshd.pid; do
   # Only if it still is our sshd (pids wrap quickly here).
   if grep -q "sshd" "/proc/$pid/cmdline" 2>/dev/null; then kill "$pid" 2>/dev/null; fi
 done
+# Delete our veths first, synchronously: a namespace's devices otherwise go away
+# asynchronously after `ip netns del`, and an immediate setup would find them still there.
+for link in $(ip -o link show 2>/dev/null | awk -F': ' '$2 ~ /^rpcpv[0-9]+@/ {split($2, a, "@"); print a[1]}'); do
+  ip link del "$link" 2>/dev/null
+done
 for ns in $(ip netns list 2>/dev/null | awk '/^rpcp-h[0-9]+/ {print $1}'); do
   ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
   ip netns del "$ns"
