@@ -64,9 +64,11 @@ struct hosts_fixture {
 
 rp::ssh_options ssh() { return rp::ssh_options().with_config_file(hosts_dir + "/ssh_config"); }
 
-// The test binary itself, which every host sees at the same path (only /tmp is per host).
-rp::remote_executable on(const std::string& host) {
-  return rp::remote_executable::existing_on_host(host, tests::self_path(), ssh());
+// This binary copied to the host's own /tmp (once: later copies find it there). Not the build
+// path: a host need not see this machine's files (a clone under /tmp, say).
+asio::awaitable<rp::remote_executable> on(std::string host) {
+  auto copy = co_await rp::copy_to_host(std::move(host), rp::copy_options().with_ssh(ssh()));
+  co_return copy;
 }
 
 }  // namespace
@@ -79,7 +81,8 @@ BOOST_AUTO_TEST_CASE(a_worker_on_each_host_answers_and_runs_there) {
   BOOST_REQUIRE_EQUAL(hosts->names.size(), 3u);
   tests::run([]() -> asio::awaitable<void> {
     for (const auto& host : hosts->names) {
-      auto options = rp::spawn_options().with_name("on-" + host).with_how(rp::how_to_run::remote(on(host)));
+      auto executable = co_await on(host);
+      auto options = rp::spawn_options().with_name("on-" + host).with_how(rp::how_to_run::remote(executable));
       auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
                                                   std::move(options), host);
       std::string echoed = co_await conn.run(echo_worker::echo, "hi");
@@ -95,9 +98,10 @@ BOOST_AUTO_TEST_CASE(a_worker_on_each_host_answers_and_runs_there) {
 BOOST_AUTO_TEST_CASE(env_values_reach_a_remote_worker_exactly) {
   tests::run([]() -> asio::awaitable<void> {
     const std::string tricky = R"(potentially "problematic" \"test\" string ()! $HOME `x` 'q' ;|&)";
+    auto executable = co_await on(hosts->names.at(0));
     auto options = rp::spawn_options()
                        .with_env("TEST_ENV_KEY", tricky)
-                       .with_how(rp::how_to_run::remote(on(hosts->names.at(0))));
+                       .with_how(rp::how_to_run::remote(executable));
     auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
                                                 std::move(options), "env");
     std::string value = co_await conn.run(echo_worker::getenv, "TEST_ENV_KEY");
@@ -110,6 +114,8 @@ BOOST_AUTO_TEST_CASE(env_values_reach_a_remote_worker_exactly) {
 BOOST_AUTO_TEST_CASE(copy_to_host_uploads_once_runs_and_removes) {
   const std::string host = hosts->names.at(1);
   tests::run([host]() -> asio::awaitable<void> {
+    auto earlier = co_await on(host);  // other tests may have copied it already: start afresh
+    co_await rp::remove(earlier);
     auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh()));
     BOOST_TEST(copy.uploaded());
     BOOST_TEST(copy.deletable());
@@ -132,7 +138,7 @@ BOOST_AUTO_TEST_CASE(copy_to_host_uploads_once_runs_and_removes) {
     BOOST_TEST(gone.error().message.find("No such file or directory") != std::string::npos);
     bool refused = false;
     try {
-      co_await rp::remove(on(host));
+      co_await rp::remove(rp::remote_executable::existing_on_host(host, copy.path(), ssh()));
     } catch (const rp::rpc_error& e) {
       refused = std::string(e.what()).find("only copies made by copy_to_host") != std::string::npos;
     }
@@ -142,11 +148,12 @@ BOOST_AUTO_TEST_CASE(copy_to_host_uploads_once_runs_and_removes) {
 
 BOOST_AUTO_TEST_CASE(a_different_remote_binary_is_refused_with_the_exact_error) {
   const std::string host = hosts->names.at(0);
-  // A copy in the host's own /tmp with one byte more.
-  std::string command = "ssh -F " + hosts_dir + "/ssh_config " + host + " 'cp " + tests::self_path() +
-                        " /tmp/tampered && echo 0 >> /tmp/tampered'";
-  BOOST_REQUIRE(std::system(command.c_str()) == 0);
   tests::run([host]() -> asio::awaitable<void> {
+    // A copy in the host's own /tmp with one byte more.
+    auto good = co_await on(host);
+    std::string command = "ssh -F " + hosts_dir + "/ssh_config " + host + " 'cp " + good.path() +
+                          " /tmp/tampered && echo 0 >> /tmp/tampered'";
+    BOOST_REQUIRE(std::system(command.c_str()) == 0);
     auto tampered = rp::remote_executable::existing_on_host(host, "/tmp/tampered", ssh());
     auto result = co_await rp::try_spawn<echo_worker>(
         rp::shutdown_on::connection_closed, rp::spawn_options().with_how(rp::how_to_run::remote(tampered)),

@@ -250,6 +250,7 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     worker_ref worker{reg.value->host, reg.value->registration.port, id, r.type->name, name};
     if (r.policy == shutdown_policy::connection_closed)
       co_return spawn_result{std::move(worker), std::move(process), std::move(reg.value->link)};
+    reg.value->link->send(frame_kind::spawned, 0, {});
     self.master_server().watch(reg.value->link, name, failure_handler(r.options));
     co_return spawn_result{std::move(worker), std::move(process), nullptr};
   } catch (...) {

@@ -107,10 +107,14 @@ class worker_runtime {
   }
 
   // The link to the master is the heartbeat: its end means the master is gone. A shutdown
-  // frame on it (a registration that came too late) ends the worker whatever its policy.
+  // frame on it (a registration that came too late) ends the worker whatever its policy, and so
+  // does losing the link before the spawner confirmed the spawn: a worker whose spawn failed
+  // must not live on, even one meant to outlive its master.
   asio::awaitable<void> watch_master() {
+    bool confirmed = false;
     try {
       while (auto f = co_await link_->read()) {
+        if (f->kind == frame_kind::spawned) confirmed = true;
         if (f->kind == frame_kind::shutdown) {
           exit(0);
           co_return;
@@ -118,7 +122,7 @@ class worker_runtime {
       }
     } catch (const std::exception&) {
     }
-    if (config_.policy != shutdown_policy::called_shutdown) exit(0);
+    if (!confirmed || config_.policy != shutdown_policy::called_shutdown) exit(0);
   }
 
   asio::awaitable<void> expect_owner() {

@@ -72,7 +72,7 @@ asio::awaitable<void> remote_spawn_and_hang() {
   std::vector<rp::connection<echo_worker>> owned;
   std::vector<rp::connection<echo_worker>> beating;
   for (std::string host; hosts >> host;) {
-    auto executable = rp::remote_executable::existing_on_host(host, self_path(), ssh);
+    auto executable = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh));
     auto conn = co_await rp::spawn<echo_worker>(
         rp::shutdown_on::connection_closed,
         rp::spawn_options().with_how(rp::how_to_run::remote(executable)), host);

@@ -22,8 +22,9 @@ enum class frame_kind : std::uint8_t {
   registration = 10, ///< worker -> master: registration
   init_done = 11,    ///< worker -> master: empty, or an error from init_worker_state
   failure = 12,      ///< worker -> master: background failure (error); the worker then exits
+  spawned = 13,      ///< master -> worker: the spawn succeeded; until then a lost link ends it
 };
-inline constexpr std::uint8_t max_frame_kind = 12;
+inline constexpr std::uint8_t max_frame_kind = 13;
 inline constexpr std::size_t frame_header_size = 16;
 
 /// A frame buffer: reserve the header, append the payload, then `finish_frame`.
