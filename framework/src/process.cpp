@@ -36,6 +36,12 @@ struct pipe_pair {
 
 }  // namespace
 
+void check_env_name(const std::string& name) {
+  RPCP_REQUIRE(name != worker_env_marker && !name.empty() && name.find('=') == std::string::npos,
+               "spawn option env: \"", name, "\" is not a usable variable name (empty, has '=', or ",
+               "conflicts with rpc_parallel machinery)");
+}
+
 std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& extra) {
   std::vector<std::string> result;
   for (char** e = environ; *e; ++e) {
@@ -46,9 +52,7 @@ std::vector<std::string> child_environment(const std::vector<std::pair<std::stri
     if (!replaced) result.emplace_back(entry);
   }
   for (auto& [k, v] : extra) {
-    RPCP_REQUIRE(k != worker_env_marker && !k.empty() && k.find('=') == std::string::npos,
-                 "spawn option env: \"", k, "\" is not a usable variable name (empty, has '=', or ",
-                 "conflicts with rpc_parallel machinery)");
+    check_env_name(k);
     result.push_back(k + "=" + v);
   }
   result.push_back(std::string(worker_env_marker) + "=1");

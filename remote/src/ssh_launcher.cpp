@@ -168,8 +168,7 @@ class ssh_launcher final : public launcher {
     };
     add(std::string(worker_env_marker) + "=1");
     for (const auto& [key, value] : request.env) {
-      RPCP_REQUIRE(key != worker_env_marker && !key.empty() && key.find('=') == std::string::npos,
-                   "spawn option env: \"", key, "\" is not a usable variable name");
+      check_env_name(key);
       add(key + "=" + value);
     }
     for (const auto& word : request.wrapper) add(word);

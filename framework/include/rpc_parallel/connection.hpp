@@ -15,6 +15,18 @@
 
 namespace rpc_parallel {
 
+namespace detail {
+/// `op`'s value, or the error it threw.
+template <class T>
+boost::asio::awaitable<or_error<T>> catch_error(boost::asio::awaitable<T> op) {
+  try {
+    co_return co_await std::move(op);
+  } catch (...) {
+    co_return current_exception_error();
+  }
+}
+}  // namespace detail
+
 /// An open connection to a worker of type `W`, with its own connection state on the worker.
 /// Move-only; closes in its destructor. Rpc_parallel's `Worker.Connection.t`.
 template <class W>
@@ -40,11 +52,7 @@ class connection {
   /// `run` returning the error instead of throwing. Rpc_parallel's `run`.
   template <class Q, class R>
   boost::asio::awaitable<or_error<R>> try_run(rpc<W, Q, R> fn, std::type_identity_t<Q> query) {
-    try {
-      co_return co_await run(fn, std::move(query));
-    } catch (...) {
-      co_return current_exception_error();
-    }
+    return detail::catch_error(run(fn, std::move(query)));
   }
 
   /// `run` for a function whose query is `unit`: `co_await conn.run(W::status)`.
@@ -96,14 +104,6 @@ boost::asio::awaitable<connection<W>> connect_encoded(worker_ref w, std::string 
   co_return connection<W>(std::move(client));
 }
 
-template <class T>
-boost::asio::awaitable<or_error<T>> catch_error(boost::asio::awaitable<T> op) {
-  try {
-    co_return co_await std::move(op);
-  } catch (...) {
-    co_return current_exception_error();
-  }
-}
 }  // namespace detail
 
 // The entry points below are plain functions (not coroutines) with overloads instead of default

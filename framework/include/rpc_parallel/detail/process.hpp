@@ -30,6 +30,10 @@ launched launch_self(const std::vector<std::string>& argv,
 launched spawn_process(const std::string& program, bool search_path, std::vector<std::string> args,
                        std::vector<std::string> environment, bool foreground);
 
+/// Throws `rpc_error` unless `name` can be a worker's environment variable (non-empty, no '=',
+/// not the worker marker).
+void check_env_name(const std::string& name);
+
 /// This process's environment plus `extra` and the worker marker. Throws `rpc_error` on a
 /// variable name that is empty, has '=', or is the marker.
 std::vector<std::string> child_environment(
