@@ -77,16 +77,16 @@ BOOST_AUTO_TEST_CASE(function_table_lists_typed_signatures_in_declaration_order)
              "std::char_traits<char>, std::allocator<char> >");
   const auto& echo = detail::worker_type_of<tests::echo_worker>();
   BOOST_TEST(echo.functions.find("print") >= 0);
-  BOOST_TEST(echo.functions.at(static_cast<std::size_t>(echo.functions.find("print"))).one_way);
+  BOOST_TEST((echo.functions.at(static_cast<std::size_t>(echo.functions.find("print"))).kind == detail::function_kind::one_way));
   BOOST_TEST(echo.functions.find("no_such_function") == -1);
 }
 
 BOOST_AUTO_TEST_CASE(a_function_name_used_twice_is_refused) {
   detail::function_table table;
-  table.add({"f", "f(int) -> int", false, {}, {}});
+  table.add({"f", "f(int) -> int", detail::function_kind::rpc, {}, {}, {}});
   bool threw = false;
   try {
-    table.add({"f", "f(long) -> long", false, {}, {}});
+    table.add({"f", "f(long) -> long", detail::function_kind::rpc, {}, {}, {}});
   } catch (const rp::rpc_error& e) {
     threw = std::string(e.what()).find("\"f\" is added twice") != std::string::npos;
   }

@@ -26,7 +26,8 @@ po::options_description framework_options() {
       ("rpc-max-message-size", po::value<std::uint64_t>(), "largest frame in bytes (default 100 MiB)")
       ("rpc-handshake-timeout-ms", po::value<std::int64_t>(), "connection handshake deadline")
       ("rpc-heartbeat-interval-ms", po::value<std::int64_t>(), "keepalive probe interval")
-      ("rpc-heartbeat-timeout-ms", po::value<std::int64_t>(), "a silent peer is dead after this");
+      ("rpc-heartbeat-timeout-ms", po::value<std::int64_t>(), "a silent peer is dead after this")
+      ("rpc-stream-window", po::value<std::uint64_t>(), "bytes a stream may run ahead of its reader (default 8 MiB)");
   return o;
 }
 
@@ -36,6 +37,7 @@ rpc_settings settings_from(const po::variables_map& vm, rpc_settings s) {
   if (vm.count("rpc-handshake-timeout-ms")) s.handshake_timeout = ms(vm["rpc-handshake-timeout-ms"].as<std::int64_t>());
   if (vm.count("rpc-heartbeat-interval-ms")) s.heartbeat_interval = ms(vm["rpc-heartbeat-interval-ms"].as<std::int64_t>());
   if (vm.count("rpc-heartbeat-timeout-ms")) s.heartbeat_timeout = ms(vm["rpc-heartbeat-timeout-ms"].as<std::int64_t>());
+  if (vm.count("rpc-stream-window")) s.stream_window = vm["rpc-stream-window"].as<std::uint64_t>();
   return rpc_settings_from_environment(s);
 }
 

@@ -155,19 +155,31 @@ class client::reply_initiation {
 
   template <class Handler>
   void operator()(Handler handler) const {
+    auto found = self_->pending_.find(id_);
+    if (found == self_->pending_.end()) {
+      std::move(handler)(reply{reply::status::lost, " (no such call)"});
+      return;
+    }
+    if (found->second.early) {
+      reply r = std::move(*found->second.early);
+      self_->pending_.erase(found);
+      asio::post(self_->transport_->socket().get_executor(),
+                 [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+      return;
+    }
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) {
       slot.assign([weak = std::weak_ptr<client>(self_), id = id_](asio::cancellation_type) {
         auto c = weak.lock();
         if (!c) return;
         auto found = c->pending_.find(id);
-        if (found == c->pending_.end()) return;
-        auto h = std::move(found->second);
+        if (found == c->pending_.end() || !found->second.handler) return;
+        auto h = std::move(*found->second.handler);
         c->pending_.erase(found);
         std::move(h)(reply{reply::status::lost, " (call cancelled)"});
       });
     }
-    self_->pending_.emplace(id_, std::move(handler));
+    found->second.handler.emplace(std::move(handler));
   }
 
  private:
@@ -182,13 +194,41 @@ asio::awaitable<reply> client::await_reply(std::uint64_t id) {
   co_return r;
 }
 
-asio::awaitable<std::string> client::call(std::string f) {
+std::uint64_t client::send_call(std::string f, frame_kind kind) {
   if (!transport_->is_open())
     throw rpc_error({error_kind::disconnected, "connection to " + describe(worker_) +
                                                    " is closed" + close_reason_});
   std::uint64_t id = next_id_++;
-  finish_frame(f, frame_kind::call, id);
+  finish_frame(f, kind, id);
   transport_->send(std::move(f));
+  pending_.emplace(id, pending_call{});
+  return id;
+}
+
+asio::awaitable<std::string> client::call(std::string f) {
+  std::uint64_t id = send_call(std::move(f), frame_kind::call);
+  std::string response = co_await reply_of(id);
+  co_return response;
+}
+
+asio::awaitable<client::stream_reply> client::call_streaming_from(std::string f) {
+  std::uint64_t id = send_call(std::move(f), frame_kind::stream_call);
+  auto stream = streams_.open_inbound(transport_, id);
+  stream->grant_window();
+  std::string response = co_await reply_of(id);
+  co_return stream_reply{std::move(response), std::move(stream)};
+}
+
+std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> client::start_streaming_to(std::string f) {
+  std::uint64_t id = send_call(std::move(f), frame_kind::stream_call);
+  return {id, streams_.open_outbound(transport_, id, /*held=*/false)};
+}
+
+void client::abort(std::uint64_t id) {
+  if (auto stream = streams_.find_inbound(id)) stream->request_abort();
+}
+
+asio::awaitable<std::string> client::reply_of(std::uint64_t id) {
   reply r = co_await await_reply(id);
   switch (r.what) {
     case reply::status::ok: co_return std::move(r.bytes);
@@ -204,10 +244,7 @@ void client::send_one_way(std::string f) {
 }
 
 asio::awaitable<void> client::close_server() {
-  std::uint64_t id = next_id_++;
-  std::string f = begin_frame();
-  finish_frame(f, frame_kind::close_server, id);
-  transport_->send(std::move(f));
+  std::uint64_t id = send_call(begin_frame(), frame_kind::close_server);
   reply r = co_await await_reply(id);
   if (r.what != reply::status::ok)
     throw rpc_error({error_kind::disconnected, "close_server on " + describe(worker_) + " lost" + r.bytes});
@@ -223,6 +260,7 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
   std::string why = " (closed)";
   try {
     while (auto f = co_await self->transport_->read()) {
+      if (self->streams_.route(*f)) continue;
       if (f->kind == frame_kind::failure && self->on_failure_) {
         // On a spawner's owner connection (which is also the worker's link): a background
         // failure, after which the worker exits.
@@ -234,10 +272,14 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
         throw rpc_error({error_kind::failed, "protocol error: unexpected frame from worker"});
       auto found = self->pending_.find(f->id);
       if (found == self->pending_.end()) continue;  // its caller cancelled
-      auto handler = std::move(found->second);
-      self->pending_.erase(found);
       reply r{f->kind == frame_kind::reply_ok ? reply::status::ok : reply::status::error,
               std::move(f->payload)};
+      if (!found->second.handler) {
+        found->second.early = std::move(r);
+        continue;
+      }
+      auto handler = std::move(*found->second.handler);
+      self->pending_.erase(found);
       asio::dispatch(self->transport_->socket().get_executor(),
                      [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
     }
@@ -251,11 +293,16 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
 void client::fail_all(const std::string& why) {
   close_reason_ = why;
   transport_->close();
+  streams_.disconnect(why);
   auto pending = std::move(pending_);
   pending_.clear();
-  for (auto& [id, handler] : pending) {
+  for (auto& [id, call] : pending) {
+    if (!call.handler) {
+      pending_.emplace(id, pending_call{std::nullopt, reply{reply::status::lost, why}});
+      continue;
+    }
     asio::post(transport_->socket().get_executor(),
-               [h = std::move(handler), why]() mutable { std::move(h)(reply{reply::status::lost, why}); });
+               [h = std::move(*call.handler), why]() mutable { std::move(h)(reply{reply::status::lost, why}); });
   }
   closed_.cancel();
 }

@@ -32,6 +32,8 @@ node& node::current() {
   return *current_node;
 }
 
+node* node::current_or_null() noexcept { return current_node; }
+
 const worker_type_entry& node::type(std::string_view name) const {
   auto found = config_.types.find(name);
   if (found == config_.types.end())

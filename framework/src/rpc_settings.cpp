@@ -26,8 +26,9 @@ std::chrono::milliseconds parse_duration(std::string_view key, std::string_view 
 
 rpc_settings validate(rpc_settings s) {
   RPCP_REQUIRE(s.heartbeat_interval.count() > 0 && s.heartbeat_timeout.count() > 0 &&
-                   s.handshake_timeout.count() > 0 && s.max_message_size > 0,
-               "rpc settings: timeouts, heartbeat interval and max_message_size must be positive");
+                   s.handshake_timeout.count() > 0 && s.max_message_size > 0 &&
+                   s.stream_window > 0,
+               "rpc settings: timeouts, heartbeat interval, max_message_size and stream_window must be positive");
   return s;
 }
 
@@ -45,10 +46,11 @@ rpc_settings override_rpc_settings(rpc_settings base, std::string_view text) {
     else if (key == "handshake_timeout") base.handshake_timeout = parse_duration(key, value);
     else if (key == "heartbeat_interval") base.heartbeat_interval = parse_duration(key, value);
     else if (key == "heartbeat_timeout") base.heartbeat_timeout = parse_duration(key, value);
+    else if (key == "stream_window") base.stream_window = parse_number(key, value);
     else
       RPCP_REQUIRE(false, rpc_settings_env_var, ": unknown field \"", key,
                    "\"; known: max_message_size, handshake_timeout, heartbeat_interval, "
-                   "heartbeat_timeout");
+                   "heartbeat_timeout, stream_window");
   }
   return validate(base);
 }
@@ -62,7 +64,8 @@ std::string to_string(const rpc_settings& s) {
   return "max_message_size=" + std::to_string(s.max_message_size) +
          ",handshake_timeout=" + std::to_string(s.handshake_timeout.count()) + "ms" +
          ",heartbeat_interval=" + std::to_string(s.heartbeat_interval.count()) + "ms" +
-         ",heartbeat_timeout=" + std::to_string(s.heartbeat_timeout.count()) + "ms";
+         ",heartbeat_timeout=" + std::to_string(s.heartbeat_timeout.count()) + "ms" +
+         ",stream_window=" + std::to_string(s.stream_window);
 }
 
 }  // namespace rpc_parallel

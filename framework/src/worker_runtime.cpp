@@ -34,6 +34,8 @@ class worker_runtime {
   void fail() { exit(1); }
 
   asio::awaitable<void> start() {
+    // What the worker logs until it serves is kept for its log's later subscribers.
+    node::current().logs().keep_messages(true);
     auto server = worker_server::bind(io_.get_executor(), type_, config_.id, config_.name);
     server_ = server;
     link_ = co_await register_with_master(server->port());
@@ -53,6 +55,7 @@ class worker_runtime {
       exit(1);
       co_return;
     }
+    node::current().logs().keep_messages(false);
     server->start(std::move(state), hooks());
     link_->send(frame_kind::init_done, 0, {});
     if (config_.policy == shutdown_policy::connection_closed) {

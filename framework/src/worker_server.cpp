@@ -5,6 +5,7 @@
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/detail/node.hpp"
+#include "rpc_parallel/stream.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -116,6 +117,8 @@ asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport>
   connections_.push_back(t);
   std::shared_ptr<void> conn_state;
   bool owner = false, control_only = false;
+  stream_table streams;
+  std::string why = " (the client closed it)";
   try {
     bool opened = co_await open(t, conn_state, owner, control_only);
     if (!opened) {
@@ -128,12 +131,15 @@ asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport>
     }
     while (auto f = co_await t->read()) {
       if (control_only && f->kind != frame_kind::shutdown) break;
-      dispatch(t, std::move(*f), conn_state);
+      if (streams.route(*f)) continue;
+      dispatch(t, std::move(*f), conn_state, streams);
     }
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
     // A protocol error or a broken connection ends this connection only.
+    why = std::string(" (") + e.what() + ")";
   }
   t->close();
+  streams.disconnect(why);
   if ((owner || adopted) && hooks_.on_owner_closed) hooks_.on_owner_closed();
 }
 
@@ -177,14 +183,18 @@ asio::awaitable<bool> worker_server::open(std::shared_ptr<transport> t,
 }
 
 void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
-                             const std::shared_ptr<void>& conn_state) {
+                             const std::shared_ptr<void>& conn_state, stream_table& streams) {
   switch (f.kind) {
+    case frame_kind::stream_call:
+      start_stream(t, std::move(f), conn_state, streams);
+      return;
     case frame_kind::call:
     case frame_kind::one_way: {
       bool one_way = f.kind == frame_kind::one_way;
       std::uint32_t index = 0;
+      function_kind wanted = one_way ? function_kind::one_way : function_kind::rpc;
       if (f.payload.size() < 4 || (std::memcpy(&index, f.payload.data(), 4), index >= type_.functions.size()) ||
-          type_.functions.at(index).one_way != one_way) {
+          type_.functions.at(index).kind != wanted) {
         if (!one_way)
           send_error(*t, frame_kind::reply_error, f.id,
                      {error_kind::unimplemented,
@@ -221,6 +231,76 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
     default:
       throw rpc_error({error_kind::failed, "protocol error: unexpected frame from " + t->peer()});
   }
+}
+
+void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
+                                 const std::shared_ptr<void>& conn_state, stream_table& streams) {
+  std::uint32_t index = 0;
+  if (f.payload.size() >= 4) std::memcpy(&index, f.payload.data(), 4);
+  if (f.payload.size() >= 4 && index == log_function_index) {
+    // The built-in log subscription every worker offers.
+    auto out = streams.open_outbound(t, f.id, /*held=*/false);
+    t->send(frame_kind::reply_ok, f.id, {});
+    node::current().logs().subscribe(stream_writer<log_message>(writer_handle(std::move(out))));
+    return;
+  }
+  if (f.payload.size() < 4 || index >= type_.functions.size() ||
+      !is_streaming(type_.functions.at(index).kind)) {
+    send_error(*t, frame_kind::reply_error, f.id,
+               {error_kind::unimplemented, "worker type \"" + type_.name +
+                                               "\" has no streaming function at index " +
+                                               std::to_string(index) +
+                                               ": master and worker binaries differ"});
+    return;
+  }
+  function_kind kind = type_.functions.at(index).kind;
+  std::shared_ptr<outbound_stream> out;
+  std::shared_ptr<inbound_stream> in;
+  if (kind == function_kind::reverse_pipe) {
+    in = streams.open_inbound(t, f.id);
+    in->grant_window();
+  } else {
+    // A direct pipe's or state's writes wait until its reply has gone out.
+    out = streams.open_outbound(t, f.id, /*held=*/kind != function_kind::pipe);
+  }
+  if (kind == function_kind::pipe) t->send(frame_kind::reply_ok, f.id, {});
+  asio::co_spawn(acceptor_.get_executor(),
+                 run_stream(t, f.id, index, f.payload.substr(4), conn_state, std::move(out), std::move(in)),
+                 asio::detached);
+}
+
+asio::awaitable<void> worker_server::run_stream(std::shared_ptr<transport> t, std::uint64_t id,
+                                                std::size_t index, std::string query,
+                                                std::shared_ptr<void> conn_state,
+                                                std::shared_ptr<outbound_stream> out,
+                                                std::shared_ptr<inbound_stream> in) {
+  auto self = shared_from_this();
+  const function_entry& fn = type_.functions.at(index);
+  std::string response;
+  std::optional<error> failure;
+  try {
+    response = co_await fn.stream(state_.get(), conn_state.get(), std::move(query), out, in);
+  } catch (...) {
+    failure = with_context(current_exception_error(), type_.name + "." + fn.name);
+  }
+  if (in) in->close();  // a reverse pipe's stream belongs to its call: stop the caller's writer
+  if (fn.kind == function_kind::pipe) {
+    // The reply went out at the start; the stream's end carries the outcome.
+    out->close(std::move(failure));
+    co_return;
+  }
+  if (failure) {
+    if (out) out->discard();
+    if (t->is_open()) send_error(*t, frame_kind::reply_error, id, *failure);
+    co_return;
+  }
+  if (t->is_open()) {
+    std::string reply = begin_frame();
+    reply += response;
+    finish_frame(reply, frame_kind::reply_ok, id);
+    send_reply(*t, id, std::move(reply));
+  }
+  if (out) out->release();
 }
 
 asio::awaitable<void> worker_server::run_async(std::shared_ptr<transport> t, std::uint64_t id,

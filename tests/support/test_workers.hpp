@@ -4,6 +4,8 @@
 #include <rpc_parallel/detail/node.hpp>
 #include <rpc_parallel/rpc_parallel.hpp>
 
+#include "support/stream_workers.hpp"
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -214,7 +216,8 @@ inline void register_test_workers(rpc_parallel::app& app) {
       .add_worker<session_worker>()
       .add_worker<chain_worker>()
       .add_worker<dispatcher_worker>()
-      .add_worker<minimal_worker>();
+      .add_worker<minimal_worker>()
+      .add_worker<stream_worker>();
 }
 
 }  // namespace tests

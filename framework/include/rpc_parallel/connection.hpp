@@ -5,17 +5,53 @@
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/function.hpp"
+#include "rpc_parallel/log.hpp"
+#include "rpc_parallel/stream.hpp"
 #include "rpc_parallel/worker.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include <concepts>
 #include <cstring>
 #include <memory>
+#include <ranges>
 #include <type_traits>
 
 namespace rpc_parallel {
 
 namespace detail {
+/// Runs the caller's side of a reverse pipe: `produce(writer)` writes, and whatever it throws
+/// ends the stream with that error for the worker.
+template <class U, class F>
+boost::asio::awaitable<void> feed_stream(std::shared_ptr<outbound_stream> out, F produce) {
+  try {
+    stream_writer<U> writer(writer_handle(out));
+    co_await produce(std::move(writer));
+  } catch (...) {
+    out->close(current_exception_error());
+  }
+}
+
+/// Writes `values` to the stream, waiting for the worker's window, until it ends or the worker
+/// stops reading; then closes it.
+template <class U, class Range>
+boost::asio::awaitable<void> write_range(std::shared_ptr<outbound_stream> out, Range values) {
+  stream_writer<U> writer(writer_handle(std::move(out)));
+  for (auto&& value : values)
+    if (!co_await writer.write(U(value))) co_return;
+  writer.close();
+}
+
+/// Waits for the producer and the reply together; the reply's error wins.
+template <class R, class Producer>
+boost::asio::awaitable<R> reverse_call(std::shared_ptr<client> c, std::uint64_t id,
+                                       Producer producer) {
+  using namespace boost::asio::experimental::awaitable_operators;
+  std::string response = co_await (std::move(producer) && c->reply_of(id));
+  co_return decode<R>(response, "response");
+}
+
 /// `op`'s value, or the error it threw.
 template <class T>
 boost::asio::awaitable<or_error<T>> catch_error(boost::asio::awaitable<T> op) {
@@ -73,6 +109,78 @@ class connection {
     client_->send_one_way(make_frame(*client_, fn.name, query));
   }
 
+  /// Calls a pipe (or direct pipe) function and returns the reader of its stream. Throws
+  /// `rpc_error` as `run` does when the call fails; errors after that come from the reader.
+  template <class Q, class T>
+  boost::asio::awaitable<stream_reader<T>> run(pipe_rpc<W, Q, T> fn, std::type_identity_t<Q> query) {
+    return open_stream<T>(make_frame(*client_, fn.name, query));
+  }
+  template <class Q, class T>
+  boost::asio::awaitable<stream_reader<T>> run(direct_pipe_rpc<W, Q, T> fn, std::type_identity_t<Q> query) {
+    return open_stream<T>(make_frame(*client_, fn.name, query));
+  }
+
+  /// Calls a state function: its state now, and the reader of its updates.
+  template <class Q, class S, class U>
+  boost::asio::awaitable<state_stream<S, U>> run(state_rpc<W, Q, S, U> fn, std::type_identity_t<Q> query) {
+    auto client = client_;
+    detail::client::stream_reply reply = co_await client->call_streaming_from(make_frame(*client, fn.name, query));
+    S state = detail::decode<S>(reply.bytes, "state");
+    co_return state_stream<S, U>{std::move(state), stream_reader<U>(std::move(reply.stream))};
+  }
+
+  /// The stream kinds for a query of `unit`: `co_await conn.run(W::updates)`.
+  template <class T>
+  boost::asio::awaitable<stream_reader<T>> run(pipe_rpc<W, unit, T> fn) {
+    return run(fn, unit{});
+  }
+  template <class T>
+  boost::asio::awaitable<stream_reader<T>> run(direct_pipe_rpc<W, unit, T> fn) {
+    return run(fn, unit{});
+  }
+  template <class S, class U>
+  boost::asio::awaitable<state_stream<S, U>> run(state_rpc<W, unit, S, U> fn) {
+    return run(fn, unit{});
+  }
+
+  /// Calls a reverse pipe, streaming `values` (any input range of values convertible to `U`,
+  /// pulled lazily as the worker's window allows) and returns the response. If the worker
+  /// returns before reading everything, the rest is not sent. Rpc_parallel's reverse pipe.
+  template <class Q, class U, class R, std::ranges::input_range Range>
+    requires std::convertible_to<std::ranges::range_reference_t<Range>, U>
+  boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn, std::type_identity_t<Q> query,
+                                Range values) {
+    auto [id, out] = client_->start_streaming_to(make_frame(*client_, fn.name, query));
+    return detail::reverse_call<R>(client_, id, detail::write_range<U>(std::move(out), std::move(values)));
+  }
+
+  /// Calls a reverse pipe whose values `produce(stream_writer<U>)` writes (returning an
+  /// awaitable); it should close the writer when done. Whatever it throws reaches the worker's
+  /// reader as the stream's error. Returns once both the producer and the call are done.
+  /// Rpc_parallel's reverse direct pipe. Keep `produce` in a variable, not a temporary lambda
+  /// in the co_await expression (docs/gcc12_coroutines.md).
+  template <class Q, class U, class R, class F>
+    requires std::invocable<F&, stream_writer<U>>
+  boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn, std::type_identity_t<Q> query,
+                                F produce) {
+    auto [id, out] = client_->start_streaming_to(make_frame(*client_, fn.name, query));
+    return detail::reverse_call<R>(client_, id, detail::feed_stream<U>(std::move(out), std::move(produce)));
+  }
+
+  /// Asks the worker to stop writing stream `id`; values already sent still arrive, then the
+  /// reader sees it closed by the remote side. Rpc_parallel's `Connection.abort`.
+  void abort(stream_id id) { client_->abort(id.value); }
+
+  /// Subscribes to the worker's log (`write_log`): every message written from now on, after
+  /// those kept from its initialisation. Closing the reader ends this subscription only.
+  /// Rpc_parallel's built-in `async_log`.
+  boost::asio::awaitable<stream_reader<log_message>> subscribe_log() {
+    std::string frame = detail::begin_frame();
+    std::uint32_t index = detail::log_function_index;
+    frame.append(reinterpret_cast<const char*>(&index), sizeof index);
+    return open_stream<log_message>(std::move(frame));
+  }
+
   /// Stops the worker from accepting new connections; this and other open ones keep working.
   boost::asio::awaitable<void> close_server() { return client_->close_server(); }
 
@@ -85,6 +193,13 @@ class connection {
   worker<W> peer() const { return worker<W>(client_->peer()); }
 
  private:
+  template <class T>
+  boost::asio::awaitable<stream_reader<T>> open_stream(std::string frame) {
+    auto client = client_;
+    detail::client::stream_reply reply = co_await client->call_streaming_from(std::move(frame));
+    co_return stream_reader<T>(std::move(reply.stream));
+  }
+
   template <class Q>
   static std::string make_frame(detail::client& client, std::string_view name, const Q& query) {
     std::uint32_t index = client.index_of(name);

@@ -27,6 +27,39 @@ struct one_way {
   std::string_view name;
 };
 
+/// A function that streams values of `T` to its caller: the implementation writes through a
+/// `stream_writer<T>`, and the stream ends when the implementation returns (an exception ends it
+/// with that error). The caller gets a `stream_reader<T>`. Rpc_parallel's `create_pipe`.
+template <class Worker, class Query, class T>
+struct pipe_rpc {
+  std::string_view name;
+};
+
+/// Like `pipe_rpc`, but the stream outlives the implementation: it ends when the writer is
+/// closed (or its last copy dropped), so any task may keep writing. Writes made before the
+/// implementation returns go out after the call's reply. Rpc_parallel's `create_direct_pipe`.
+template <class Worker, class Query, class T>
+struct direct_pipe_rpc {
+  std::string_view name;
+};
+
+/// A function that consumes a stream of `Update`s from its caller and returns one `Response`:
+/// the implementation reads a `stream_reader<Update>`. The caller passes a range, or writes
+/// through a `stream_writer<Update>` (Rpc_parallel's `create_reverse_pipe` and
+/// `create_reverse_direct_pipe`).
+template <class Worker, class Query, class Update, class Response>
+struct reverse_pipe_rpc {
+  std::string_view name;
+};
+
+/// A function returning a `State` now plus a stream of `Update`s: the implementation returns the
+/// state and keeps the `stream_writer<Update>` as a direct pipe does. Rpc_parallel's
+/// `create_state`.
+template <class Worker, class Query, class State, class Update>
+struct state_rpc {
+  std::string_view name;
+};
+
 /// An empty serialisable value, for queries, responses and arguments that carry nothing.
 struct unit {
   template <class Archive>
@@ -83,6 +116,29 @@ using connection_state_t = typename detail::member_or_unit<detail::connection_st
 template <class W>
 using connection_arg_t = typename detail::member_or_unit<detail::connection_arg_member, W>::type;
 
+namespace detail {
+/// Calls an implementation taking `(state&, connection_state&, args...)`, `(state&, args...)` or
+/// `(args...)` as the first of these that it accepts.
+template <class W, class F, class... Args>
+decltype(auto) invoke_implementation(const F& impl, void* s, void* c, Args&&... args) {
+  using state = state_t<W>;
+  using conn_state = connection_state_t<W>;
+  if constexpr (std::is_invocable_v<const F&, state&, conn_state&, Args...>)
+    return impl(*static_cast<state*>(s), *static_cast<conn_state*>(c), std::forward<Args>(args)...);
+  else if constexpr (std::is_invocable_v<const F&, state&, Args...>)
+    return impl(*static_cast<state*>(s), std::forward<Args>(args)...);
+  else
+    return impl(std::forward<Args>(args)...);
+}
+
+template <class W, class Q, class T, class F>
+function_entry make_pipe_entry(std::string_view name, function_kind kind, F impl);
+template <class W, class Q, class U, class R, class F>
+function_entry make_reverse_pipe_entry(std::string_view name, F impl);
+template <class W, class Q, class S, class U, class F>
+function_entry make_state_entry(std::string_view name, F impl);
+}  // namespace detail
+
 /// What a worker type's `implement` fills: one implementation per declared function.
 /// An implementation takes `(state&, connection_state&, query)`, `(state&, query)` or `(query)`
 /// and returns
@@ -99,27 +155,39 @@ class implementations {
   void add(one_way<W, Q> fn, F impl) {
     table_.add(make_entry<Q, unit>(fn.name, /*one_way=*/true, std::move(impl)));
   }
+  /// Implementations take the query and a `stream_writer<T>` after the states.
+  template <class Q, class T, class F>
+  void add(pipe_rpc<W, Q, T> fn, F impl) {
+    table_.add(detail::make_pipe_entry<W, Q, T>(fn.name, detail::function_kind::pipe, std::move(impl)));
+  }
+  template <class Q, class T, class F>
+  void add(direct_pipe_rpc<W, Q, T> fn, F impl) {
+    table_.add(detail::make_pipe_entry<W, Q, T>(fn.name, detail::function_kind::direct_pipe, std::move(impl)));
+  }
+  /// Implementations take the query and a `stream_reader<U>` after the states.
+  template <class Q, class U, class R, class F>
+  void add(reverse_pipe_rpc<W, Q, U, R> fn, F impl) {
+    table_.add(detail::make_reverse_pipe_entry<W, Q, U, R>(fn.name, std::move(impl)));
+  }
+  /// Implementations take the query and a `stream_writer<U>`, and return the state.
+  template <class Q, class S, class U, class F>
+  void add(state_rpc<W, Q, S, U> fn, F impl) {
+    table_.add(detail::make_state_entry<W, Q, S, U>(fn.name, std::move(impl)));
+  }
   detail::function_table take() && { return std::move(table_); }
 
  private:
-  using state = state_t<W>;
-  using conn_state = connection_state_t<W>;
-
-  // Calls any accepted signature as `(state&, connection_state&, query)`.
   template <class F, class Q>
   static decltype(auto) call(const F& impl, void* s, void* c, Q&& query) {
-    if constexpr (std::is_invocable_v<const F&, state&, conn_state&, Q>)
-      return impl(*static_cast<state*>(s), *static_cast<conn_state*>(c), std::forward<Q>(query));
-    else if constexpr (std::is_invocable_v<const F&, state&, Q>)
-      return impl(*static_cast<state*>(s), std::forward<Q>(query));
-    else
-      return impl(std::forward<Q>(query));
+    return detail::invoke_implementation<W>(impl, s, c, std::forward<Q>(query));
   }
 
   template <class Q, class R, class F>
   static detail::function_entry make_entry(std::string_view name, bool one_way, F impl) {
     using result = decltype(call(impl, nullptr, nullptr, std::declval<Q>()));
-    detail::function_entry entry{std::string(name), signature<Q, R>(name, one_way), one_way, {}, {}};
+    detail::function_entry entry{std::string(name), signature<Q, R>(name, one_way),
+                                 one_way ? detail::function_kind::one_way : detail::function_kind::rpc,
+                                 {}, {}, {}};
     if constexpr (detail::is_awaitable<result>::value) {
       using value = typename detail::awaited<result>::type;
       static_assert(std::is_void_v<value> ? std::is_same_v<R, unit> : std::is_convertible_v<value, R>,
@@ -166,3 +234,5 @@ class implementations {
 };
 
 }  // namespace rpc_parallel
+
+#include "rpc_parallel/detail/stream_function.hpp"

@@ -19,12 +19,15 @@ struct rpc_settings {
   std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds heartbeat_interval = std::chrono::seconds(1);
   std::chrono::milliseconds heartbeat_timeout = std::chrono::seconds(5);
+  /// Bytes a stream's writer may have sent beyond what its reader consumed (the flow-control
+  /// window). Memory held per stream stays below this plus one value.
+  std::uint64_t stream_window = 8 * 1024 * 1024;
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
     std::int64_t handshake = handshake_timeout.count(), interval = heartbeat_interval.count(),
                  timeout = heartbeat_timeout.count();
-    archive & max_message_size & handshake & interval & timeout;
+    archive & max_message_size & handshake & interval & timeout & stream_window;
     handshake_timeout = std::chrono::milliseconds(handshake);
     heartbeat_interval = std::chrono::milliseconds(interval);
     heartbeat_timeout = std::chrono::milliseconds(timeout);

@@ -1,6 +1,7 @@
 // The untyped client side of a connection to a worker server; `connection<W>` wraps it.
 #pragma once
 
+#include "rpc_parallel/detail/stream_channel.hpp"
 #include "rpc_parallel/detail/transport.hpp"
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/worker.hpp"
@@ -10,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -65,6 +67,21 @@ class client : public std::enable_shared_from_this<client> {
   /// Throws `rpc_error` with the worker's error, or `disconnected`.
   boost::asio::awaitable<std::string> call(std::string frame);
   void send_one_way(std::string frame);
+
+  struct stream_reply {
+    std::string bytes;  ///< The reply: empty, or a state RPC's state.
+    std::shared_ptr<inbound_stream> stream;
+  };
+  /// Calls a function whose stream flows to us (pipe, direct pipe, state RPC; frame made like
+  /// `call`'s) and returns its reply with the reading end. Throws like `call`.
+  boost::asio::awaitable<stream_reply> call_streaming_from(std::string frame);
+  /// Starts a reverse pipe: sends the call and returns its id with the writing end; the
+  /// response comes from `reply_of(id)`.
+  std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> start_streaming_to(std::string frame);
+  /// The reply of call `id`. Throws like `call`.
+  boost::asio::awaitable<std::string> reply_of(std::uint64_t id);
+  /// Asks the writer of stream `id` to stop; unknown ids are ignored.
+  void abort(std::uint64_t id);
   boost::asio::awaitable<void> close_server();
   /// Asks the worker to exit, then waits until it closes the connection.
   boost::asio::awaitable<void> shutdown_worker();
@@ -78,6 +95,13 @@ class client : public std::enable_shared_from_this<client> {
  private:
   client(worker_ref worker, const worker_type_entry* type, std::shared_ptr<transport> transport);
   class reply_initiation;
+  using reply_handler = boost::asio::any_completion_handler<void(reply)>;
+  /// A call waiting for its reply; the reply may arrive before anyone awaits it.
+  struct pending_call {
+    std::optional<reply_handler> handler;
+    std::optional<reply> early;
+  };
+  std::uint64_t send_call(std::string frame, frame_kind kind);
   boost::asio::awaitable<reply> await_reply(std::uint64_t id);
   static boost::asio::awaitable<std::shared_ptr<client>> finish_open(
       std::shared_ptr<transport> t, worker_ref worker, const worker_type_entry* type,
@@ -89,7 +113,8 @@ class client : public std::enable_shared_from_this<client> {
   const worker_type_entry* type_;
   std::shared_ptr<transport> transport_;
   std::uint64_t next_id_ = 1;
-  std::unordered_map<std::uint64_t, boost::asio::any_completion_handler<void(reply)>> pending_;
+  std::unordered_map<std::uint64_t, pending_call> pending_;
+  stream_table streams_;
   std::string close_reason_;
   std::function<void(rpc_parallel::error)> on_failure_;
   boost::asio::steady_timer closed_;

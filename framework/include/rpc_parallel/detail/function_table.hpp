@@ -5,12 +5,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <typeinfo>
 #include <vector>
 
 namespace rpc_parallel::detail {
+
+class inbound_stream;
+class outbound_stream;
 
 /// Runs a function to completion on the calling thread, appending the encoded response.
 using sync_handler =
@@ -19,12 +23,27 @@ using sync_handler =
 using async_handler = std::function<boost::asio::awaitable<std::string>(
     void* state, void* conn_state, std::string query)>;
 
+/// Runs a streaming function over the stream its call opened (`out` for the pipe kinds, `in`
+/// for a reverse pipe); the result is the encoded reply (empty for pipes, the state, or the
+/// reverse pipe's response).
+using stream_handler = std::function<boost::asio::awaitable<std::string>(
+    void* state, void* conn_state, std::string query, std::shared_ptr<outbound_stream> out,
+    std::shared_ptr<inbound_stream> in)>;
+
+enum class function_kind : std::uint8_t { rpc, one_way, pipe, direct_pipe, reverse_pipe, state };
+
+/// Whether calls of `kind` open a stream (sent as stream_call frames).
+inline bool is_streaming(function_kind kind) noexcept {
+  return kind != function_kind::rpc && kind != function_kind::one_way;
+}
+
 struct function_entry {
   std::string name;
   std::string signature;  ///< "name(query type) -> response type", compared at connect.
-  bool one_way = false;
-  sync_handler sync;    ///< Exactly one of `sync` and `async` is set.
+  function_kind kind = function_kind::rpc;
+  sync_handler sync;    ///< Exactly one of `sync`, `async` and `stream` is set.
   async_handler async;
+  stream_handler stream;
 };
 
 class function_table {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/log_hub.hpp"
 #include "rpc_parallel/rpc_settings.hpp"
 #include "rpc_parallel/worker_type.hpp"
 
@@ -40,6 +41,11 @@ class node {
 
   /// The node of this process. Throws `rpc_error` when none exists, saying how to make one.
   static node& current();
+  /// The node of this process, or null.
+  static node* current_or_null() noexcept;
+
+  /// This process's log and its subscribers.
+  log_hub& logs() noexcept { return logs_; }
 
   const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
   const node_config& config() const noexcept { return config_; }
@@ -61,6 +67,7 @@ class node {
   node_config config_;
   std::shared_ptr<detail::master_server> master_server_;
   std::vector<std::shared_ptr<worker_server>> servers_;
+  log_hub logs_;
   node* previous_;
 };
 

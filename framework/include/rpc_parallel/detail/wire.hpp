@@ -23,9 +23,16 @@ enum class frame_kind : std::uint8_t {
   init_done = 11,    ///< worker -> master: empty, or an error from init_worker_state
   failure = 12,      ///< worker -> master: background failure (error); the worker then exits
   spawned = 13,      ///< master -> worker: the spawn succeeded; until then a lost link ends it
+  stream_call = 14,  ///< client -> worker: u32 function index, query; opens stream `id`
+  stream_item = 15,  ///< writer -> reader: one value of stream `id`
+  stream_end = 16,   ///< writer -> reader: empty (closed by the writer), or an error
+  stream_credit = 17,  ///< reader -> writer: u64 more bytes the writer may send
+  stream_abort = 18,   ///< reader -> writer: stop writing; the writer answers with stream_end
 };
-inline constexpr std::uint8_t max_frame_kind = 13;
+inline constexpr std::uint8_t max_frame_kind = 18;
 inline constexpr std::size_t frame_header_size = 16;
+/// The function index of the log subscription every worker offers outside its table.
+inline constexpr std::uint32_t log_function_index = 0xFFFFFFFF;
 
 /// A frame buffer: reserve the header, append the payload, then `finish_frame`.
 inline std::string begin_frame() { return std::string(frame_header_size, '\0'); }

@@ -1,6 +1,7 @@
 // The server side of a worker: accepts authenticated connections and dispatches their calls.
 #pragma once
 
+#include "rpc_parallel/detail/stream_channel.hpp"
 #include "rpc_parallel/detail/transport.hpp"
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/worker_type.hpp"
@@ -53,7 +54,15 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   boost::asio::awaitable<void> serve_connection(std::shared_ptr<transport> t, bool adopted);
   boost::asio::awaitable<bool> open(std::shared_ptr<transport> t, std::shared_ptr<void>& conn_state,
                                     bool& owner, bool& control_only);
-  void dispatch(const std::shared_ptr<transport>& t, frame f, const std::shared_ptr<void>& conn_state);
+  void dispatch(const std::shared_ptr<transport>& t, frame f, const std::shared_ptr<void>& conn_state,
+                stream_table& streams);
+  void start_stream(const std::shared_ptr<transport>& t, frame f,
+                    const std::shared_ptr<void>& conn_state, stream_table& streams);
+  boost::asio::awaitable<void> run_stream(std::shared_ptr<transport> t, std::uint64_t id,
+                                          std::size_t index, std::string query,
+                                          std::shared_ptr<void> conn_state,
+                                          std::shared_ptr<outbound_stream> out,
+                                          std::shared_ptr<inbound_stream> in);
   boost::asio::awaitable<void> run_async(std::shared_ptr<transport> t, std::uint64_t id,
                                          std::size_t index, std::string query,
                                          std::shared_ptr<void> conn_state, bool one_way);
