@@ -299,6 +299,20 @@ BOOST_AUTO_TEST_CASE(oversized_values_are_refused_by_their_sender_and_the_connec
   }, 60s, settings);
 }
 
+BOOST_AUTO_TEST_CASE(large_values_cross_in_fragments_both_ways) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto c = co_await spawn_stream_worker();
+    auto big = co_await c.run(stream_worker::blob, std::uint64_t(20'000'000));
+    auto value = co_await big.next();
+    BOOST_REQUIRE(value.has_value());
+    BOOST_TEST(value->size() == 20'000'000u);
+    BOOST_TEST((value->find_first_not_of('b') == std::string::npos));
+    std::vector<std::string> values{std::string(5'000'000, 'x'), "tiny", std::string(3'000'001, 'y')};
+    std::uint64_t length = co_await c.run(stream_worker::total_length, unit{}, values);
+    BOOST_TEST(length == 8'000'005u);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(many_streams_and_calls_interleave_on_one_connection) {
   tests::run([]() -> asio::awaitable<void> {
     auto c = co_await spawn_stream_worker();

@@ -41,8 +41,22 @@ void inbound_stream::grant_window() {
   send_control(frame_kind::stream_credit, window);
 }
 
-void inbound_stream::on_item(std::string payload) {
+void inbound_stream::on_item(std::string payload, bool more) {
   if (ended()) return;  // closed here: the writer has not heard yet
+  if (more || partial_) {
+    // A fragment of a large value: gather it until the last one.
+    if (!partial_)
+      partial_ = std::move(payload);
+    else
+      partial_->append(payload);
+    if (partial_->size() > transport_->settings().max_message_size)
+      throw rpc_error({error_kind::failed, "protocol error from " + transport_->peer() +
+                                               ": a value of stream " + std::to_string(id_) +
+                                               " exceeds max_message_size"});
+    if (more) return;
+    payload = std::move(*partial_);
+    partial_.reset();
+  }
   std::int64_t size = static_cast<std::int64_t>(payload.size() + frame_header_size);
   credit_outstanding_ -= size;
   std::int64_t one_value = static_cast<std::int64_t>(transport_->settings().max_message_size + frame_header_size);
@@ -129,11 +143,10 @@ bool outbound_stream::write(std::string f) {
                          std::to_string(transport_->settings().max_message_size) +
                          "; send it in parts or raise max_message_size"});
   if (is_closed()) return false;
-  finish_frame(f, frame_kind::stream_item, id_);
   if (!held_ && queue_.empty() && credit_ > 0) {
     credit_ -= static_cast<std::int64_t>(f.size());
     try {
-      transport_->send(std::move(f));
+      transport_->send_stream(std::move(f), frame_kind::stream_item, id_);
     } catch (const rpc_error&) {
       on_disconnect();
       return false;
@@ -153,7 +166,7 @@ void outbound_stream::pump() noexcept {
       queue_.pop_front();
       queued_bytes_ -= f.size();
       credit_ -= static_cast<std::int64_t>(f.size());
-      transport_->send(std::move(f));
+      transport_->send_stream(std::move(f), frame_kind::stream_item, id_);
     }
   } catch (const rpc_error&) {
     on_disconnect();
@@ -169,9 +182,10 @@ void outbound_stream::finish() noexcept {
   closed_ = true;
   if (transport_->is_open()) {
     try {
-      std::string payload;
-      if (failure_) encode(*failure_, payload);
-      transport_->send(frame_kind::stream_end, id_, payload);
+      // On the stream lane, after the values.
+      std::string end = begin_frame();
+      if (failure_) encode(*failure_, end);
+      transport_->send_stream(std::move(end), frame_kind::stream_end, id_);
     } catch (const rpc_error&) {
       // Closed meanwhile: the reader learns from the disconnect.
     }
@@ -269,7 +283,7 @@ bool stream_table::route(frame& f) {
       if (!s || f.kind == frame_kind::stream_end) inbound_.erase(found);
       if (!s) return true;
       if (f.kind == frame_kind::stream_item) {
-        s->on_item(std::move(f.payload));
+        s->on_item(std::move(f.payload), (f.flags & frame_flag_more) != 0);
       } else if (f.payload.empty()) {
         s->on_end(std::nullopt);
       } else {

@@ -4,6 +4,7 @@
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
 #include <netinet/tcp.h>
@@ -14,6 +15,12 @@
 
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
+
+namespace {
+// Stream frames up to this payload size are packed together into one buffer; larger values are
+// written from their own buffer (no copy) and fragmented.
+constexpr std::size_t packed_frame_limit = 16 * 1024;
+}  // namespace
 
 asio::awaitable<void> back_off_after_accept_error(asio::any_io_executor executor) {
   asio::steady_timer timer(executor, std::chrono::milliseconds(100));
@@ -56,17 +63,28 @@ asio::awaitable<std::optional<frame>> transport::read() {
                          "protocol error from " + peer_ + ": frame of " +
                              std::to_string(header.size) + " bytes exceeds max_message_size " +
                              std::to_string(settings_.max_message_size)});
-      if (header.kind == 0 || header.kind > max_frame_kind)
+      bool flags_ok = header.flags == 0 || (header.flags == frame_flag_more &&
+                                            header.kind == static_cast<std::uint8_t>(frame_kind::stream_item));
+      if (header.kind == 0 || header.kind > max_frame_kind || !flags_ok)
         throw rpc_error({error_kind::failed, "protocol error from " + peer_ +
                                                  ": unknown frame kind " +
-                                                 std::to_string(header.kind)});
+                                                 std::to_string(header.kind) + " or flags " +
+                                                 std::to_string(header.flags)});
       needed = frame_header_size + header.size;
       if (available >= needed) {
         const char* body = read_buffer_.data() + read_begin_ + frame_header_size;
-        frame f{static_cast<frame_kind>(header.kind), header.id, std::string(body, header.size)};
+        frame f{static_cast<frame_kind>(header.kind), header.id, std::string(body, header.size),
+                header.flags};
         read_begin_ += needed;
         if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
         co_return f;
+      }
+      if (needed > read_buffer_.size()) {
+        // A large frame is read straight into its own buffer: one copy fewer, and the read
+        // buffer stays small.
+        read_begin_ += frame_header_size;
+        std::string payload = co_await read_large_payload(header.size);
+        co_return frame{static_cast<frame_kind>(header.kind), header.id, std::move(payload), header.flags};
       }
     }
     // Make room for the whole frame (its size is already checked), then read more.
@@ -75,7 +93,6 @@ asio::awaitable<std::optional<frame>> transport::read() {
       read_begin_ = 0;
       read_end_ = available;
     }
-    if (read_buffer_.size() < needed) read_buffer_.resize(needed);
     boost::system::error_code ec;
     std::size_t n = co_await socket_.async_read_some(
         asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_),
@@ -89,6 +106,22 @@ asio::awaitable<std::optional<frame>> transport::read() {
     }
     read_end_ += n;
   }
+}
+
+asio::awaitable<std::string> transport::read_large_payload(std::size_t size) {
+  std::string payload(size, '\0');
+  std::size_t have = std::min(size, read_end_ - read_begin_);
+  std::memcpy(payload.data(), read_buffer_.data() + read_begin_, have);
+  read_begin_ = read_end_ = 0;
+  boost::system::error_code ec;
+  co_await asio::async_read(socket_, asio::buffer(payload.data() + have, size - have),
+                            asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    open_ = false;
+    throw rpc_error({error_kind::disconnected, "connection to " + peer_ +
+                                                   " lost in the middle of a frame: " + ec.message()});
+  }
+  co_return payload;
 }
 
 void transport::send(frame_kind kind, std::uint64_t id, std::string_view payload) {
@@ -114,17 +147,70 @@ void transport::send(std::string f) {
   if (!writing_) start_write();
 }
 
+void transport::send_stream(std::string f, frame_kind kind, std::uint64_t id) {
+  if (!open_)
+    throw rpc_error({error_kind::disconnected, "connection to " + peer_ + " is closed"});
+  std::size_t payload = f.size() - frame_header_size;
+  if (payload > packed_frame_limit) {
+    stream_queue_.push_back({std::move(f), false, kind, id, 0});
+  } else {
+    finish_frame(f, kind, id);
+    if (stream_queue_.empty() || !stream_queue_.back().packed ||
+        stream_queue_.back().bytes.size() >= packed_frame_limit)
+      stream_queue_.push_back({std::move(f), true, kind, id, 0});
+    else
+      stream_queue_.back().bytes.append(f);
+  }
+  if (!writing_) start_write();
+}
+
 void transport::start_write() {
   writing_ = true;
   in_flight_.swap(queued_);
   queued_.clear();
-  asio::async_write(socket_, asio::buffer(in_flight_),
+  in_flight_buffers_.clear();
+  if (!in_flight_.empty()) in_flight_buffers_.push_back(asio::buffer(in_flight_));
+  // Then at most one slice of the stream lane, in order; a large value yields one fragment.
+  std::size_t budget = stream_slice;
+  while (!stream_queue_.empty() && budget > 0) {
+    stream_bytes& next = stream_queue_.front();
+    if (next.packed) {
+      budget -= std::min(budget, next.bytes.size());
+      in_flight_stream_.push_back(std::move(next));
+      stream_queue_.pop_front();
+      in_flight_buffers_.push_back(asio::buffer(in_flight_stream_.back().bytes));
+      continue;
+    }
+    std::size_t payload = next.bytes.size() - frame_header_size;
+    std::size_t begin = next.sent;
+    std::size_t take = std::min(payload - begin, stream_fragment);
+    bool more = begin + take < payload;
+    in_flight_headers_.emplace_back();
+    write_frame_header(in_flight_headers_.back().data(), static_cast<std::uint32_t>(take), next.kind,
+                       more ? frame_flag_more : 0, next.id);
+    in_flight_buffers_.push_back(asio::buffer(in_flight_headers_.back()));
+    next.sent += take;
+    budget -= std::min(budget, take + frame_header_size);
+    if (more) {
+      // Stays at the front (deque elements do not move) until its last fragment is written.
+      in_flight_buffers_.push_back(asio::buffer(next.bytes.data() + frame_header_size + begin, take));
+      break;
+    }
+    in_flight_stream_.push_back(std::move(next));
+    stream_queue_.pop_front();
+    in_flight_buffers_.push_back(
+        asio::buffer(in_flight_stream_.back().bytes.data() + frame_header_size + begin, take));
+  }
+  asio::async_write(socket_, in_flight_buffers_,
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                       self->writing_ = false;
                       self->in_flight_.clear();
+                      self->in_flight_stream_.clear();
+                      self->in_flight_headers_.clear();
+                      self->in_flight_buffers_.clear();
                       if (ec) {
                         self->close();
-                      } else if (!self->queued_.empty()) {
+                      } else if (!self->queued_.empty() || !self->stream_queue_.empty()) {
                         self->start_write();
                       }
                       self->flushed_.cancel();
@@ -133,7 +219,7 @@ void transport::start_write() {
 
 asio::awaitable<void> transport::flush() {
   auto self = shared_from_this();
-  while (open_ && (writing_ || !queued_.empty())) {
+  while (open_ && (writing_ || !queued_.empty() || !stream_queue_.empty())) {
     flushed_.expires_at(asio::steady_timer::time_point::max());
     boost::system::error_code ec;
     co_await flushed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));

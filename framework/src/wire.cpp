@@ -8,18 +8,25 @@ namespace rpc_parallel::detail {
 // The header is little-endian; every supported host is (remote hosts run the same binary).
 static_assert(std::endian::native == std::endian::little);
 
+void write_frame_header(char* out, std::uint32_t size, frame_kind kind, std::uint8_t flags,
+                        std::uint64_t id) {
+  std::memcpy(out, &size, 4);
+  out[4] = static_cast<char>(kind);
+  out[5] = static_cast<char>(flags);
+  std::memset(out + 6, 0, 2);
+  std::memcpy(out + 8, &id, 8);
+}
+
 void finish_frame(std::string& frame, frame_kind kind, std::uint64_t id) {
-  auto size = static_cast<std::uint32_t>(frame.size() - frame_header_size);
-  std::memcpy(frame.data(), &size, 4);
-  frame[4] = static_cast<char>(kind);
-  std::memset(frame.data() + 5, 0, 3);
-  std::memcpy(frame.data() + 8, &id, 8);
+  write_frame_header(frame.data(), static_cast<std::uint32_t>(frame.size() - frame_header_size),
+                     kind, 0, id);
 }
 
 frame_header parse_frame_header(const char* bytes) {
   frame_header header;
   std::memcpy(&header.size, bytes, 4);
   header.kind = static_cast<std::uint8_t>(bytes[4]);
+  header.flags = static_cast<std::uint8_t>(bytes[5]);
   std::memcpy(&header.id, bytes + 8, 8);
   return header;
 }

@@ -70,7 +70,9 @@ class inbound_stream {
   std::uint64_t id() const noexcept { return id_; }
 
   // Called by the stream table.
-  void on_item(std::string payload);  // throws rpc_error (failed) when the writer overran credit
+  /// A value, or a fragment of one when `more` (or one is being gathered). Throws `rpc_error`
+  /// (failed) when the writer overran its credit or max_message_size.
+  void on_item(std::string payload, bool more);
   void on_end(std::optional<rpc_parallel::error> failure);
   void on_disconnect(const std::string& why);
 
@@ -80,6 +82,7 @@ class inbound_stream {
   std::shared_ptr<transport> transport_;
   std::uint64_t id_;
   std::deque<std::string> items_;
+  std::optional<std::string> partial_;  // a large value's fragments so far
   std::int64_t credit_outstanding_ = 0;  // granted minus received; below -(one value) is abuse
   std::uint64_t consumed_unreported_ = 0;
   stream_closed_by closed_by_ = stream_closed_by::nobody;

@@ -8,6 +8,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +21,7 @@ struct frame {
   frame_kind kind{};
   std::uint64_t id = 0;
   std::string payload;
+  std::uint8_t flags = 0;
 };
 
 /// Waits 100 ms: after a failed accept (out of descriptors), retrying at once would spin.
@@ -27,8 +30,15 @@ boost::asio::awaitable<void> back_off_after_accept_error(boost::asio::any_io_exe
 /// Applies the settings' heartbeat (TCP keepalive and user timeout) and TCP_NODELAY.
 void configure_socket(boost::asio::ip::tcp::socket& socket, const rpc_settings& settings);
 
+/// Frames leave in two lanes, each in order. Calls, replies and control frames take the
+/// priority lane, all of which goes out with every write. Stream values and ends take the stream
+/// lane: at most `stream_slice` bytes of it per write, and a value over `stream_fragment` bytes
+/// in fragments. So a large value delays a small call by at most one slice, not the whole value.
 class transport : public std::enable_shared_from_this<transport> {
  public:
+  static constexpr std::size_t stream_fragment = 1024 * 1024;
+  static constexpr std::size_t stream_slice = 1024 * 1024;
+
   transport(boost::asio::ip::tcp::socket socket, rpc_settings settings, std::string peer);
 
   /// The next frame, or nullopt at a clean end of stream. Throws `rpc_error`: `disconnected`
@@ -41,6 +51,9 @@ class transport : public std::enable_shared_from_this<transport> {
   /// `max_message_size`; the connection stays usable.
   void send(std::string frame);
   void send(frame_kind kind, std::uint64_t id, std::string_view payload);
+  /// Queues a stream frame (made by `begin_frame` + payload; the header is written here) on the
+  /// stream lane. Throws `rpc_error` (disconnected) when the connection is closed.
+  void send_stream(std::string frame, frame_kind kind, std::uint64_t id);
 
   /// Waits until every queued frame has been written (or the connection failed).
   boost::asio::awaitable<void> flush();
@@ -53,6 +66,17 @@ class transport : public std::enable_shared_from_this<transport> {
 
  private:
   void start_write();
+  boost::asio::awaitable<std::string> read_large_payload(std::size_t size);
+
+  /// Stream-lane bytes: finished small frames packed together, or one large value (header
+  /// space included) that leaves in fragments.
+  struct stream_bytes {
+    std::string bytes;
+    bool packed = true;
+    frame_kind kind{};
+    std::uint64_t id = 0;
+    std::size_t sent = 0;  ///< Payload bytes of a large value already handed to a write.
+  };
 
   boost::asio::ip::tcp::socket socket_;
   rpc_settings settings_;
@@ -60,7 +84,12 @@ class transport : public std::enable_shared_from_this<transport> {
   bool open_ = true;
   bool writing_ = false;
   std::string queued_;
+  std::deque<stream_bytes> stream_queue_;
+  // What the current write points into; kept alive until it completes.
   std::string in_flight_;
+  std::deque<stream_bytes> in_flight_stream_;
+  std::deque<std::array<char, frame_header_size>> in_flight_headers_;
+  std::vector<boost::asio::const_buffer> in_flight_buffers_;
   boost::asio::steady_timer flushed_;  // cancelled whenever a write completes
   std::vector<char> read_buffer_;
   std::size_t read_begin_ = 0;

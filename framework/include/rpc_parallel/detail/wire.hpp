@@ -8,7 +8,8 @@
 namespace rpc_parallel::detail {
 
 /// What a frame carries. Every frame starts with a 16-byte header:
-/// u32 payload size, u8 kind, 3 zero bytes, u64 id (call id; 0 when unused). Little-endian.
+/// u32 payload size, u8 kind, u8 flags, 2 zero bytes, u64 id (call id; 0 when unused).
+/// Little-endian.
 enum class frame_kind : std::uint8_t {
   open = 1,          ///< client -> worker: open_request
   open_ok = 2,       ///< worker -> client
@@ -31,16 +32,23 @@ enum class frame_kind : std::uint8_t {
 };
 inline constexpr std::uint8_t max_frame_kind = 18;
 inline constexpr std::size_t frame_header_size = 16;
+/// Flag of a stream_item whose value continues in the next stream_item of the same stream (a
+/// large value travels in fragments so that other frames can pass between them).
+inline constexpr std::uint8_t frame_flag_more = 1;
 /// The function index of the log subscription every worker offers outside its table.
 inline constexpr std::uint32_t log_function_index = 0xFFFFFFFF;
 
 /// A frame buffer: reserve the header, append the payload, then `finish_frame`.
 inline std::string begin_frame() { return std::string(frame_header_size, '\0'); }
 void finish_frame(std::string& frame, frame_kind kind, std::uint64_t id);
+/// Writes a header for `size` payload bytes into `out` (16 bytes).
+void write_frame_header(char* out, std::uint32_t size, frame_kind kind, std::uint8_t flags,
+                        std::uint64_t id);
 
 struct frame_header {
   std::uint32_t size = 0;
   std::uint8_t kind = 0;
+  std::uint8_t flags = 0;
   std::uint64_t id = 0;
 };
 frame_header parse_frame_header(const char* bytes);
