@@ -5,6 +5,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
@@ -21,14 +23,25 @@ namespace {
 /// Swaps std::cerr into a string for one scope (the stderr relay writes through std::cerr).
 class capture_cerr {
  public:
-  capture_cerr() : old_(std::cerr.rdbuf(text_.rdbuf())) {}
-  ~capture_cerr() { std::cerr.rdbuf(old_); }
+  explicit capture_cerr(std::ostream& stream = std::cerr)
+      : stream_(stream), old_(stream.rdbuf(text_.rdbuf())) {}
+  ~capture_cerr() { stream_.rdbuf(old_); }
   std::string text() const { return text_.str(); }
 
  private:
+  std::ostream& stream_;
   std::ostringstream text_;
   std::streambuf* old_;
 };
+
+/// Lines of `text` that start with `prefix`, without it.
+std::vector<std::string> lines_after(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> found;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind(prefix, 0) == 0) found.push_back(line.substr(prefix.size()));
+  return found;
+}
 
 struct unregistered_worker {
   static constexpr std::string_view name = "unregistered_worker";
@@ -185,6 +198,40 @@ BOOST_AUTO_TEST_CASE(unregistered_worker_type_fails_before_any_process_starts) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(output_sent_to_the_spawner_arrives_whole_and_tagged_even_at_exit) {
+  capture_cerr out(std::cout), err(std::cerr);
+  std::string prefix;
+  tests::run([&]() -> asio::awaitable<void> {
+    auto options = rp::spawn_options()
+                       .with_name("chatty")
+                       .with_redirect_stdout(rp::fd_redirection::to_spawner())
+                       .with_redirect_stderr(rp::fd_redirection::to_spawner());
+    auto w = co_await rp::spawn<echo_worker>(rp::shutdown_on::called_shutdown_function,
+                                             std::move(options), std::string("x"));
+    auto c = co_await rp::connect(w);
+    std::int64_t pid = co_await c.run(echo_worker::pid);
+    prefix = "[" + rp::detail::host_name() + " " + std::to_string(pid) + " chatty] ";
+    co_await c.run(echo_worker::print_lines, 300);
+    c.close();
+    co_await rp::shutdown(w);  // it exits right after writing: nothing may be lost
+    // The relays end when the exit closes the worker's pipes.
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while ((lines_after(out.text(), prefix).size() < 300 || lines_after(err.text(), prefix).size() < 300) &&
+           std::chrono::steady_clock::now() < until) {
+      timer.expires_after(10ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+  });
+  std::vector<std::string> expected_out, expected_err;
+  for (int i = 0; i < 300; ++i) {
+    expected_out.push_back("out " + std::to_string(i));
+    expected_err.push_back("err " + std::to_string(i));
+  }
+  BOOST_TEST((lines_after(out.text(), prefix) == expected_out));
+  BOOST_TEST((lines_after(err.text(), prefix) == expected_err));
+}
+
 BOOST_AUTO_TEST_CASE(startup_failure_is_explained_by_the_relayed_stderr) {
   capture_cerr captured;
   tests::run([]() -> asio::awaitable<void> {
@@ -194,7 +241,8 @@ BOOST_AUTO_TEST_CASE(startup_failure_is_explained_by_the_relayed_stderr) {
     BOOST_REQUIRE(result.has_error());
     BOOST_TEST(result.error().message.find("cannot change directory") != std::string::npos);
   });
-  BOOST_TEST(captured.text().find("[WORKER badcd STDERR] rpc_parallel worker: cannot change directory") !=
+  // Before it registers a worker has no pid to show: "[HOST - NAME] ".
+  BOOST_TEST(captured.text().find(" - badcd] rpc_parallel worker: cannot change directory") !=
              std::string::npos);
   BOOST_TEST(tests::zombie_children().empty());
 }

@@ -1,16 +1,32 @@
 #include "rpc_parallel/detail/node.hpp"
 
 #include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/launcher.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
 #include "rpc_parallel/worker.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <unistd.h>
 
 namespace rpc_parallel::detail {
 namespace {
 node* current_node = nullptr;  // the one node of this process; see node.hpp
-}
+
+// Answers a launcher's probe before main (see probe_env_var). In this file because every
+// program using rpc_parallel links it.
+[[maybe_unused]] const bool answered_probe = [] {
+  const char* probe = std::getenv(probe_env_var);
+  if (probe && std::strcmp(probe, "1") == 0) {
+    std::puts(probe_answer);
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
+  return false;
+}();
+}  // namespace
 
 node::node(boost::asio::any_io_executor executor, node_config config)
     : executor_(std::move(executor)), config_(std::move(config)), previous_(current_node) {

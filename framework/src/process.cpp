@@ -71,15 +71,15 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 }  // namespace
 
 launched spawn_process(const std::string& program, bool search_path, std::vector<std::string> args,
-                       std::vector<std::string> environment, bool foreground) {
+                       std::vector<std::string> environment, bool pipe_stdout) {
   auto argv_ptrs = pointers(args);
   auto env_ptrs = pointers(environment);
   pipe_pair in, err;
-  pipe_pair out;  // foreground only; a daemonised worker's stdout is /dev/null until released
+  pipe_pair out;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in.read, 0);
-  if (foreground)
+  if (pipe_stdout)
     posix_spawn_file_actions_adddup2(&actions, out.write, 1);
   else
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
@@ -107,7 +107,7 @@ launched spawn_process(const std::string& program, bool search_path, std::vector
     throw rpc_error({error_kind::failed, "posix_spawn of " + program + ": " + std::strerror(rc) +
                                              (search_path ? " (is it on PATH?)" : "")});
   }
-  if (!foreground) {
+  if (!pipe_stdout) {
     ::close(out.read);
     out.read = -1;
   }
@@ -121,7 +121,7 @@ std::vector<std::string> this_environment() {
 }
 
 launched launch_self(const std::vector<std::string>& argv,
-                     const std::vector<std::pair<std::string, std::string>>& env, bool foreground,
+                     const std::vector<std::pair<std::string, std::string>>& env, bool pipe_stdout,
                      const std::vector<std::string>& wrapper) {
   // /proc/<pid>/exe rather than /proc/self/exe: a wrapper must be able to exec it too.
   std::string self = "/proc/" + std::to_string(::getpid()) + "/exe";
@@ -130,7 +130,7 @@ launched launch_self(const std::vector<std::string>& argv,
   args.insert(args.end(), argv.begin() + (wrapper.empty() ? 0 : 1), argv.end());
   std::string program = wrapper.empty() ? self : wrapper.front();
   return spawn_process(program, !wrapper.empty(), std::move(args), child_environment(env),
-                       foreground);
+                       pipe_stdout);
 }
 
 asio::awaitable<int> wait_exit(pid_t pid) {

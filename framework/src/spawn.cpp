@@ -2,7 +2,8 @@
 //   1. announce a fresh worker id to this process's master server (started on first use);
 //   2. posix_spawn /proc/self/exe with the argv marker and the environment marker;
 //   3. write the worker_config (secret, settings, spawn argument...) to its stdin and close it;
-//   4. relay its stderr, prefixed, until it is released (daemonised workers only);
+//   4. relay its stderr (and stdout when forwarded), each line prefixed `[HOST PID NAME]`: until
+//      it is released, or for its whole life when its output goes to the spawner;
 //   5. await whichever comes first: its registration, its exit, or connection_timeout;
 //   6. await init_done on the registration link (the result of init_worker_state) and, for a
 //      daemonised worker, the exit of its daemonising parent;
@@ -17,7 +18,7 @@
 #include "rpc_parallel/detail/master_server.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/detail/process.hpp"
-#include "rpc_parallel/detail/stderr_relay.hpp"
+#include "rpc_parallel/detail/output_relay.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -39,6 +40,12 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
+// The spawn default: a remote worker's output comes back to us, a local one's is discarded.
+fd_redirection resolve(const fd_redirection& r, bool remote) {
+  if (r.how() != fd_redirection::mode::automatic) return r;
+  return remote ? fd_redirection::to_spawner() : fd_redirection::dev_null();
+}
+
 worker_config make_config(node& self, const spawn_request& r, const std::string& id,
                           const std::string& name, std::string master_host) {
   worker_config c;
@@ -54,8 +61,9 @@ worker_config make_config(node& self, const spawn_request& r, const std::string&
   c.daemonize = !r.foreground;
   c.cd = r.options.cd;
   c.umask = r.options.umask ? static_cast<std::int32_t>(*r.options.umask) : -1;
-  c.redirect_stdout = r.options.redirect_stdout;
-  c.redirect_stderr = r.options.redirect_stderr;
+  bool remote = r.options.how.launcher() != nullptr;
+  c.redirect_stdout = resolve(r.options.redirect_stdout, remote);
+  c.redirect_stderr = resolve(r.options.redirect_stderr, remote);
   c.connection_timeout_ms = r.options.connection_timeout.count();
   c.policy = r.policy;
   c.spawn_arg = r.spawn_arg;
@@ -94,13 +102,15 @@ std::string drain_tail(int fd) {
   return text;
 }
 
+asio::awaitable<void> reap(pid_t pid) { (void)co_await wait_exit(pid); }
+
 // Kills a launched child that will not be used and reaps it, so nothing is left behind.
 asio::awaitable<void> kill_and_reap(pid_t pid) {
   ::kill(pid, SIGKILL);
   co_await wait_exit(pid);
 }
 
-error startup_failure(std::string what, const std::shared_ptr<stderr_relay>& relay) {
+error startup_failure(std::string what, const std::shared_ptr<output_relay>& relay) {
   std::string tail = relay ? relay->tail() : std::string();
   if (!tail.empty()) what += "; its last stderr lines:\n" + tail;
   return {error_kind::failed, what};
@@ -111,9 +121,9 @@ struct started {
   bool parent_pending = false;  ///< A daemonising parent is still to exit and be reaped.
 };
 
-asio::awaitable<started> await_start(node& self, const spawn_request& r,
-                                                        const std::string& id, pid_t pid,
-                                                        std::shared_ptr<stderr_relay> relay) {
+asio::awaitable<started> await_start(node& self, const spawn_request& r, const std::string& id,
+                                     pid_t pid, bool parent_stays,
+                                     std::shared_ptr<output_relay> relay) {
   auto& server = self.master_server();
   asio::steady_timer timer(self.executor(), r.options.connection_timeout);
   auto first = co_await (capture(server.await_registration(id)) || wait_exit(pid) ||
@@ -143,12 +153,12 @@ asio::awaitable<started> await_start(node& self, const spawn_request& r,
     co_await kill_and_reap(pid);
     std::rethrow_exception(registration.failure);
   }
-  co_return started{std::move(*registration.value), !r.foreground};
+  co_return started{std::move(*registration.value), !r.foreground && !parent_stays};
 }
 
 // The daemonising parent exits as soon as the worker is released, right after registering.
 asio::awaitable<void> await_released(node& self, const spawn_request& r, pid_t pid,
-                                     std::shared_ptr<stderr_relay> relay) {
+                                     std::shared_ptr<output_relay> relay) {
   asio::steady_timer released(self.executor(), r.options.connection_timeout);
   auto exited = co_await (wait_exit(pid) || released.async_wait(asio::use_awaitable));
   if (exited.index() == 1) {
@@ -176,11 +186,14 @@ asio::awaitable<void> await_init(const master_server::registered& reg) {
 }
 
 // Steps 5 and 6: the registration of a worker whose init_worker_state succeeded. On failure
-// no child of ours is left unreaped.
-asio::awaitable<master_server::registered> start_and_init(node& self, const spawn_request& r,
-                                                          std::string id, pid_t pid,
-                                                          std::shared_ptr<stderr_relay> relay) {
-  started start = co_await await_start(self, r, id, pid, relay);
+// no child of ours is left unreaped. `parent_stays`: the launched process lives as long as the
+// worker (ssh carrying its output), so it is not awaited here. `on_registered` learns the pid.
+asio::awaitable<master_server::registered> start_and_init(
+    node& self, const spawn_request& r, std::string id, pid_t pid, bool parent_stays,
+    std::shared_ptr<output_relay> relay,
+    std::function<void(const master_server::registered&)> on_registered) {
+  started start = co_await await_start(self, r, id, pid, parent_stays, relay);
+  on_registered(start.registered);
   if (start.parent_pending) {
     // Initialisation and the daemonising parent's exit overlap: both follow the release.
     auto both = co_await (capture(await_init(start.registered)) &&
@@ -220,20 +233,36 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     const auto& remote = r.options.how.launcher();
     std::string master_host = "127.0.0.1";
     if (remote) master_host = co_await remote->prepare(self.master_server().port());
+    worker_config config = make_config(self, r, id, name, master_host);
+    auto forwarded = [&r](const fd_redirection& f) {
+      return !r.foreground && f.how() == fd_redirection::mode::to_spawner;
+    };
+    bool pipe_stdout = r.foreground || forwarded(config.redirect_stdout);
+    // Through ssh, forwarded output keeps the session (and our ssh child) open until the end.
+    bool parent_stays = remote && (forwarded(config.redirect_stdout) || forwarded(config.redirect_stderr));
     launched child = remote ? remote->launch({worker_argv(self, name), r.options.env,
-                                              r.options.how.wrapper(), r.foreground})
-                            : launch_self(worker_argv(self, name), r.options.env, r.foreground,
+                                              r.options.how.wrapper(), pipe_stdout})
+                            : launch_self(worker_argv(self, name), r.options.env, pipe_stdout,
                                           r.options.how.wrapper());
     std::string config_bytes;
-    encode(make_config(self, r, id, name, master_host), config_bytes);
+    encode(config, config_bytes);
     asio::co_spawn(self.executor(),
                    send_config(asio::writable_pipe(self.executor(), child.stdin_fd),
                                std::move(config_bytes)),
                    asio::detached);
-    std::shared_ptr<stderr_relay> relay;
-    if (!r.foreground)
-      relay = stderr_relay::start(self.executor(), child.stderr_fd, "[WORKER " + name + " STDERR] ");
-    auto reg = co_await capture(start_and_init(self, r, id, child.pid, relay));
+    std::string host = remote ? remote->host() : host_name();
+    std::shared_ptr<output_relay> relay, stdout_relay;
+    if (!r.foreground) {
+      std::string unnamed = "[" + host + " - " + name + "] ";
+      relay = output_relay::start(self.executor(), child.stderr_fd, std::cerr, unnamed);
+      if (pipe_stdout) stdout_relay = output_relay::start(self.executor(), child.stdout_fd, std::cout, unnamed);
+    }
+    auto name_output = [&](const master_server::registered& reg) {
+      std::string prefix = "[" + host + " " + std::to_string(reg.registration.pid) + " " + name + "] ";
+      if (relay) relay->name(prefix);
+      if (stdout_relay) stdout_relay->name(prefix);
+    };
+    auto reg = co_await capture(start_and_init(self, r, id, child.pid, parent_stays, relay, name_output));
     if (reg.failure) {
       if (!r.foreground) std::rethrow_exception(reg.failure);
       // The foreground child has exited: what it wrote to stderr explains why.
@@ -246,6 +275,8 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     }
     std::optional<worker_process> process;
     if (r.foreground) process.emplace(self.executor(), child.pid, child.stdout_fd, child.stderr_fd);
+    // The ssh child ends with the worker: reap it then.
+    if (parent_stays) asio::co_spawn(self.executor(), reap(child.pid), asio::detached);
     self.master_server().forget(id);
     worker_ref worker{reg.value->host, reg.value->registration.port, id, r.type->name, name};
     if (r.policy == shutdown_policy::connection_closed)

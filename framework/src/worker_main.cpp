@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <csignal>
 #include <fcntl.h>
 #include <iostream>
 #include <sys/stat.h>
@@ -82,9 +83,12 @@ int daemonize() {
   return release[1];
 }
 
+// The descriptor to put in place at release, or -1 to keep the pipe to the spawner.
 int open_redirection(const fd_redirection& r) {
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
-  if (r.how() == fd_redirection::mode::dev_null) return ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (r.how() == fd_redirection::mode::to_spawner) return -1;
+  if (r.how() != fd_redirection::mode::file_append && r.how() != fd_redirection::mode::file_truncate)
+    return ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   flags |= r.how() == fd_redirection::mode::file_append ? O_APPEND : O_TRUNC;
   int fd = ::open(r.path().c_str(), flags, 0644);
   if (fd < 0) die("cannot open redirect file \"" + r.path() + "\": " + std::strerror(errno));
@@ -110,6 +114,11 @@ int run_worker_role(const type_registry& types) {
     die("worker type \"" + config.type + "\" is not registered in this binary: call "
         "app.add_worker<" + config.type + ">() in main before run");
 
+  // Forwarded lines should reach the spawner as they are written, not when a buffer fills; and
+  // a spawner gone (a closed pipe) must not kill the worker by SIGPIPE.
+  if (config.daemonize && config.redirect_stdout.how() == fd_redirection::mode::to_spawner)
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  ::signal(SIGPIPE, SIG_IGN);
   // Opened before release so that a bad path is reported through the relayed stderr.
   int out = config.daemonize ? open_redirection(config.redirect_stdout) : -1;
   int err = config.daemonize ? open_redirection(config.redirect_stderr) : -1;
@@ -117,10 +126,11 @@ int run_worker_role(const type_registry& types) {
     if (release_fd < 0) return;
     std::fflush(stdout);
     std::fflush(stderr);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    ::close(out);
-    ::close(err);
+    for (auto [from, to] : {std::pair{out, 1}, std::pair{err, 2}}) {
+      if (from < 0) continue;  // forwarded to the spawner: keep the pipe
+      ::dup2(from, to);
+      ::close(from);
+    }
     char byte = 'R';
     (void)::write(release_fd, &byte, 1);
     ::close(release_fd);

@@ -1,7 +1,8 @@
 // Starting a worker on another host: `ssh HOST exec env MARKER=1 K=V... PATH ARGS...`, with the
 // same stdin handshake as a local spawn (the configuration and secret travel through ssh's
-// stdin, never its command line). Before each spawn the remote binary's SHA-256 is checked
-// against ours, and the address the worker should dial back is found from this host's route.
+// stdin, never its command line). Before the first spawn of an executable, one ssh round trip
+// checks that the remote binary's SHA-256 equals ours and that it can execute there (the probe);
+// the address the worker should dial back is found from this host's route.
 #include "rpc_parallel/remote.hpp"
 
 #include "rpc_parallel/detail/launcher.hpp"
@@ -20,11 +21,13 @@
 
 #include <sodium.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 namespace rpc_parallel {
@@ -91,6 +94,16 @@ const std::string& local_binary_hash() {
   return hash;
 }
 
+// `uname -m` of this host.
+const std::string& local_architecture() {
+  static const std::string machine = [] {
+    struct utsname names {};
+    ::uname(&names);
+    return std::string(names.machine);
+  }();
+  return machine;
+}
+
 struct captured {
   int status = -1;
   std::string out, err;
@@ -138,24 +151,15 @@ class ssh_launcher final : public launcher {
   ssh_launcher(std::string host, std::string path, ssh_options ssh)
       : host_(std::move(host)), path_(std::move(path)), ssh_(std::move(ssh)) {}
 
-  const std::string& host() const noexcept { return host_; }
+  std::string host() const override { return host_; }
+  const std::string& host_name() const noexcept { return host_; }
   const std::string& path() const noexcept { return path_; }
   const ssh_options& ssh() const noexcept { return ssh_; }
 
   asio::awaitable<std::string> prepare(std::uint16_t /*master_port*/) const override {
-    // Checked once per executable: later spawns on the same copy skip two ssh round trips.
+    // Checked once per executable: later spawns on the same copy skip the round trips.
     if (!master_address_.empty()) co_return master_address_;
-    // Built before the co_await: g++ 12 cannot keep an initializer list alive across one.
-    std::vector<std::string> check = ssh_command({"sha256sum", "--", shell_quote(path_)});
-    captured hash = co_await run_capture(std::move(check));
-    if (hash.status != 0)
-      throw rpc_error({error_kind::failed,
-                       "cannot check the remote executable " + host_ + ":" + path_ + " (ssh " +
-                           "exited with status " + std::to_string(hash.status) + ": " +
-                           last_line(hash.err) + "); check the host, its key and the path"});
-    if (hash.out.substr(0, hash.out.find(' ')) != local_binary_hash())
-      throw rpc_error({error_kind::failed, "the remote executable " + host_ + ":" + path_ +
-                                               " does not match the local executable"});
+    co_await preflight();
     master_address_ = co_await address_seen_from_host();
     co_return master_address_;
   }
@@ -175,12 +179,61 @@ class ssh_launcher final : public launcher {
     add(path_);
     for (std::size_t i = 1; i < request.argv.size(); ++i) add(request.argv[i]);
     auto args = ssh_command({command});
-    return spawn_process("ssh", true, std::move(args), this_environment(), request.foreground);
+    return spawn_process("ssh", true, std::move(args), this_environment(), request.pipe_stdout);
   }
 
   std::string where() const override { return "host " + host_; }
 
  private:
+  std::string where_path() const { return host_ + ":" + path_; }
+
+  // One round trip: the copy's SHA-256, the host's architecture, and whether the binary can
+  // start there at all (it answers a probe before its main). Each failure gets its own advice.
+  asio::awaitable<void> preflight() const {
+    std::string quoted = shell_quote(path_);
+    std::string script = "sha256sum -- " + quoted + "; echo \"arch $(uname -m)\"; " +
+                         probe_env_var + "=1 " + quoted + " 2>&1; echo \"probe $?\"";
+    std::vector<std::string> check = ssh_command({script});
+    captured result = co_await run_capture(std::move(check));
+    if (result.status != 0)
+      throw rpc_error({error_kind::disconnected,
+                       "cannot check the remote executable " + where_path() + ": ssh exited with status " +
+                           std::to_string(result.status) + " (" + last_line(result.err) +
+                           "); check the host name, its key, and the host key policy"});
+    std::istringstream lines(result.out);
+    std::string hash, arch, probe_output, line;
+    int probe_status = -1;
+    for (bool first = true; std::getline(lines, line); first = false) {
+      if (first && line.find("  ") == 2 * crypto_hash_sha256_BYTES) hash = line.substr(0, line.find(' '));
+      else if (line.rfind("arch ", 0) == 0 && arch.empty()) arch = line.substr(5);
+      else if (line.rfind("probe ", 0) == 0) probe_status = std::atoi(line.c_str() + 6);
+      else probe_output = line;
+    }
+    if (hash.empty())
+      throw rpc_error({error_kind::failed, "the remote executable " + where_path() + " cannot be read (" +
+                                               last_line(result.err) + "); copy it there with copy_to_host"});
+    if (hash != local_binary_hash())
+      throw rpc_error({error_kind::failed, "the remote executable " + where_path() +
+                                               " does not match the local executable"});
+    if (arch != local_architecture())
+      throw rpc_error({error_kind::failed, "the remote executable " + where_path() + " cannot run there: " +
+                                               host_ + " is " + arch + ", this binary is built for " +
+                                               local_architecture()});
+    if (probe_status == 0 && probe_output == probe_answer) co_return;
+    if (probe_status == 126)
+      throw rpc_error({error_kind::failed, "cannot execute the remote executable " + where_path() + " (" +
+                                               probe_output + "): its directory is probably mounted noexec; "
+                                               "copy it to one that allows executing (copy_options::with_dir)"});
+    if (probe_output.find("error while loading shared libraries") != std::string::npos)
+      throw rpc_error({error_kind::failed, "the remote executable " + where_path() + " cannot start on " +
+                                               host_ + ": " + probe_output +
+                                               "; install those libraries there or deploy a static build "
+                                               "(docs/remote.md)"});
+    throw rpc_error({error_kind::failed, "cannot execute the remote executable " + where_path() +
+                                             " (exit status " + std::to_string(probe_status) + ": " +
+                                             probe_output + ")"});
+  }
+
   std::vector<std::string> ssh_command(std::vector<std::string> remote) const {
     return detail::ssh_command(ssh_, host_, std::move(remote));
   }
@@ -270,7 +323,7 @@ boost::asio::awaitable<void> remove(remote_executable executable) {
 }
 
 const std::string& remote_executable::host() const noexcept {
-  return static_cast<const detail::ssh_launcher&>(*launcher_).host();
+  return static_cast<const detail::ssh_launcher&>(*launcher_).host_name();
 }
 
 const std::string& remote_executable::path() const noexcept {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -60,6 +61,8 @@ struct echo_worker {
   static constexpr rpc_parallel::rpc<echo_worker, unit, std::int64_t> umask{"umask"};
   static constexpr rpc_parallel::rpc<echo_worker, unit, std::string> hostname{"hostname"};
   static constexpr rpc_parallel::one_way<echo_worker, std::string> print{"print"};
+  /// Writes "out i" to stdout and "err i" to stderr for i in 0..n-1.
+  static constexpr rpc_parallel::rpc<echo_worker, std::int64_t, unit> print_lines{"print_lines"};
   static constexpr rpc_parallel::one_way<echo_worker, std::string> explode{"explode"};
 
   static void implement(rpc_parallel::implementations<echo_worker>& impl) {
@@ -107,6 +110,12 @@ struct echo_worker {
       return std::string(name);
     });
     impl.add(print, [](state&, std::string text) { std::cout << text << std::endl; });
+    impl.add(print_lines, [](state&, std::int64_t n) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        std::printf("out %lld\n", static_cast<long long>(i));
+        std::fprintf(stderr, "err %lld\n", static_cast<long long>(i));
+      }
+    });
     impl.add(explode, [](state&, std::string text) { throw std::runtime_error(text); });
   }
 };

@@ -9,10 +9,15 @@ namespace rpc_parallel {
 /// Not an aggregate on purpose: see `spawn_options`.
 class fd_redirection {
  public:
-  enum class mode : unsigned char { dev_null, file_append, file_truncate };
+  enum class mode : unsigned char { dev_null, file_append, file_truncate, to_spawner, automatic };
 
   fd_redirection() = default;  ///< /dev/null
   static fd_redirection dev_null() { return {}; }
+  /// Lines go to the spawner's own stdout or stderr, each prefixed `[HOST PID NAME] `, for as
+  /// long as the worker lives (and nothing is lost when it exits).
+  static fd_redirection to_spawner() { return {mode::to_spawner, {}}; }
+  /// `to_spawner` for a worker on another host, `dev_null` for a local one: the spawn default.
+  static fd_redirection automatic() { return {mode::automatic, {}}; }
   static fd_redirection file_append(std::string path) { return {mode::file_append, std::move(path)}; }
   static fd_redirection file_truncate(std::string path) {
     return {mode::file_truncate, std::move(path)};

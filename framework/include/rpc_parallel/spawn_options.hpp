@@ -24,7 +24,7 @@ namespace rpc_parallel {
 struct spawn_options {
   spawn_options() = default;
 
-  /// Shown in errors, in the `[WORKER name STDERR]` prefix and in the worker's argv (`ps`).
+  /// Shown in errors, in the prefix of its forwarded output and in the worker's argv (`ps`).
   /// Empty: the worker type's name.
   std::string name;
   /// Extends the worker's environment (which otherwise is the spawner's). Values arrive exactly.
@@ -36,9 +36,10 @@ struct spawn_options {
   /// How long the worker has to start and register. `init_worker_state` is not limited by it.
   std::chrono::milliseconds connection_timeout = std::chrono::seconds(10);
   /// Where a daemonised worker's stdout/stderr go once it is released (before that, its stderr
-  /// is relayed to the spawner's, prefixed `[WORKER name STDERR]`). Ignored in the foreground.
-  fd_redirection redirect_stdout;  // /dev/null
-  fd_redirection redirect_stderr;  // /dev/null
+  /// goes to the spawner's, prefixed `[HOST PID NAME]`). The default forwards a remote worker's
+  /// lines to the spawner and discards a local one's. Ignored in the foreground.
+  fd_redirection redirect_stdout = fd_redirection::automatic();
+  fd_redirection redirect_stderr = fd_redirection::automatic();
   /// Where and how the worker process starts (Rpc_parallel's `?how`).
   how_to_run how = how_to_run::local();
   /// Called with a background failure of the worker (a one-way function threw), after which the

@@ -12,11 +12,17 @@
 
 namespace rpc_parallel::detail {
 
+/// `RPC_PARALLEL_PROBE=1 ./binary` prints `probe_answer` and exits 0 before `main` runs: how a
+/// launcher checks that a host can execute this binary (not mounted noexec, its shared libraries
+/// present, the right architecture) without running the program.
+inline constexpr const char* probe_env_var = "RPC_PARALLEL_PROBE";
+inline constexpr const char* probe_answer = "rpc_parallel probe ok";
+
 struct launch_request {
   std::vector<std::string> argv;  ///< The worker's argv; argv[0] is replaced by the launcher.
   std::vector<std::pair<std::string, std::string>> env;  ///< The spawn option's additions.
   std::vector<std::string> wrapper;                      ///< how_to_run::wrap's program and args.
-  bool foreground = false;
+  bool pipe_stdout = false;  ///< In the foreground, or when its output goes to the spawner.
 };
 
 /// Implemented by remote/ (ssh). The local case needs none: spawn runs this binary directly.
@@ -29,12 +35,14 @@ class launcher {
   /// process, whose master server listens on `master_port`.
   virtual boost::asio::awaitable<std::string> prepare(std::uint16_t master_port) const = 0;
 
-  /// Starts the worker; its stdin, stderr (and stdout in the foreground) are pipes to us, as
-  /// for a local worker. Throws `rpc_error`.
+  /// Starts the worker; its stdin, stderr (and stdout when asked) are pipes to us, as for a
+  /// local worker. They stay open for as long as the worker keeps them. Throws `rpc_error`.
   virtual launched launch(const launch_request& request) const = 0;
 
   /// "host h1", for error messages.
   virtual std::string where() const = 0;
+  /// "h1": the host, as the prefix of the worker's forwarded output names it.
+  virtual std::string host() const = 0;
 };
 
 }  // namespace rpc_parallel::detail

@@ -13,7 +13,7 @@ namespace rpc_parallel::detail {
 struct launched {
   pid_t pid = -1;
   int stdin_fd = -1;   ///< Write end of the child's stdin.
-  int stdout_fd = -1;  ///< Read end of the child's stdout (foreground only; else -1).
+  int stdout_fd = -1;  ///< Read end of the child's stdout (when piped; else -1).
   int stderr_fd = -1;  ///< Read end of the child's stderr.
 };
 
@@ -23,12 +23,13 @@ struct launched {
 /// and `argv` after `argv[0]`. Never forks this process. Throws `rpc_error` naming what failed.
 launched launch_self(const std::vector<std::string>& argv,
                      const std::vector<std::pair<std::string, std::string>>& env,
-                     bool foreground, const std::vector<std::string>& wrapper);
+                     bool pipe_stdout, const std::vector<std::string>& wrapper);
 
-/// posix_spawn (posix_spawnp with `search_path`) of `program` with stdin, stderr and (in the
-/// foreground) stdout as pipes; descriptors above 2 are not inherited. Throws `rpc_error`.
+/// posix_spawn (posix_spawnp with `search_path`) of `program` with stdin, stderr and (when
+/// `pipe_stdout`) stdout as pipes, else stdout on /dev/null; descriptors above 2 are not
+/// inherited. Throws `rpc_error`.
 launched spawn_process(const std::string& program, bool search_path, std::vector<std::string> args,
-                       std::vector<std::string> environment, bool foreground);
+                       std::vector<std::string> environment, bool pipe_stdout);
 
 /// Throws `rpc_error` unless `name` can be a worker's environment variable (non-empty, no '=',
 /// not the worker marker).

@@ -1,4 +1,4 @@
-#include "rpc_parallel/detail/stderr_relay.hpp"
+#include "rpc_parallel/detail/output_relay.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -6,22 +6,38 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <iostream>
+#include <ostream>
 
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
 
-std::shared_ptr<stderr_relay> stderr_relay::start(asio::any_io_executor executor, int fd,
-                                                  std::string prefix) {
-  std::shared_ptr<stderr_relay> relay(new stderr_relay(executor, fd, std::move(prefix)));
+std::shared_ptr<output_relay> output_relay::start(asio::any_io_executor executor, int fd,
+                                                  std::ostream& out, std::string fallback_prefix) {
+  std::shared_ptr<output_relay> relay(new output_relay(executor, fd, out, std::move(fallback_prefix)));
   asio::co_spawn(executor, relay->relay(), asio::detached);
   return relay;
 }
 
-stderr_relay::stderr_relay(asio::any_io_executor executor, int fd, std::string prefix)
-    : pipe_(executor, fd), prefix_(std::move(prefix)), done_signal_(executor) {}
+output_relay::output_relay(asio::any_io_executor executor, int fd, std::ostream& out,
+                           std::string fallback_prefix)
+    : pipe_(executor, fd), out_(&out), fallback_prefix_(std::move(fallback_prefix)),
+      done_signal_(executor) {}
 
-asio::awaitable<void> stderr_relay::relay() {
+void output_relay::emit(const std::string& line) {
+  if (prefix_)
+    *out_ << *prefix_ << line << std::endl;
+  else
+    waiting_.push_back(line);
+}
+
+void output_relay::name(std::string prefix) {
+  prefix_ = std::move(prefix);
+  for (const auto& line : waiting_) *out_ << *prefix_ << line << '\n';
+  if (!waiting_.empty()) out_->flush();
+  waiting_.clear();
+}
+
+asio::awaitable<void> output_relay::relay() {
   auto self = shared_from_this();
   std::string buffer;
   for (;;) {
@@ -35,16 +51,17 @@ asio::awaitable<void> stderr_relay::relay() {
     std::string line = buffer.substr(0, n);
     buffer.erase(0, n);
     if (!line.empty() && line.back() == '\n') line.pop_back();
-    std::cerr << prefix_ << line << std::endl;
+    emit(line);
     tail_.push_back(std::move(line));
     if (tail_.size() > 20) tail_.pop_front();
     if (ec) break;
   }
+  if (!prefix_) name(fallback_prefix_);
   done_ = true;
   done_signal_.cancel();
 }
 
-asio::awaitable<void> stderr_relay::finished() {
+asio::awaitable<void> output_relay::finished() {
   auto self = shared_from_this();
   while (!done_) {
     done_signal_.expires_at(asio::steady_timer::time_point::max());
@@ -53,7 +70,7 @@ asio::awaitable<void> stderr_relay::finished() {
   }
 }
 
-std::string stderr_relay::tail() const {
+std::string output_relay::tail() const {
   std::string text;
   for (auto& line : tail_) text += "  " + line + "\n";
   if (!text.empty()) text.pop_back();
