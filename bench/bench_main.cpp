@@ -1,6 +1,10 @@
 // Framework figures beside their physical floors, measured in the same run. Prints
 // "name: value unit" lines and "ratio ..." lines; bench/run.sh adds the Python peer.
 #include "floors.hpp"
+#include "report.hpp"
+#include "stream_memory.hpp"
+#include "stream_throughput.hpp"
+#include "stream_worker.hpp"
 
 #include <rpc_parallel/rpc_parallel.hpp>
 
@@ -21,7 +25,11 @@
 namespace asio = boost::asio;
 namespace po = boost::program_options;
 namespace rp = rpc_parallel;
-using clock_type = std::chrono::steady_clock;
+using bench::clock_type;
+using bench::percentile;
+using bench::ratio;
+using bench::report;
+using bench::seconds_since;
 
 struct bench_worker {
   static constexpr std::string_view name = "bench_worker";
@@ -32,23 +40,6 @@ struct bench_worker {
 };
 
 namespace {
-
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
-void report(const std::string& name, double value, const std::string& unit) {
-  std::printf("%s: %.3f %s\n", name.c_str(), value, unit.c_str());
-}
-
-void ratio(const std::string& what, double ours, double floor, const std::string& target) {
-  std::printf("ratio %s: %.2fx the floor (target %s)\n", what.c_str(), ours / floor, target.c_str());
-}
 
 asio::awaitable<double> spawn_and_answer_once() {
   auto start = clock_type::now();
@@ -162,14 +153,24 @@ asio::awaitable<void> measure_pipelined(int calls, int in_flight) {
   std::string suffix = "_" + std::to_string(in_flight) + "_in_flight";
   report("pipelined_calls_per_second" + suffix, ours, "calls/s");
   report("floor_one_write_per_message", floor, "messages/s");
-  std::printf("ratio pipelined_calls%s: %.2fx the floor's rate (target >= 2x)\n", suffix.c_str(),
-              ours / floor);
+  bench::rate_ratio("pipelined_calls" + suffix, ours, floor, ">= 2x");
+}
+
+asio::awaitable<void> measure_streams(bool quick) {
+  co_await bench::measure_pipe_small_values(quick);
+  co_await bench::measure_pipe_bulk(quick);
+  co_await bench::measure_pipe_slow_reader_memory(quick);
 }
 
 asio::awaitable<int> master_main(const po::variables_map& options) {
   bool quick = options.count("quick") > 0;
-  if (options["only"].as<std::string>() == "latency") {
+  std::string only = options["only"].as<std::string>();
+  if (only == "latency") {
     co_await measure_round_trip(quick ? 2000 : 20000);
+    co_return 0;
+  }
+  if (only == "streams") {
+    co_await measure_streams(quick);
     co_return 0;
   }
   int spawns = quick ? 10 : 50;
@@ -185,6 +186,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
     co_await measure_spawn(quick ? 5 : 20, "_with_1GiB_master");
     if (ballast[12345] != 1) co_return 1;
   }
+  co_await measure_streams(quick);
   co_return 0;
 }
 
@@ -216,10 +218,11 @@ int main(int argc, char** argv) {
   apply_pin_option(argc, argv);
   rp::app app;
   app.add_worker<bench_worker>();
+  app.add_worker<bench::stream_worker>();
   po::options_description options("bench");
   options.add_options()("quick", "fewer samples (a smoke run)")(
       "pin", po::value<std::string>()->default_value("none"),
       "same: every process on CPU 0; split: master on CPU 0, children on CPU 1; none")(
-      "only", po::value<std::string>()->default_value("all"), "all, or latency (round trips only)");
+      "only", po::value<std::string>()->default_value("all"), "all, latency (round trips only) or streams");
   return app.run(argc, argv, options, master_main);
 }

@@ -1,8 +1,10 @@
 #include "floors.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spawn.h>
@@ -70,10 +72,11 @@ bool read_exactly(int fd, char* data, std::size_t size) {
   return true;
 }
 
-pid_t spawn_self(const char* mode, int port) {
+pid_t spawn_self(const char* mode, int port, std::string extra = {}) {
   std::string port_text = std::to_string(port);
   char self[] = "/proc/self/exe";
-  char* argv[] = {self, const_cast<char*>(mode), port_text.data(), nullptr};
+  char* argv[] = {self, const_cast<char*>(mode), port_text.data(),
+                  extra.empty() ? nullptr : extra.data(), nullptr};
   pid_t pid = -1;
   int rc = ::posix_spawn(&pid, self, nullptr, nullptr, argv, environ);
   if (rc != 0) throw std::runtime_error("posix_spawn failed");
@@ -83,6 +86,20 @@ pid_t spawn_self(const char* mode, int port) {
 }  // namespace
 
 std::optional<int> run_floor_child(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--floor-source") {
+    // After the parent's go byte, write argv[3] bytes in 1 MiB writes, then close.
+    int fd = connect_loopback(std::atoi(argv[2]));
+    char go;
+    if (!read_exactly(fd, &go, 1)) return 1;
+    std::vector<char> chunk(std::size_t(1) << 20, 'c');
+    for (long long left = std::atoll(argv[3]); left > 0;) {
+      ssize_t n = ::write(fd, chunk.data(),
+                          std::min<std::size_t>(chunk.size(), static_cast<std::size_t>(left)));
+      if (n <= 0) return 1;
+      left -= n;
+    }
+    return 0;
+  }
   if (argc != 3) return std::nullopt;
   std::string mode = argv[1];
   int port = std::atoi(argv[2]);
@@ -155,7 +172,8 @@ double one_write_per_message(int messages) {
   int fd = accept_one(listener);
   char message[16] = "sixteen bytes!!";
   auto start = clock_type::now();
-  for (int i = 0; i < messages; ++i) check(::write(fd, message, sizeof message) == sizeof message, "write");
+  for (int i = 0; i < messages; ++i)
+    check(::write(fd, message, sizeof message) == sizeof message, "write");
   ::shutdown(fd, SHUT_WR);
   char ack;
   read_exactly(fd, &ack, 1);
@@ -164,6 +182,34 @@ double one_write_per_message(int messages) {
   ::close(listener);
   ::waitpid(child, nullptr, 0);
   return messages / elapsed;
+}
+
+double tcp_copy(std::uint64_t bytes, bool into_new_buffer) {
+  int port = 0;
+  int listener = listen_loopback(port);
+  pid_t child = spawn_self("--floor-source", port, std::to_string(bytes));
+  int fd = accept_one(listener);
+  std::vector<char> reused(std::size_t(1) << 20);
+  char go = 1;
+  auto start = clock_type::now();
+  check(::write(fd, &go, 1) == 1, "write");
+  // malloc leaves a new buffer untouched, so its first write page-faults as a new value would.
+  std::unique_ptr<char[]> fresh(into_new_buffer ? new char[bytes] : nullptr);
+  std::uint64_t received = 0;
+  for (;;) {
+    char* into = fresh ? fresh.get() + received : reused.data();
+    std::size_t room = fresh ? bytes - received : reused.size();
+    ssize_t n = room == 0 ? 0 : ::read(fd, into, room);
+    check(n >= 0, "read");
+    if (n == 0) break;
+    received += static_cast<std::uint64_t>(n);
+  }
+  double elapsed = seconds_since(start);
+  ::close(fd);
+  ::close(listener);
+  ::waitpid(child, nullptr, 0);
+  if (received != bytes) throw std::runtime_error("tcp_copy: short read");
+  return static_cast<double>(bytes) / elapsed;
 }
 
 }  // namespace bench

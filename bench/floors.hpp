@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -19,5 +20,9 @@ double spawn_connect_back_many(int count);
 std::vector<double> tcp_ping_pong(int round_trips);
 /// Messages per second writing 16-byte messages with one write() each to a reading child.
 double one_write_per_message(int messages);
+/// Bytes per second a child writing `bytes` (in 1 MiB writes) over loopback TCP reaches, read by
+/// this process into one reused 1 MiB buffer, or, `into_new_buffer`, into a new buffer of
+/// `bytes` (as a received value must land); timed from the go byte this process sends to EOF.
+double tcp_copy(std::uint64_t bytes, bool into_new_buffer = false);
 
 }  // namespace bench

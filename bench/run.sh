@@ -32,4 +32,8 @@ speedup("spawn_to_first_answer", "python_pool1_fork_first_answer_median", "spawn
 speedup("spawn_to_first_answer_vs_spawn_method", "python_pool1_spawn_first_answer_median", "spawn_first_rpc_median")
 speedup("round_trip_p50", "python_manager_round_trip_p50", "rpc_round_trip_p50")
 speedup("round_trip_p50_pinned_same_cpu", "pin_same_python_manager_round_trip_p50", "pin_same_rpc_round_trip_p50")
+def rate_speedup(what, peer, ours):
+    if peer in values and ours in values:
+        print("speedup %s: %.1fx Python's rate (%s / %s)" % (what, values[ours] / values[peer], ours, peer))
+rate_speedup("pipe_small_values", "python_pipe_small_values_per_second", "pipe_small_values_per_second")
 PY

@@ -1,0 +1,81 @@
+// The worker type of the stream benchmarks (stream_throughput.cpp, stream_memory.cpp): pipes of
+// small values, of large chunks, and one that floods a slow reader, plus what the memory figure
+// asks of the worker.
+#pragma once
+
+#include "proc_memory.hpp"
+
+#include <rpc_parallel/rpc_parallel.hpp>
+
+#include <cstdint>
+#include <string>
+#include <unistd.h>
+#include <utility>
+
+namespace bench {
+
+struct stream_worker {
+  static constexpr std::string_view name = "bench_stream_worker";
+  struct state {
+    std::string chunk;               // the value `chunks` sends, built once per size
+    std::int64_t flood_written = 0;  // values the latest `flood` has written so far
+  };
+  using unit = rpc_parallel::unit;
+  template <class Q, class T>
+  using pipe = rpc_parallel::pipe_rpc<stream_worker, Q, T>;
+
+  /// 0..n-1, each through `co_await write` (the writer waits only when the window is full).
+  static constexpr pipe<std::int64_t, std::int64_t> count{"count"};
+  /// 0..n-1 through `write_without_pushback`, awaiting `flushed()` every 1024 values.
+  static constexpr pipe<std::int64_t, std::int64_t> count_batched{"count_batched"};
+  /// (size, n): n strings of `size` bytes, waiting whenever the window is full.
+  static constexpr pipe<std::pair<std::uint64_t, std::int64_t>, std::string> chunks{"chunks"};
+  /// Strings of the given size, through `co_await write`, for as long as the reader takes them.
+  static constexpr pipe<std::uint64_t, std::string> flood{"flood"};
+  static constexpr rpc_parallel::rpc<stream_worker, unit, std::int64_t> flood_written{
+      "flood_written"};
+  /// Resets this worker's peak RSS (see `reset_peak_memory`); returns its pid, or -pid when the
+  /// kernel refused the reset.
+  static constexpr rpc_parallel::rpc<stream_worker, unit, std::int64_t> reset_peak{"reset_peak"};
+
+  static void implement(rpc_parallel::implementations<stream_worker>& impl) {
+    using boost::asio::awaitable;
+    using rpc_parallel::stream_writer;
+    impl.add(count, [](std::int64_t n, stream_writer<std::int64_t> w) -> awaitable<void> {
+      for (std::int64_t i = 0; i < n; ++i)
+        if (!co_await w.write(i)) co_return;
+    });
+    impl.add(count_batched, [](std::int64_t n, stream_writer<std::int64_t> w) -> awaitable<void> {
+      for (std::int64_t i = 0; i < n; ++i) {
+        if (!w.write_without_pushback(i)) co_return;
+        if (i % 1024 == 1023) co_await w.flushed();
+      }
+    });
+    impl.add(chunks,
+             [](state& s, std::pair<std::uint64_t, std::int64_t> q,
+                stream_writer<std::string> w) -> awaitable<void> {
+               if (s.chunk.size() != q.first) s.chunk.assign(q.first, 'c');
+               // By reference, unlike write(T): the chunk is not copied before it is encoded.
+               for (std::int64_t i = 0; i < q.second; ++i) {
+                 if (!w.write_without_pushback(s.chunk)) co_return;
+                 if (w.queued_bytes() > 0) co_await w.flushed();
+               }
+             });
+    impl.add(flood,
+             [](state& s, std::uint64_t size, stream_writer<std::string> w) -> awaitable<void> {
+               std::string value(size, 'f');
+               s.flood_written = 0;
+               for (;;) {
+                 if (!co_await w.write(value)) co_return;
+                 ++s.flood_written;
+               }
+             });
+    impl.add(flood_written, [](state& s, unit) { return s.flood_written; });
+    impl.add(reset_peak, [](unit) {
+      std::int64_t pid = ::getpid();
+      return reset_peak_memory() ? pid : -pid;
+    });
+  }
+};
+
+}  // namespace bench
