@@ -4,15 +4,23 @@
 
 #include <rpc_parallel/remote.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <set>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -69,6 +77,95 @@ rp::ssh_options ssh() { return rp::ssh_options().with_config_file(hosts_dir + "/
 asio::awaitable<rp::remote_executable> on(std::string host) {
   auto copy = co_await rp::copy_to_host(std::move(host), rp::copy_options().with_ssh(ssh()));
   co_return copy;
+}
+
+// A one-line file setup.sh wrote for tests (noexec_dir, ...), without its newline.
+std::string state_file(const std::string& name) {
+  std::string line;
+  std::getline(std::ifstream(hosts_dir + "/" + name), line);
+  return line;
+}
+
+// What `command` prints on `host` (run by the shell there), without the final newline.
+std::string output_on(const std::string& host, const std::string& command) {
+  std::string line = "ssh -F " + hosts_dir + "/ssh_config " + host + " '" + command + "'";
+  std::string out;
+  if (FILE* pipe = ::popen(line.c_str(), "r")) {
+    char buffer[512];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+    ::pclose(pipe);
+  }
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// The test hosts with a key none of them accepts: a copy of ssh_config without its
+// IdentityFile lines (ssh adds those to `-i`, it does not replace them), the key given by `-i`,
+// and no agent. No multiplexing: a connection kept from another test would skip authentication.
+rp::ssh_options wrong_key_ssh() {
+  std::string config = hosts_dir + "/ssh_config_no_identity";
+  {
+    std::ifstream in(hosts_dir + "/ssh_config");
+    std::ofstream out(config);
+    for (std::string line; std::getline(in, line);)
+      if (line.find("IdentityFile") == std::string::npos) out << line << "\n";
+  }
+  auto options =
+      rp::ssh_options().with_config_file(config).with_identity_file(hosts_dir + "/wrong_key");
+  options.extra = {"-o", "IdentitiesOnly=yes"};
+  options.multiplex = false;
+  return options;
+}
+
+// The test hosts under `policy` with `known_hosts` as the only known-hosts file. Command-line
+// `-o` beats the config file's UserKnownHostsFile and StrictHostKeyChecking (ssh keeps the first
+// value it reads, and reads the command line first). No multiplexing: a kept connection would
+// skip the host key check.
+rp::ssh_options known_hosts_ssh(rp::ssh_options::host_key_policy policy, std::string known_hosts) {
+  auto options = ssh().with_host_keys(policy);
+  options.extra = {"-o", "UserKnownHostsFile=" + known_hosts, "-o",
+                   "GlobalKnownHostsFile=/dev/null"};
+  options.multiplex = false;
+  return options;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Spawns an echo worker labelled `label` from `executable` into `slot` (which outlives it: the
+// caller's vector outlives the parallel group).
+asio::awaitable<void> spawn_into(rp::remote_executable executable, std::string label,
+                                 std::optional<rp::connection<echo_worker>>& slot) {
+  auto options = rp::spawn_options().with_name(label).with_how(rp::how_to_run::remote(executable));
+  auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                              std::move(options), label);
+  slot.emplace(std::move(conn));
+}
+
+struct answers {
+  std::string echoed;
+  std::string hostname;
+  std::int64_t pid = 0;
+};
+
+// The calls that show which worker answers, and where it runs (`conn` and `out` outlive it).
+asio::awaitable<void> ask(rp::connection<echo_worker>& conn, answers& out) {
+  out.echoed = co_await conn.run(echo_worker::echo, "hi");
+  out.hostname = co_await conn.run(echo_worker::hostname);
+  out.pid = co_await conn.run(echo_worker::pid);
+}
+
+// Runs `tasks` at once; rethrows the first failure once all have finished.
+asio::awaitable<void> all_at_once(std::vector<asio::awaitable<void>> tasks) {
+  auto executor = co_await asio::this_coro::executor;
+  using task_op = decltype(asio::co_spawn(executor, std::move(tasks.front()), asio::deferred));
+  std::vector<task_op> ops;
+  for (auto& task : tasks) ops.push_back(asio::co_spawn(executor, std::move(task), asio::deferred));
+  auto group = asio::experimental::make_parallel_group(std::move(ops));
+  auto done = co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  for (const std::exception_ptr& e : std::get<1>(done))
+    if (e) std::rethrow_exception(e);
 }
 
 }  // namespace
@@ -176,6 +273,166 @@ BOOST_AUTO_TEST_CASE(an_unreachable_host_fails_with_a_clear_error) {
     BOOST_REQUIRE(result.has_error());
     BOOST_TEST(result.error().message.find("10.200.0.250") != std::string::npos);
   }, 60s);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_key_fails_with_ssh_reason_within_the_connect_timeout) {
+  const std::string host = hosts->names.at(0);
+  tests::run([host]() -> asio::awaitable<void> {
+    auto refused = wrong_key_ssh();
+    auto started = std::chrono::steady_clock::now();
+    std::string copy_error;
+    try {
+      co_await rp::copy_to_host(host, rp::copy_options().with_ssh(refused));
+    } catch (const rp::rpc_error& e) {
+      copy_error = e.what();
+    }
+    auto took = std::chrono::steady_clock::now() - started;
+    BOOST_TEST_MESSAGE("copy_to_host with a refused key: " << copy_error);
+    BOOST_TEST(contains(copy_error, host));
+    BOOST_TEST(contains(copy_error, "Permission denied"));
+    BOOST_TEST((took < refused.connect_timeout));
+
+    // A copy that is there (put with the right key), spawned with the wrong one.
+    auto good = co_await on(host);
+    auto named = rp::remote_executable::existing_on_host(host, good.path(), refused);
+    started = std::chrono::steady_clock::now();
+    auto result = co_await rp::try_spawn<echo_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_how(rp::how_to_run::remote(named)), std::string("x"));
+    took = std::chrono::steady_clock::now() - started;
+    BOOST_REQUIRE(result.has_error());
+    BOOST_TEST_MESSAGE("spawn with a refused key: " << result.error().message);
+    BOOST_TEST(contains(result.error().message, host));
+    BOOST_TEST(contains(result.error().message, "Permission denied"));
+    BOOST_TEST((took < refused.connect_timeout));
+  }, 60s);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_host_key_under_policy_yes_fails_at_once_without_a_prompt) {
+  const std::string host = hosts->names.at(1);
+  tests::run([host]() -> asio::awaitable<void> {
+    const std::string empty = hosts_dir + "/known_hosts_empty";
+    { std::ofstream create(empty); }
+    auto strict = known_hosts_ssh(rp::ssh_options::host_key_policy::yes, empty);
+    auto started = std::chrono::steady_clock::now();
+    std::string copy_error;
+    try {
+      co_await rp::copy_to_host(host, rp::copy_options().with_ssh(strict));
+    } catch (const rp::rpc_error& e) {
+      copy_error = e.what();
+    }
+    auto took = std::chrono::steady_clock::now() - started;
+    BOOST_TEST_MESSAGE("copy_to_host with an unknown host key: " << copy_error);
+    BOOST_TEST(contains(copy_error, host));
+    BOOST_TEST(contains(copy_error, "Host key verification failed"));
+    BOOST_TEST((took < strict.connect_timeout));
+
+    auto good = co_await on(host);
+    auto named = rp::remote_executable::existing_on_host(host, good.path(), strict);
+    started = std::chrono::steady_clock::now();
+    auto result = co_await rp::try_spawn<echo_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_how(rp::how_to_run::remote(named)), std::string("x"));
+    took = std::chrono::steady_clock::now() - started;
+    BOOST_REQUIRE(result.has_error());
+    BOOST_TEST_MESSAGE("spawn with an unknown host key: " << result.error().message);
+    BOOST_TEST(contains(result.error().message, host));
+    BOOST_TEST(contains(result.error().message, "Host key verification failed"));
+    BOOST_TEST((took < strict.connect_timeout));
+
+    // The policy is the cause: accept_new, with a known-hosts file of its own, gets in and
+    // records the key.
+    const std::string fresh = hosts_dir + "/known_hosts_fresh";
+    { std::ofstream create(fresh); }
+    auto accepting = known_hosts_ssh(rp::ssh_options::host_key_policy::accept_new, fresh);
+    auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(accepting));
+    BOOST_TEST(!copy.uploaded());
+    BOOST_TEST(std::filesystem::file_size(fresh) > 0u);
+  }, 60s);
+}
+
+BOOST_AUTO_TEST_CASE(a_copy_in_a_noexec_directory_is_refused_with_the_reason) {
+  const std::string host = hosts->names.at(1);
+  tests::run([host]() -> asio::awaitable<void> {
+    const std::string noexec = state_file("noexec_dir");
+    BOOST_REQUIRE(!noexec.empty());
+    auto copy =
+        co_await rp::copy_to_host(host, rp::copy_options().with_dir(noexec).with_ssh(ssh()));
+    BOOST_TEST(copy.path().rfind(noexec + "/", 0) == 0);
+    auto result = co_await rp::try_spawn<echo_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_how(rp::how_to_run::remote(copy)), std::string("x"));
+    co_await rp::remove(copy);
+    BOOST_REQUIRE(result.has_error());
+    const std::string& message = result.error().message;
+    BOOST_TEST_MESSAGE("spawn from a noexec directory: " << message);
+    BOOST_TEST(contains(message, "cannot execute"));
+    BOOST_TEST(contains(message, "noexec"));
+    BOOST_TEST(contains(message, host + ":" + copy.path()));
+  }, 60s);
+}
+
+BOOST_AUTO_TEST_CASE(three_hosts_with_four_workers_each_answer_concurrently) {
+  constexpr std::size_t per_host = 4;
+  tests::run([]() -> asio::awaitable<void> {
+    const auto& names = hosts->names;
+    std::vector<rp::remote_executable> executables;
+    for (const auto& host : names) {
+      auto executable = co_await on(host);
+      executables.push_back(std::move(executable));
+    }
+    std::vector<std::string> labels;
+    std::vector<std::optional<rp::connection<echo_worker>>> conns(names.size() * per_host);
+    std::vector<asio::awaitable<void>> spawns;
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+      labels.push_back(names[i / per_host] + "#" + std::to_string(i % per_host));
+      spawns.push_back(spawn_into(executables[i / per_host], labels[i], conns[i]));
+    }
+    co_await all_at_once(std::move(spawns));
+
+    // All twelve alive at once, asked at once.
+    std::vector<answers> replies(conns.size());
+    std::vector<asio::awaitable<void>> asks;
+    for (std::size_t i = 0; i < conns.size(); ++i) asks.push_back(ask(*conns[i], replies[i]));
+    co_await all_at_once(std::move(asks));
+    std::set<std::int64_t> pids;
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+      BOOST_TEST(replies[i].echoed == labels[i] + ":hi");
+      if (hosts->mode == "namespaces") BOOST_TEST(replies[i].hostname == names[i / per_host]);
+      pids.insert(replies[i].pid);
+    }
+    BOOST_TEST(pids.size() == conns.size());  // one PID namespace: twelve distinct processes
+  }, 120s);
+}
+
+BOOST_AUTO_TEST_CASE(a_second_spawn_on_a_host_uploads_nothing) {
+  const std::string host = hosts->names.at(2);
+  tests::run([host]() -> asio::awaitable<void> {
+    auto earlier = co_await on(host);  // start without a copy there
+    co_await rp::remove(earlier);
+    auto first = co_await on(host);
+    BOOST_TEST(first.uploaded());
+    // Inode, modification and change times: an upload renames a new file into place.
+    const std::string stat = "stat -c %i,%.9Y,%.9Z " + first.path();
+    const std::string before = output_on(host, stat);
+    BOOST_TEST_MESSAGE("after the first copy: " << before);
+    BOOST_TEST(!before.empty());
+    auto conn = co_await rp::spawn<echo_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_how(rp::how_to_run::remote(first)), std::string("first"));
+    std::string echoed = co_await conn.run(echo_worker::echo, "a");
+    BOOST_TEST(echoed == "first:a");
+
+    auto second = co_await on(host);
+    BOOST_TEST(!second.uploaded());
+    BOOST_TEST(second.path() == first.path());
+    auto again = co_await rp::spawn<echo_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_how(rp::how_to_run::remote(second)), std::string("second"));
+    echoed = co_await again.run(echo_worker::echo, "b");
+    BOOST_TEST(echoed == "second:b");
+    BOOST_TEST(output_on(host, stat) == before);
+  }, 120s);
 }
 
 BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_remote_worker) {

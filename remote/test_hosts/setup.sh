@@ -3,7 +3,9 @@
 # address on a private bridge (10.200.0.0/24), its own mount and UTS namespace (own /tmp and
 # hostname) and its own sshd, reached as an unprivileged test user with a generated key.
 # Where namespaces cannot be made, one private sshd on 127.0.0.1 stands in for every host.
-# Usage: setup.sh [N]   State (keys, ssh_config, pids, logs): $RPCP_TEST_HOSTS_DIR.
+# Usage: setup.sh [N]   State (keys, ssh_config, pids, logs): $RPCP_TEST_HOSTS_DIR. Also there
+# for tests: wrong_key (a key no host accepts) and noexec_dir (the path of a directory mounted
+# noexec on every host).
 # RPCP_TEST_HOSTS_MODE=loopback forces the fallback (to test it where namespaces work).
 # Prints one ssh_config host alias per line. teardown.sh undoes exactly what this started.
 set -euo pipefail
@@ -22,6 +24,7 @@ usermod -p '*' "$user"  # no password, but not locked: sshd (UsePAM no) refuses 
 
 ssh-keygen -q -t ed25519 -N '' -f "$state/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$state/client_key"
+ssh-keygen -q -t ed25519 -N '' -f "$state/wrong_key"   # for tests: a key no host accepts
 cp "$state/client_key.pub" "$state/authorized_keys"
 chmod 644 "$state/authorized_keys"
 : > "$state/ssh_config"
@@ -79,18 +82,25 @@ start_namespaced() {
     write_sshd_config "$address" 22 "$host"
     add_client_entry "$host" "$address" 22
     mkdir -p "$state/$host"
-    # Own /tmp (tmpfs) and hostname, in a mount and UTS namespace of the host's own.
+    # Own /tmp (tmpfs) and hostname, in a mount and UTS namespace of the host's own, and a
+    # noexec directory in that /tmp.
     ip netns exec "$host" unshare --mount --uts /bin/sh -c "
       hostname $host && mount -t tmpfs -o mode=1777 tmpfs /tmp &&
+      mkdir /tmp/noexec && mount -t tmpfs -o mode=1777,noexec tmpfs /tmp/noexec &&
       GLIBC_TUNABLES=$tunables exec /usr/sbin/sshd -D -f $state/sshd_$host.conf -E $state/$host/sshd.log" \
       </dev/null >/dev/null 2>&1 &
     echo $! > "$state/$host/sshd.pid"
     echo "$host" >> "$state/hosts"
   done
+  echo /tmp/noexec > "$state/noexec_dir"
 }
 
 start_loopback() {
   write_sshd_config 127.0.0.1 42022 loopback
+  # The noexec directory, shared by every host here; teardown.sh unmounts it.
+  mkdir -p "$state/noexec"
+  mount -t tmpfs -o mode=1777,noexec tmpfs "$state/noexec"
+  echo "$state/noexec" > "$state/noexec_dir"
   mkdir -p "$state/loopback"
   GLIBC_TUNABLES=$tunables /usr/sbin/sshd -D -f "$state/sshd_loopback.conf" -E "$state/loopback/sshd.log" \
     </dev/null >/dev/null 2>&1 &

@@ -19,5 +19,7 @@ for ns in $(ip netns list 2>/dev/null | awk '/^rpcp-h[0-9]+/ {print $1}'); do
   ip netns del "$ns"
 done
 ip link del rpcpbr0 2>/dev/null
+# Loopback mode's noexec tmpfs: unmounted before the state goes (rm -rf would stop at it).
+if mountpoint -q "$state/noexec" 2>/dev/null; then umount "$state/noexec" || umount -l "$state/noexec"; fi
 rm -rf "$state"
 exit 0
