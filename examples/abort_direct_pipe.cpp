@@ -52,8 +52,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
   // Pongs already on their way would still arrive before the end; here there are none.
   conn.abort(pongs.id());
   while (auto late = co_await pongs.next()) std::cout << "Late pong: " << *late << "\n";
-  bool remote = pongs.closed_by() == rp::stream_closed_by::remote_side;
-  std::cout << "Closed: " << (remote ? "by remote side" : "by local side") << "\n";
+  std::cout << "Closed: " << rp::to_string(pongs.closed_by()) << "\n";
   // The worker's writer closed when the abort arrived, before the end was sent to us.
   bool closed = co_await conn.run(ping_pong_worker::pongs_closed);
   std::cout << "Worker reports pongs " << (closed ? "closed" : "open") << std::endl;

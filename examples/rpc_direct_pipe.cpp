@@ -54,21 +54,13 @@ struct sum_worker {
   }
 };
 
-std::string_view describe(rp::stream_closed_by by) {
-  switch (by) {
-    case rp::stream_closed_by::remote_side: return "by remote side";
-    case rp::stream_closed_by::local_side: return "by local side";
-    default: return "not yet";
-  }
-}
-
 asio::awaitable<int> master_main(const po::variables_map& options) {
   sum_query query{options["max"].as<std::int64_t>(), options["delay-ms"].as<std::int64_t>()};
   auto conn = co_await rp::spawn<sum_worker>(rp::shutdown_on::connection_closed,
                                              rp::spawn_options().with_name("sum"));
   auto sums = co_await conn.run(sum_worker::sum, query);
   while (auto total = co_await sums.next()) std::cout << "Sum_worker.sum: " << *total << "\n";
-  std::cout << "Closed: " << describe(sums.closed_by()) << std::endl;
+  std::cout << "Closed: " << rp::to_string(sums.closed_by()) << std::endl;
   co_return 0;
 }
 

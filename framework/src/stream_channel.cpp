@@ -8,6 +8,19 @@
 
 #include <cstring>
 
+namespace rpc_parallel {
+
+std::string_view to_string(stream_closed_by who) noexcept {
+  switch (who) {
+    case stream_closed_by::nobody: return "open";
+    case stream_closed_by::remote_side: return "by remote side";
+    case stream_closed_by::local_side: return "by local side";
+  }
+  return "unknown";
+}
+
+}  // namespace rpc_parallel
+
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
 

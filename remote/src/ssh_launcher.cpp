@@ -5,6 +5,9 @@
 // the address the worker should dial back is found from this host's route.
 #include "rpc_parallel/remote.hpp"
 
+#include "ssh_command.hpp"
+#include "ssh_connections.hpp"
+
 #include "rpc_parallel/detail/launcher.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/error.hpp"
@@ -60,21 +63,6 @@ namespace {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
-// One word for the remote shell, whatever it contains.
-std::string shell_quote(std::string_view text) {
-  std::string quoted;
-  quoted.reserve(text.size() + 2);
-  quoted.push_back('\'');
-  for (char c : text) {
-    if (c == '\'')
-      quoted.append("'\\''");  // close, an escaped quote, reopen
-    else
-      quoted.push_back(c);
-  }
-  quoted.push_back('\'');
-  return quoted;
-}
-
 // SHA-256 of this binary in hex, read once through /proc/self/exe (so a renamed binary counts).
 const std::string& local_binary_hash() {
   static const std::string hash = [] {
@@ -104,48 +92,6 @@ const std::string& local_architecture() {
   return machine;
 }
 
-struct captured {
-  int status = -1;
-  std::string out, err;
-};
-
-asio::awaitable<void> feed(asio::writable_pipe pipe, std::string input) {
-  boost::system::error_code ignored;  // a command that stops reading shows in its status
-  co_await asio::async_write(pipe, asio::buffer(input), asio::redirect_error(asio::use_awaitable, ignored));
-}
-
-// Runs `argv` (argv[0] on PATH) to completion with `input` on its stdin, capturing its output.
-asio::awaitable<captured> run_capture(std::vector<std::string> argv, std::string input = {}) {
-  std::string program = argv.front();
-  launched child = spawn_process(program, true, std::move(argv), this_environment(), true);
-  auto executor = co_await asio::this_coro::executor;
-  worker_process process(executor, child.pid, child.stdout_fd, child.stderr_fd);
-  asio::writable_pipe stdin_pipe(executor, child.stdin_fd);
-  auto writing = feed(std::move(stdin_pipe), std::move(input));
-  auto outputs = co_await (std::move(writing) && process.read_stdout() && process.read_stderr());
-  captured result;
-  result.out = std::move(std::get<0>(outputs));
-  result.err = std::move(std::get<1>(outputs));
-  result.status = co_await process.wait();
-  co_return result;
-}
-
-std::string last_line(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  auto newline = text.rfind('\n');
-  return newline == std::string::npos ? text : text.substr(newline + 1);
-}
-
-std::vector<std::string> ssh_command(const ssh_options& ssh, const std::string& host,
-                                     std::vector<std::string> remote) {
-  std::vector<std::string> args{"ssh"};
-  auto options = ssh.arguments();
-  args.insert(args.end(), options.begin(), options.end());
-  args.insert(args.end(), {"-T", host, "--"});
-  args.insert(args.end(), remote.begin(), remote.end());
-  return args;
-}
-
 class ssh_launcher final : public launcher {
  public:
   ssh_launcher(std::string host, std::string path, ssh_options ssh)
@@ -157,10 +103,14 @@ class ssh_launcher final : public launcher {
   const ssh_options& ssh() const noexcept { return ssh_; }
 
   asio::awaitable<std::string> prepare(std::uint16_t /*master_port*/) const override {
+    co_await ensure_connection(ssh_, host_);
     // Checked once per executable: later spawns on the same copy skip the round trips.
     if (!master_address_.empty()) co_return master_address_;
     co_await preflight();
-    master_address_ = co_await address_seen_from_host();
+    if (!ssh_.dial_back_address.empty())
+      master_address_ = ssh_.dial_back_address;
+    else
+      master_address_ = co_await address_seen_from_host();
     co_return master_address_;
   }
 
@@ -280,6 +230,7 @@ boost::asio::awaitable<remote_executable> copy_to_host(std::string host, copy_op
   if (auto deleted = name.find(" (deleted)"); deleted != std::string::npos) name.erase(deleted);
   std::string path = options.dir + "/" + name + "." + hash.substr(0, 16);
   std::string where = host + ":" + path;
+  co_await detail::ensure_connection(options.ssh, host);
   // Already there, with this content? Then no upload.
   std::vector<std::string> check = detail::ssh_command(
       options.ssh, host, {"sha256sum", "--", detail::shell_quote(path), "2>/dev/null", "||", "true"});
@@ -314,6 +265,7 @@ boost::asio::awaitable<void> remove(remote_executable executable) {
   RPCP_REQUIRE(executable.deletable(), "remove ", executable.host(), ":", executable.path(),
                ": only copies made by copy_to_host can be removed");
   const auto& launcher = static_cast<const detail::ssh_launcher&>(*executable.launcher());
+  co_await detail::ensure_connection(launcher.ssh(), executable.host());
   std::vector<std::string> command = detail::ssh_command(
       launcher.ssh(), executable.host(), {"rm", "-f", "--", detail::shell_quote(executable.path())});
   detail::captured removed = co_await detail::run_capture(std::move(command));

@@ -31,12 +31,19 @@ struct ssh_options {
   /// and kept 30 s after its last use; the sockets live in a private directory.
   bool multiplex = true;
   std::vector<std::string> extra;  ///< More ssh arguments, e.g. {"-o", "ConnectTimeout=5"}.
+  /// The address workers on this host dial to reach this process. Empty: this host's local
+  /// address on its route to the host, which is right unless NAT or a tunnel is in between.
+  std::string dial_back_address;
 
   ssh_options&& with_config_file(std::string v) && { config_file = std::move(v); return std::move(*this); }
   ssh_options&& with_user(std::string v) && { user = std::move(v); return std::move(*this); }
   ssh_options&& with_port(std::uint16_t v) && { port = v; return std::move(*this); }
   ssh_options&& with_identity_file(std::string v) && { identity_file = std::move(v); return std::move(*this); }
   ssh_options&& with_host_keys(host_key_policy v) && { host_keys = v; return std::move(*this); }
+  ssh_options&& with_dial_back_address(std::string v) && {
+    dial_back_address = std::move(v);
+    return std::move(*this);
+  }
 
   /// The options as ssh arguments (before the host).
   std::vector<std::string> arguments() const;

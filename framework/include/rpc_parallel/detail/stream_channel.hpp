@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace rpc_parallel {
@@ -27,6 +28,9 @@ enum class stream_closed_by : std::uint8_t {
   remote_side,  ///< The writer closed it (also after `connection::abort`).
   local_side,   ///< This reader closed it.
 };
+
+/// "open", "by remote side", "by local side".
+std::string_view to_string(stream_closed_by who) noexcept;
 
 }  // namespace rpc_parallel
 

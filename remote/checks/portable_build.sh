@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `b2 variant=portable` builds a demo that needs no shared library but glibc, and that binary
+# runs its workers on a real sshd host.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$root/examples/checks/common.bash"
+cd "$root"
+b2 -j"$(nproc)" -q variant=portable app_template > /dev/null
+portable=bin/app_template/gcc-12/portable/cxxstd-20-iso/threading-multi/demo
+shared=$(ldd "$portable")
+if grep -Eq 'libboost|libsodium|libstdc\+\+|libgcc_s' <<< "$shared"; then
+  echo "the portable demo still loads:"; echo "$shared"; exit 1
+fi
+export RPCP_TEST_HOSTS_DIR=/run/rpcp-test-hosts-portable
+trap '"$root/remote/test_hosts/teardown.sh"' EXIT
+"$root/remote/test_hosts/setup.sh" 1 > /dev/null
+out=$(timeout 60 "$portable" --workers 3 --n 10 --remote rpcp-h1 --ssh-config "$RPCP_TEST_HOSTS_DIR/ssh_config")
+[ "$out" = "$demo_expected" ] || { echo "$out"; exit 1; }
