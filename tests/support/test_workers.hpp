@@ -4,6 +4,7 @@
 #include <rpc_parallel/detail/node.hpp>
 #include <rpc_parallel/rpc_parallel.hpp>
 
+#include "support/map_functions.hpp"
 #include "support/stream_workers.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -227,6 +228,7 @@ inline void register_test_workers(rpc_parallel::app& app) {
       .add_worker<dispatcher_worker>()
       .add_worker<minimal_worker>()
       .add_worker<stream_worker>();
+  register_map_functions(app);
 }
 
 }  // namespace tests

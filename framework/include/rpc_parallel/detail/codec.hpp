@@ -7,11 +7,40 @@
 #include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
 
+#include <boost/serialization/split_free.hpp>
+
 #include <cstring>
+#include <optional>
 #include <streambuf>
 #include <string>
 #include <string_view>
 #include <type_traits>
+
+// Boost 1.81 serialises boost::optional but not std::optional: a flag, then the value if any.
+namespace boost::serialization {
+template <class Archive, class T>
+void save(Archive& archive, const std::optional<T>& value, unsigned /*version*/) {
+  bool present = value.has_value();
+  archive << present;
+  if (present) archive << *value;
+}
+template <class Archive, class T>
+void load(Archive& archive, std::optional<T>& value, unsigned /*version*/) {
+  bool present = false;
+  archive >> present;
+  if (!present) {
+    value.reset();
+    return;
+  }
+  T inner{};
+  archive >> inner;
+  value = std::move(inner);
+}
+template <class Archive, class T>
+void serialize(Archive& archive, std::optional<T>& value, unsigned version) {
+  split_free(archive, value, version);
+}
+}  // namespace boost::serialization
 
 namespace rpc_parallel::detail {
 

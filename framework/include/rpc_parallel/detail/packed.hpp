@@ -1,0 +1,62 @@
+// Many values in one buffer: a plain array for arithmetic types, length-prefixed encodings for
+// the rest. How map-reduce batches travel.
+#pragma once
+
+#include "rpc_parallel/detail/codec.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace rpc_parallel::detail {
+
+/// Appends `value` to a packed buffer.
+template <class T>
+void pack(const T& value, std::string& out) {
+  if constexpr (is_raw_v<T>) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+  } else {
+    std::size_t at = out.size();
+    out.append(4, '\0');
+    encode(value, out);
+    auto size = static_cast<std::uint32_t>(out.size() - at - 4);
+    std::memcpy(out.data() + at, &size, 4);
+  }
+}
+
+/// Reads values back from a packed buffer it does not own.
+template <class T>
+class unpacker {
+ public:
+  explicit unpacker(std::string_view bytes) : bytes_(bytes) {}
+
+  /// The next value; throws `rpc_error` (failed) when the buffer ends inside one.
+  T next() {
+    if constexpr (is_raw_v<T>) {
+      if (bytes_.size() < sizeof(T)) throw_malformed("packed values", "truncated");
+      T value;
+      // g++ 12 takes a short string's inline buffer for uninitialised here (a false positive).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+      std::memcpy(&value, bytes_.data(), sizeof value);
+#pragma GCC diagnostic pop
+      bytes_.remove_prefix(sizeof value);
+      return value;
+    } else {
+      std::uint32_t size = 0;
+      if (bytes_.size() < 4) throw_malformed("packed values", "truncated");
+      std::memcpy(&size, bytes_.data(), 4);
+      if (bytes_.size() - 4 < size) throw_malformed("packed values", "truncated");
+      T value = decode<T>(bytes_.substr(4, size), "packed value");
+      bytes_.remove_prefix(4 + std::size_t(size));
+      return value;
+    }
+  }
+  bool empty() const noexcept { return bytes_.empty(); }
+
+ private:
+  std::string_view bytes_;
+};
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,352 @@
+// Map-reduce over a pool of workers, local and remote: hand it a range and a function, get the
+// results. Rpc_parallel's `Map_reduce`.
+//
+// A map function is a struct:
+//   static constexpr std::string_view name;     // unique among the app's worker types
+//   using input = ...; using output = ...;      // serialisable values
+//   static output map(const input&);            // or map(state&, const input&) with:
+//   optional: using param = ...; struct state; static state init(param, std::uint64_t worker);
+// A reduce function has `accum` instead of `output`, `map` returning an `accum`, and
+//   static accum combine(accum, accum);         // associative
+// Register each with `app.add_worker<rpc_parallel::map_worker<F>>()`.
+#pragma once
+
+#include "rpc_parallel/connection.hpp"
+#include "rpc_parallel/detail/map_scheduler.hpp"
+#include "rpc_parallel/detail/packed.hpp"
+#include "rpc_parallel/how_to_run.hpp"
+#include "rpc_parallel/map_progress.hpp"
+#include "rpc_parallel/spawn.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace rpc_parallel {
+
+/// Where a map-reduce call runs, and how. Rpc_parallel's `Map_reduce.Config`.
+class map_config {
+ public:
+  map_config();  ///< `local` = this host's cores.
+
+  struct remote_workers {
+    how_to_run how;  ///< `how_to_run::remote(executable)`.
+    std::size_t count = 1;
+  };
+
+  std::size_t local;                   ///< Workers on this host.
+  std::vector<remote_workers> remote;  ///< Workers on other hosts.
+  std::uint32_t batch_size = 0;        ///< Items per message; 0: adapted to keep workers busy.
+  std::size_t batches_in_flight = 2;   ///< Per worker, so round trips never idle it.
+  int retries = 2;  ///< How often an item is run again after its worker was lost.
+  /// Called as results come in (at most every 100 ms, and once at the end).
+  std::function<void(const map_progress&)> on_progress;
+  /// Draws a progress bar with rate and ETA on stdout, only when stdout is a terminal.
+  bool progress_bar = false;
+
+  map_config&& with_local(std::size_t v) && { local = v; return std::move(*this); }
+  map_config&& with_remote(how_to_run how, std::size_t count) && {
+    remote.push_back({std::move(how), count});
+    return std::move(*this);
+  }
+  map_config&& with_batch_size(std::uint32_t v) && { batch_size = v; return std::move(*this); }
+  map_config&& with_batches_in_flight(std::size_t v) && { batches_in_flight = v; return std::move(*this); }
+  map_config&& with_retries(int v) && { retries = v; return std::move(*this); }
+  map_config&& with_on_progress(std::function<void(const map_progress&)> v) && {
+    on_progress = std::move(v);
+    return std::move(*this);
+  }
+  map_config&& with_progress_bar(bool v) && { progress_bar = v; return std::move(*this); }
+};
+
+namespace detail {
+template <class F>
+using param_member = typename F::param;
+template <class F>
+using map_state_member = typename F::state;
+}  // namespace detail
+
+/// What `F::init` takes: `F::param`, or `unit`.
+template <class F>
+using map_param_t = typename detail::member_or_unit<detail::param_member, F>::type;
+/// The per-worker state of `F`: `F::state`, or `unit`.
+template <class F>
+using map_state_t = typename detail::member_or_unit<detail::map_state_member, F>::type;
+
+template <class F>
+concept reduce_function = requires { typename F::accum; };
+
+/// The worker type that runs map (or reduce) function `F`; register it in `main`.
+template <class F>
+struct map_worker {
+  static constexpr std::string_view name = F::name;
+  using spawn_arg = std::pair<map_param_t<F>, std::uint64_t>;  // the param, the worker's index
+  using state = map_state_t<F>;
+  static state init_worker_state(spawn_arg arg) {
+    if constexpr (requires { F::init(std::move(arg.first), arg.second); })
+      return F::init(std::move(arg.first), arg.second);
+    else if constexpr (requires { F::init(std::move(arg.first)); })
+      return F::init(std::move(arg.first));
+    else
+      return state{};
+  }
+
+  /// Packed inputs -> status byte, then packed outputs (or one accum); on a throw: the status,
+  /// the u32 offset of the item and its error.
+  static constexpr rpc<map_worker, std::string, std::string> run_batch{"run_batch"};
+
+  static void implement(implementations<map_worker>& impl) {
+    impl.add(run_batch, [](state& s, std::string inputs) { return run(s, inputs); });
+  }
+
+ private:
+  static decltype(auto) call(state& s, const typename F::input& x) {
+    if constexpr (requires { F::map(s, x); })
+      return F::map(s, x);
+    else
+      return F::map(x);
+  }
+
+  static std::string run(state& s, std::string_view inputs) {
+    std::string reply(1, static_cast<char>(detail::batch_status::ok));
+    detail::unpacker<typename F::input> in(inputs);
+    std::uint32_t offset = 0;
+    try {
+      if constexpr (reduce_function<F>) {
+        typename F::accum total = call(s, in.next());
+        for (++offset; !in.empty(); ++offset) total = F::combine(std::move(total), call(s, in.next()));
+        detail::encode(total, reply);
+      } else {
+        for (; !in.empty(); ++offset) detail::pack(call(s, in.next()), reply);
+      }
+    } catch (...) {
+      reply.assign(1, static_cast<char>(detail::batch_status::item_failed));
+      reply.append(reinterpret_cast<const char*>(&offset), sizeof offset);
+      detail::encode(current_exception_error(), reply);
+    }
+    return reply;
+  }
+};
+
+namespace detail {
+
+/// Spawns the pool of `F`'s workers (one connection each, so they end with the call).
+template <class F>
+boost::asio::awaitable<std::vector<connection<map_worker<F>>>> spawn_map_workers(
+    map_config config, map_param_t<F> param);
+
+/// Runs `F` over `inputs`, handing each batch's outputs to `deliver`.
+template <class F, class Range>
+boost::asio::awaitable<void> run_map(
+    map_config config, Range inputs, map_param_t<F> param, bool ordered,
+    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver);
+
+}  // namespace detail
+
+/// Calls `sink(index, output)` for each input, in input order, as results come in; `sink` may
+/// return false to stop early. Inputs are pulled lazily, so the range may be endless.
+/// Throws `rpc_error`: `failed` naming the item whose `map` threw, `disconnected` when every
+/// worker is lost. Takes `inputs` by value: pass a view (`std::views::all(v)`) to avoid a copy.
+template <class F, std::ranges::input_range Range, class Sink>
+boost::asio::awaitable<void> map(map_config config, Range inputs, map_param_t<F> param, Sink sink) {
+  using output = typename F::output;
+  std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver =
+      [&sink](std::uint64_t first, std::uint32_t count, std::string_view outputs) {
+        detail::unpacker<output> out(outputs);
+        for (std::uint32_t i = 0; i < count; ++i) {
+          if constexpr (std::is_same_v<decltype(sink(first + i, out.next())), bool>) {
+            if (!sink(first + i, out.next())) return false;
+          } else {
+            sink(first + i, out.next());
+          }
+        }
+        return true;
+      };
+  co_await detail::run_map<F>(std::move(config), std::move(inputs), std::move(param), true,
+                              std::move(deliver));
+}
+
+/// `map` collecting the outputs in input order. Rpc_parallel's `Map_reduce.map`.
+template <class F, std::ranges::input_range Range>
+boost::asio::awaitable<std::vector<typename F::output>> map(map_config config, Range inputs,
+                                                            map_param_t<F> param) {
+  std::vector<typename F::output> outputs;
+  if constexpr (std::ranges::sized_range<Range>) outputs.reserve(std::ranges::size(inputs));
+  auto collect = [&outputs](std::uint64_t, typename F::output value) { outputs.push_back(std::move(value)); };
+  co_await map<F>(std::move(config), std::move(inputs), std::move(param), collect);
+  co_return outputs;
+}
+
+/// Like `map`, but `sink(index, output)` sees results as they finish, in any order.
+/// Rpc_parallel's `Map_reduce.map_unordered`.
+template <class F, std::ranges::input_range Range, class Sink>
+boost::asio::awaitable<void> map_unordered(map_config config, Range inputs, map_param_t<F> param,
+                                           Sink sink) {
+  using output = typename F::output;
+  std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver =
+      [&sink](std::uint64_t first, std::uint32_t count, std::string_view outputs) {
+        detail::unpacker<output> out(outputs);
+        for (std::uint32_t i = 0; i < count; ++i) {
+          if constexpr (std::is_same_v<decltype(sink(first + i, out.next())), bool>) {
+            if (!sink(first + i, out.next())) return false;
+          } else {
+            sink(first + i, out.next());
+          }
+        }
+        return true;
+      };
+  co_await detail::run_map<F>(std::move(config), std::move(inputs), std::move(param), false,
+                              std::move(deliver));
+}
+
+/// The first output that holds a value (`F::output` is a `std::optional`), by completion order;
+/// the rest of the work stops. nullopt when none does. Rpc_parallel's `Map_reduce.find_map`.
+template <class F, std::ranges::input_range Range>
+boost::asio::awaitable<typename F::output> find_map(map_config config, Range inputs,
+                                                    map_param_t<F> param) {
+  typename F::output found;
+  auto keep_first = [&found](std::uint64_t, typename F::output value) {
+    if (value) found = std::move(value);
+    return !found.has_value();
+  };
+  co_await map_unordered<F>(std::move(config), std::move(inputs), std::move(param), keep_first);
+  co_return found;
+}
+
+namespace detail {
+template <class F, class Range>
+boost::asio::awaitable<std::optional<typename F::accum>> reduce(map_config config, Range inputs,
+                                                               map_param_t<F> param, bool ordered) {
+  using accum = typename F::accum;
+  std::optional<accum> total;
+  std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver =
+      [&total](std::uint64_t, std::uint32_t, std::string_view bytes) {
+        accum part = decode<accum>(bytes, "accumulator");
+        total = total ? F::combine(std::move(*total), std::move(part)) : std::move(part);
+        return true;
+      };
+  co_await run_map<F>(std::move(config), std::move(inputs), std::move(param), ordered, std::move(deliver));
+  co_return total;
+}
+}  // namespace detail
+
+/// Maps every input and combines the results in any order (`F::combine` must be commutative
+/// and associative); nullopt for an empty input. Rpc_parallel's `map_reduce_commutative`.
+template <reduce_function F, std::ranges::input_range Range>
+boost::asio::awaitable<std::optional<typename F::accum>> map_reduce_commutative(
+    map_config config, Range inputs, map_param_t<F> param) {
+  return detail::reduce<F>(std::move(config), std::move(inputs), std::move(param), false);
+}
+
+/// Maps every input and combines the results in input order (`F::combine` must be
+/// associative). Rpc_parallel's `Map_reduce.map_reduce`.
+template <reduce_function F, std::ranges::input_range Range>
+boost::asio::awaitable<std::optional<typename F::accum>> map_reduce(map_config config, Range inputs,
+                                                                    map_param_t<F> param) {
+  return detail::reduce<F>(std::move(config), std::move(inputs), std::move(param), true);
+}
+
+namespace detail {
+
+void report_spawn_failure(const std::string& what);
+bool stdout_is_terminal();
+
+template <class T>
+boost::asio::awaitable<void> store_result(boost::asio::awaitable<T> op, std::optional<T>* result,
+                                          std::size_t* remaining, wakeup* done) {
+  *result = co_await std::move(op);
+  if (--*remaining == 0) done->notify();
+}
+
+/// Runs every operation at once and returns their results in order (they must not throw).
+template <class T>
+boost::asio::awaitable<std::vector<T>> all_of(std::vector<boost::asio::awaitable<T>> ops) {
+  auto executor = co_await boost::asio::this_coro::executor;
+  std::vector<std::optional<T>> results(ops.size());
+  std::size_t remaining = ops.size();
+  wakeup done(executor);
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    boost::asio::co_spawn(executor, store_result(std::move(ops[i]), &results[i], &remaining, &done),
+                          boost::asio::detached);
+  while (remaining > 0) co_await done.wait();
+  std::vector<T> values;
+  for (auto& r : results) values.push_back(std::move(*r));
+  co_return values;
+}
+
+template <class F>
+boost::asio::awaitable<std::vector<connection<map_worker<F>>>> spawn_map_workers(
+    map_config config, map_param_t<F> param) {
+  std::vector<how_to_run> places(config.local, how_to_run::local());
+  for (const auto& r : config.remote) places.insert(places.end(), r.count, r.how);
+  RPCP_REQUIRE(!places.empty(), "map-reduce needs at least one worker: set map_config::local or remote");
+  std::vector<connection<map_worker<F>>> workers;
+  std::optional<error> last_failure;
+  // Started together; each that fails is reported and left out.
+  std::vector<boost::asio::awaitable<or_error<connection<map_worker<F>>>>> starting;
+  for (std::uint64_t index = 0; index < places.size(); ++index) {
+    auto options = spawn_options()
+                       .with_name(std::string(F::name) + "-" + std::to_string(index))
+                       .with_how(places[index]);
+    starting.push_back(try_spawn<map_worker<F>>(shutdown_on::connection_closed, std::move(options),
+                                                std::make_pair(param, index)));
+  }
+  auto results = co_await all_of(std::move(starting));
+  for (auto& result : results) {
+    if (result.has_value()) {
+      workers.push_back(std::move(*result));
+    } else {
+      last_failure = result.error();
+      report_spawn_failure(result.error().message);
+    }
+  }
+  if (workers.empty())
+    throw rpc_error(with_context(*last_failure, "map-reduce: no worker could start"));
+  co_return workers;
+}
+
+template <class F, class Range>
+boost::asio::awaitable<void> run_map(
+    map_config config, Range inputs, map_param_t<F> param, bool ordered,
+    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver) {
+  auto workers = co_await spawn_map_workers<F>(config, std::move(param));
+  auto it = std::ranges::begin(inputs);
+  auto end = std::ranges::end(inputs);
+  map_hooks hooks;
+  hooks.pull = [&it, &end](std::uint32_t max_items, std::size_t max_bytes, std::string& payload) {
+    std::uint32_t n = 0;
+    for (; n < max_items && it != end && payload.size() < max_bytes; ++it, ++n)
+      pack(static_cast<typename F::input>(*it), payload);
+    return n;
+  };
+  hooks.run = [&workers](std::size_t w, std::string payload) -> boost::asio::awaitable<std::string> {
+    std::string reply = co_await workers[w].run(map_worker<F>::run_batch, std::move(payload));
+    co_return reply;
+  };
+  hooks.deliver = std::move(deliver);
+  hooks.stop = [&workers] {
+    for (auto& w : workers) w.close();
+  };
+  map_job_settings settings;
+  settings.workers = workers.size();
+  settings.batches_in_flight = config.batches_in_flight;
+  settings.batch_size = config.batch_size;
+  settings.retries = config.retries;
+  settings.ordered = ordered;
+  if constexpr (std::ranges::sized_range<Range>) settings.total = std::ranges::size(inputs);
+  settings.on_progress = config.on_progress;
+  settings.progress_bar = config.progress_bar && stdout_is_terminal();
+  co_await run_map_job(std::move(hooks), std::move(settings));
+}
+
+}  // namespace detail
+}  // namespace rpc_parallel

@@ -1,0 +1,110 @@
+// Map and reduce functions for tests/map_reduce_test.cpp.
+#pragma once
+
+#include <rpc_parallel/map_reduce.hpp>
+
+#include <csignal>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+namespace tests {
+
+struct add_thousand {
+  static constexpr std::string_view name = "add_thousand";
+  using input = std::int64_t;
+  using output = std::int64_t;
+  static output map(input x) { return x + 1000; }
+};
+
+/// x, and the pid of the worker that mapped it.
+struct with_pid {
+  static constexpr std::string_view name = "with_pid";
+  using input = std::int64_t;
+  using output = std::pair<std::int64_t, std::int64_t>;
+  static output map(input x) { return {x, static_cast<std::int64_t>(::getpid())}; }
+};
+
+/// Throws on item 537.
+struct fails_on_537 {
+  static constexpr std::string_view name = "fails_on_537";
+  using input = std::int64_t;
+  using output = std::int64_t;
+  static output map(input x) {
+    if (x == 537) throw std::runtime_error("537 is not welcome");
+    return x;
+  }
+};
+
+/// Every worker that maps anything dies at once.
+struct dies {
+  static constexpr std::string_view name = "dies";
+  using input = std::int64_t;
+  using output = std::int64_t;
+  static output map(input) {
+    ::raise(SIGKILL);
+    return 0;
+  }
+};
+
+/// The first x divisible by 777 (but not 0), if any.
+struct find_777 {
+  static constexpr std::string_view name = "find_777";
+  using input = std::int64_t;
+  using output = std::optional<std::int64_t>;
+  static output map(input x) { return x > 0 && x % 777 == 0 ? output(x) : std::nullopt; }
+};
+
+/// Each worker's state from the parameter: "[worker N] param".
+struct greet {
+  static constexpr std::string_view name = "greet";
+  using param = std::string;
+  struct state {
+    std::string greeting;
+  };
+  using input = std::int64_t;
+  using output = std::string;
+  static state init(param p, std::uint64_t worker) {
+    return {"[worker " + std::to_string(worker) + "] " + p};
+  }
+  static output map(state& s, input) { return s.greeting; }
+};
+
+struct sum {
+  static constexpr std::string_view name = "sum";
+  using input = std::int64_t;
+  using accum = std::int64_t;
+  static accum map(input x) { return x; }
+  static accum combine(accum a, accum b) { return a + b; }
+};
+
+/// Concatenation: order-sensitive, so map_reduce must combine in input order.
+struct concat {
+  static constexpr std::string_view name = "concat";
+  using input = std::int64_t;
+  using accum = std::vector<std::int64_t>;
+  static accum map(input x) { return {x}; }
+  static accum combine(accum a, accum b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+};
+
+template <class App>
+void register_map_functions(App& app) {
+  using rpc_parallel::map_worker;
+  app.template add_worker<map_worker<add_thousand>>()
+      .template add_worker<map_worker<with_pid>>()
+      .template add_worker<map_worker<fails_on_537>>()
+      .template add_worker<map_worker<dies>>()
+      .template add_worker<map_worker<find_777>>()
+      .template add_worker<map_worker<greet>>()
+      .template add_worker<map_worker<sum>>()
+      .template add_worker<map_worker<concat>>();
+}
+
+}  // namespace tests
