@@ -57,11 +57,20 @@ void inbound_stream::grant_window() {
 void inbound_stream::on_item(std::string payload, bool more) {
   if (ended()) return;  // closed here: the writer has not heard yet
   if (more || partial_) {
-    // A fragment of a large value: gather it until the last one.
-    if (!partial_)
-      partial_ = std::move(payload);
-    else
+    // A fragment of a large value: gather it until the last one. The first says the size.
+    if (!partial_) {
+      std::uint64_t total = 0;
+      if (payload.size() < sizeof total || (std::memcpy(&total, payload.data(), sizeof total),
+                                            total > transport_->settings().max_message_size))
+        throw rpc_error({error_kind::failed, "protocol error from " + transport_->peer() +
+                                                 ": stream " + std::to_string(id_) +
+                                                 " announced a value over max_message_size"});
+      partial_.emplace();
+      partial_->reserve(total);
+      partial_->append(payload, sizeof total);
+    } else {
       partial_->append(payload);
+    }
     if (partial_->size() > transport_->settings().max_message_size)
       throw rpc_error({error_kind::failed, "protocol error from " + transport_->peer() +
                                                ": a value of stream " + std::to_string(id_) +

@@ -183,12 +183,19 @@ void transport::start_write() {
     }
     std::size_t payload = next.bytes.size() - frame_header_size;
     std::size_t begin = next.sent;
-    std::size_t take = std::min(payload - begin, stream_fragment);
+    // The first fragment starts with the value's whole size, so the reader allocates it once.
+    bool first = begin == 0;
+    std::size_t prefix = first ? sizeof(std::uint64_t) : 0;
+    std::size_t take = std::min(payload - begin, stream_fragment - prefix);
     bool more = begin + take < payload;
+    if (first && !more) prefix = 0;  // fits in one frame after all (cannot happen: packed)
     in_flight_headers_.emplace_back();
-    write_frame_header(in_flight_headers_.back().data(), static_cast<std::uint32_t>(take), next.kind,
+    char* header = in_flight_headers_.back().data();
+    write_frame_header(header, static_cast<std::uint32_t>(take + prefix), next.kind,
                        more ? frame_flag_more : 0, next.id);
-    in_flight_buffers_.push_back(asio::buffer(in_flight_headers_.back()));
+    std::uint64_t total = payload;
+    std::memcpy(header + frame_header_size, &total, sizeof total);
+    in_flight_buffers_.push_back(asio::buffer(header, frame_header_size + prefix));
     next.sent += take;
     budget -= std::min(budget, take + frame_header_size);
     if (more) {

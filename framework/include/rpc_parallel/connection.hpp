@@ -49,7 +49,7 @@ boost::asio::awaitable<R> reverse_call(std::shared_ptr<client> c, std::uint64_t 
                                        Producer producer) {
   using namespace boost::asio::experimental::awaitable_operators;
   std::string response = co_await (std::move(producer) && c->reply_of(id));
-  co_return decode<R>(response, "response");
+  co_return decode_owned<R>(std::move(response), "response");
 }
 
 /// `op`'s value, or the error it threw.
@@ -82,7 +82,7 @@ class connection {
   boost::asio::awaitable<R> run(rpc<W, Q, R> fn, std::type_identity_t<Q> query) {
     auto client = client_;
     std::string response = co_await client->call(make_frame(*client, fn.name, query));
-    co_return detail::decode<R>(response, "response");
+    co_return detail::decode_owned<R>(std::move(response), "response");
   }
 
   /// `run` returning the error instead of throwing. Rpc_parallel's `run`.

@@ -197,11 +197,11 @@ class implementations {
                                              std::string query) -> boost::asio::awaitable<std::string> {
         std::string reply;
         if constexpr (std::is_void_v<value>) {
-          auto decoded = detail::decode<Q>(query, "query");
+          auto decoded = detail::decode_owned<Q>(std::move(query), "query");
           co_await call(impl, s, c, std::move(decoded));
           detail::encode(R{}, reply);
         } else {
-          auto decoded = detail::decode<Q>(query, "query");
+          auto decoded = detail::decode_owned<Q>(std::move(query), "query");
           R response = co_await call(impl, s, c, std::move(decoded));
           detail::encode<R>(response, reply);
         }

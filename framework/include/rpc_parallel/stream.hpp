@@ -34,7 +34,7 @@ class stream_reader {
     auto s = stream_;
     std::optional<std::string> bytes = co_await s->next();
     if (!bytes) co_return std::nullopt;
-    co_return detail::decode<T>(*bytes, "stream value");
+    co_return detail::decode_owned<T>(std::move(*bytes), "stream value");
   }
 
   /// Ends the stream here: values not yet read are dropped and the writer sees its stream close.
@@ -57,11 +57,10 @@ class stream_writer {
   /// Sends `value`, waiting while the reader's window is full. False when the stream is closed
   /// (the reader closed it, or the connection is gone): stop producing. Throws `rpc_error`
   /// (failed) for a value over max_message_size; the stream stays open.
-  [[nodiscard]] boost::asio::awaitable<bool> write(T value) {
-    auto s = stream_;
-    if (!write_without_pushback(value)) co_return false;
-    if (s->queued_bytes() > 0) co_await s->flushed();
-    co_return !s->is_closed();
+  [[nodiscard]] boost::asio::awaitable<bool> write(const T& value) {
+    // Encoded now, so the awaitable does not refer to `value`.
+    bool queued = write_without_pushback(value);
+    return wait_sent(stream_, queued);
   }
 
   /// Queues `value` without waiting. Memory stays bounded only if the producer also awaits
@@ -85,6 +84,12 @@ class stream_writer {
   boost::asio::awaitable<void> closed() { return stream_->closed(); }
 
  private:
+  static boost::asio::awaitable<bool> wait_sent(std::shared_ptr<detail::outbound_stream> s, bool queued) {
+    if (!queued) co_return false;
+    if (s->queued_bytes() > 0) co_await s->flushed();
+    co_return !s->is_closed();
+  }
+
   std::shared_ptr<detail::outbound_stream> stream_;
 };
 

@@ -76,12 +76,18 @@ inline constexpr unsigned archive_flags = boost::archive::no_header | boost::arc
 
 template <class T>
 inline constexpr bool is_raw_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
+/// A string is its own encoding (its length is the message's): no archive, and no copy on
+/// decoding a message it may take over.
+template <class T>
+inline constexpr bool is_bytes_v = std::is_same_v<T, std::string>;
 
 /// Appends the encoding of `value` to `out`.
 template <class T>
 void encode(const T& value, std::string& out) {
   if constexpr (is_raw_v<T>) {
     out.append(reinterpret_cast<const char*>(&value), sizeof value);
+  } else if constexpr (is_bytes_v<T>) {
+    out.append(value);
   } else {
     string_sink sink(out);
     boost::archive::binary_oarchive archive(sink, archive_flags);
@@ -99,6 +105,8 @@ T decode(std::string_view bytes, std::string_view what) {
     T value;
     std::memcpy(&value, bytes.data(), sizeof value);
     return value;
+  } else if constexpr (is_bytes_v<T>) {
+    return std::string(bytes);
   } else {
     try {
       bytes_source source(bytes);
@@ -110,6 +118,15 @@ T decode(std::string_view bytes, std::string_view what) {
       throw_malformed(what, e.what());
     }
   }
+}
+
+/// `decode` from a message it may take over: a string moves instead of being copied.
+template <class T>
+T decode_owned(std::string&& bytes, std::string_view what) {
+  if constexpr (is_bytes_v<T>)
+    return std::move(bytes);
+  else
+    return decode<T>(std::string_view(bytes), what);
 }
 
 }  // namespace rpc_parallel::detail

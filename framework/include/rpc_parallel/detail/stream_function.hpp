@@ -25,7 +25,7 @@ function_entry make_pipe_entry(std::string_view name, function_kind kind, F impl
   entry.stream = [impl = std::move(impl), kind](void* s, void* c, std::string query,
                                                 std::shared_ptr<outbound_stream> out,
                                                 std::shared_ptr<inbound_stream>) -> boost::asio::awaitable<std::string> {
-    auto decoded = decode<Q>(query, "query");
+    auto decoded = decode_owned<Q>(std::move(query), "query");
     // A pipe ends when its implementation does (the server closes it, with the error if any);
     // a direct pipe when its last writer goes.
     stream_writer<T> writer(kind == function_kind::pipe ? std::move(out) : writer_handle(std::move(out)));
@@ -53,7 +53,7 @@ function_entry make_reverse_pipe_entry(std::string_view name, F impl) {
   entry.stream = [impl = std::move(impl)](void* s, void* c, std::string query,
                                           std::shared_ptr<outbound_stream>,
                                           std::shared_ptr<inbound_stream> in) -> boost::asio::awaitable<std::string> {
-    auto decoded = decode<Q>(query, "query");
+    auto decoded = decode_owned<Q>(std::move(query), "query");
     stream_reader<U> reader(std::move(in));
     std::string reply;
     if constexpr (std::is_void_v<value>) {
@@ -89,7 +89,7 @@ function_entry make_state_entry(std::string_view name, F impl) {
   entry.stream = [impl = std::move(impl)](void* s, void* c, std::string query,
                                           std::shared_ptr<outbound_stream> out,
                                           std::shared_ptr<inbound_stream>) -> boost::asio::awaitable<std::string> {
-    auto decoded = decode<Q>(query, "query");
+    auto decoded = decode_owned<Q>(std::move(query), "query");
     stream_writer<U> writer(writer_handle(std::move(out)));
     std::string reply;
     if constexpr (returns_awaitable_v<result>) {
