@@ -8,6 +8,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -17,8 +18,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
+#include <ranges>
 #include <set>
+#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -432,6 +436,110 @@ BOOST_AUTO_TEST_CASE(a_second_spawn_on_a_host_uploads_nothing) {
     echoed = co_await again.run(echo_worker::echo, "b");
     BOOST_TEST(echoed == "second:b");
     BOOST_TEST(output_on(host, stat) == before);
+  }, 120s);
+}
+
+BOOST_AUTO_TEST_CASE(remote_output_comes_back_tagged_and_whole_by_default) {
+  std::ostringstream out_text, err_text;
+  auto* old_out = std::cout.rdbuf(out_text.rdbuf());
+  auto* old_err = std::cerr.rdbuf(err_text.rdbuf());
+  std::string prefix;
+  tests::run([&]() -> asio::awaitable<void> {
+    const std::string host = hosts->names[0];
+    auto executable = co_await on(host);
+    auto options = rp::spawn_options().with_name("talker").with_how(rp::how_to_run::remote(executable));
+    auto w = co_await rp::spawn<echo_worker>(rp::shutdown_on::called_shutdown_function,
+                                             std::move(options), std::string("x"));
+    auto c = co_await rp::connect(w);
+    std::int64_t pid = co_await c.run(echo_worker::pid);
+    prefix = "[" + host + " " + std::to_string(pid) + " talker] ";
+    co_await c.run(echo_worker::print_lines, 200);
+    c.close();
+    co_await rp::shutdown(w);  // exits right after writing: nothing may be lost on the way
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto count = [&prefix](const std::string& text) {
+      std::size_t n = 0;
+      for (std::size_t at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at + 1)) ++n;
+      return n;
+    };
+    auto until = std::chrono::steady_clock::now() + 15s;
+    while ((count(out_text.str()) < 200 || count(err_text.str()) < 200) &&
+           std::chrono::steady_clock::now() < until) {
+      timer.expires_after(20ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+  }, 120s);
+  std::cout.rdbuf(old_out);
+  std::cerr.rdbuf(old_err);
+  std::string expected_out, expected_err;
+  for (int i = 0; i < 200; ++i) {
+    expected_out += prefix + "out " + std::to_string(i) + "\n";
+    expected_err += prefix + "err " + std::to_string(i) + "\n";
+  }
+  auto only = [&prefix](const std::string& text) {
+    std::string kept;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind(prefix, 0) == 0) kept += line + "\n";
+    return kept;
+  };
+  BOOST_TEST(only(out_text.str()) == expected_out);
+  BOOST_TEST(only(err_text.str()) == expected_err);
+}
+
+BOOST_AUTO_TEST_CASE(the_dial_back_address_can_be_given_and_a_wrong_one_fails_clearly) {
+  tests::run([]() -> asio::awaitable<void> {
+    const std::string host = hosts->names[1];
+    std::string address = hosts->mode == "namespaces" ? "10.200.0.1" : "127.0.0.1";
+    auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh().with_dial_back_address(address)));
+    auto options = rp::spawn_options().with_name("dialer").with_how(rp::how_to_run::remote(copy));
+    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed, std::move(options),
+                                                std::string("d"));
+    std::string echoed = co_await conn.run(echo_worker::echo, "back");
+    BOOST_TEST(echoed == "d:back");
+    // A wrong address: the worker cannot register, and says which address it tried. (Only
+    // where hosts are namespaces: on loopback every local address reaches this master.)
+    if (hosts->mode != "namespaces") co_return;
+    auto wrong = rp::remote_executable::existing_on_host(host, copy.path(),
+                                                         ssh().with_dial_back_address("127.0.0.2"));
+    auto bad = rp::spawn_options()
+                   .with_name("lost")
+                   .with_how(rp::how_to_run::remote(wrong))
+                   .with_connection_timeout(5s);
+    auto start = std::chrono::steady_clock::now();
+    auto failed = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::connection_closed, std::move(bad),
+                                                      std::string("x"));
+    BOOST_REQUIRE(failed.has_error());
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 15s));
+    BOOST_TEST(contains(failed.error().message, "127.0.0.2"), failed.error().message);
+  }, 120s);
+}
+
+BOOST_AUTO_TEST_CASE(map_reduce_runs_on_local_and_remote_workers) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto config = rp::map_config().with_local(1);
+    for (const auto& host : hosts->names) {
+      auto executable = co_await on(host);
+      config.remote.push_back({rp::how_to_run::remote(executable), 2});
+    }
+    auto outputs = co_await rp::map<tests::with_pid>(std::move(config), std::views::iota(0, 20000), rp::unit{});
+    BOOST_REQUIRE_EQUAL(outputs.size(), 20000u);
+    bool in_order = true;
+    std::set<std::int64_t> pids;
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      in_order = in_order && outputs[i].first == static_cast<std::int64_t>(i);
+      pids.insert(outputs[i].second);
+    }
+    BOOST_TEST(in_order);
+    BOOST_TEST(pids.size() >= 2u);  // the work was shared
+    auto remote_sum = rp::map_config().with_local(0);
+    for (const auto& host : hosts->names) {
+      auto executable = co_await on(host);
+      remote_sum.remote.push_back({rp::how_to_run::remote(executable), 1});
+    }
+    auto total = co_await rp::map_reduce_commutative<tests::sum>(std::move(remote_sum),
+                                                                 std::views::iota(0, 100000), rp::unit{});
+    BOOST_TEST(total.value() == 4999950000LL);
   }, 120s);
 }
 

@@ -1,5 +1,7 @@
 #include "rpc_parallel/error.hpp"
 
+#include <boost/system/system_error.hpp>
+
 namespace rpc_parallel {
 
 std::string_view to_string(error_kind kind) noexcept {
@@ -38,6 +40,9 @@ error current_exception_error() {
     throw;
   } catch (const rpc_error& e) {
     return e.get();
+  } catch (const boost::system::system_error& e) {
+    // Its what() carries Boost's source location; the code's message is what users need.
+    return {error_kind::failed, e.code().message()};
   } catch (const std::exception& e) {
     return {error_kind::failed, e.what()};
   } catch (...) {

@@ -73,11 +73,18 @@ class worker_runtime {
     auto settings = config_.settings;
     tcp::socket socket(io_);
     tcp::endpoint master(asio::ip::make_address(config_.master_host), config_.master_port);
-    co_await with_deadline(socket.async_connect(master, asio::use_awaitable),
-                           std::chrono::milliseconds(config_.connection_timeout_ms),
-                           "connecting to the master");
-    configure_socket(socket, settings);
     std::string peer = "master at " + config_.master_host + ":" + std::to_string(config_.master_port);
+    try {
+      co_await with_deadline(socket.async_connect(master, asio::use_awaitable),
+                             std::chrono::milliseconds(config_.connection_timeout_ms),
+                             "connecting to the master");
+    } catch (...) {
+      throw rpc_error({error_kind::disconnected,
+                       "cannot reach the " + peer + " (" + current_exception_error().message +
+                           "); a worker dials the address its spawner's host has on the route to "
+                           "it: set ssh_options::dial_back_address when that is not reachable"});
+    }
+    configure_socket(socket, settings);
     std::string frame = begin_frame();
     encode(registration{config_.id, port, static_cast<std::int64_t>(::getpid())}, frame);
     finish_frame(frame, frame_kind::registration, 0);
