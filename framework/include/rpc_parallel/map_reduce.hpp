@@ -150,6 +150,24 @@ boost::asio::awaitable<void> run_map(
     map_config config, Range inputs, map_param_t<F> param, bool ordered,
     std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver);
 
+
+/// Hands each output of a batch to `sink(index, output)`; false once `sink` returns false.
+/// `sink` must outlive the call it is used in.
+template <class Output, class Sink>
+std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver_to(Sink& sink) {
+  return [&sink](std::uint64_t first, std::uint32_t count, std::string_view outputs) {
+    unpacker<Output> out(outputs);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      if constexpr (std::is_same_v<decltype(sink(first + i, out.next())), bool>) {
+        if (!sink(first + i, out.next())) return false;
+      } else {
+        sink(first + i, out.next());
+      }
+    }
+    return true;
+  };
+}
+
 }  // namespace detail
 
 /// Calls `sink(index, output)` for each input, in input order, as results come in; `sink` may
@@ -158,21 +176,8 @@ boost::asio::awaitable<void> run_map(
 /// worker is lost. Takes `inputs` by value: pass a view (`std::views::all(v)`) to avoid a copy.
 template <class F, std::ranges::input_range Range, class Sink>
 boost::asio::awaitable<void> map(map_config config, Range inputs, map_param_t<F> param, Sink sink) {
-  using output = typename F::output;
-  std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver =
-      [&sink](std::uint64_t first, std::uint32_t count, std::string_view outputs) {
-        detail::unpacker<output> out(outputs);
-        for (std::uint32_t i = 0; i < count; ++i) {
-          if constexpr (std::is_same_v<decltype(sink(first + i, out.next())), bool>) {
-            if (!sink(first + i, out.next())) return false;
-          } else {
-            sink(first + i, out.next());
-          }
-        }
-        return true;
-      };
   co_await detail::run_map<F>(std::move(config), std::move(inputs), std::move(param), true,
-                              std::move(deliver));
+                              detail::deliver_to<typename F::output>(sink));
 }
 
 /// `map` collecting the outputs in input order. Rpc_parallel's `Map_reduce.map`.
@@ -191,21 +196,8 @@ boost::asio::awaitable<std::vector<typename F::output>> map(map_config config, R
 template <class F, std::ranges::input_range Range, class Sink>
 boost::asio::awaitable<void> map_unordered(map_config config, Range inputs, map_param_t<F> param,
                                            Sink sink) {
-  using output = typename F::output;
-  std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver =
-      [&sink](std::uint64_t first, std::uint32_t count, std::string_view outputs) {
-        detail::unpacker<output> out(outputs);
-        for (std::uint32_t i = 0; i < count; ++i) {
-          if constexpr (std::is_same_v<decltype(sink(first + i, out.next())), bool>) {
-            if (!sink(first + i, out.next())) return false;
-          } else {
-            sink(first + i, out.next());
-          }
-        }
-        return true;
-      };
   co_await detail::run_map<F>(std::move(config), std::move(inputs), std::move(param), false,
-                              std::move(deliver));
+                              detail::deliver_to<typename F::output>(sink));
 }
 
 /// The first output that holds a value (`F::output` is a `std::optional`), by completion order;
