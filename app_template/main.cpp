@@ -1,73 +1,74 @@
-// The demo app: one binary that is both master and worker. Run it; it spawns local workers
-// (one per core by default), calls their typed functions and prints what they return.
-#include "sum_worker.hpp"
+// The demo app: one binary that is both master and worker. It counts the primes below --below
+// with map-reduce: the numbers are cut into ranges of 10,000, workers count the primes in each
+// range, and the counts are added up. The workers run on this host (one per core by default)
+// and, with --remote HOST..., on those hosts too. A progress bar shows on a terminal.
+#include "count_primes.hpp"
 
+#include <rpc_parallel/map_reduce.hpp>
 #include <rpc_parallel/remote.hpp>
 #include <rpc_parallel/rpc_parallel.hpp>
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <iostream>
+#include <ranges>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
 namespace po = boost::program_options;
 
-// Where the workers run: this host, or round robin over --remote hosts (this binary is copied
-// to each host's /tmp first, once).
-asio::awaitable<std::vector<rpc_parallel::how_to_run>> placements(const po::variables_map& options) {
-  std::vector<rpc_parallel::how_to_run> where;
-  if (!options.count("remote")) {
-    where.push_back(rpc_parallel::how_to_run::local());
-    co_return where;
-  }
+constexpr std::int64_t range_size = 10'000;
+
+// Where the workers run: --workers here, and --remote-workers (default: as many) on each
+// --remote host, where this binary is copied to /tmp first (once: a copy already there is kept).
+asio::awaitable<rpc_parallel::map_config> where_to_run(const po::variables_map& options) {
+  auto local = options["workers"].as<std::size_t>();
+  auto config = rpc_parallel::map_config().with_local(local).with_progress_bar(true);
+  if (!options.count("remote")) co_return config;
   auto ssh = rpc_parallel::ssh_options();
   if (options.count("ssh-config")) ssh.config_file = options["ssh-config"].as<std::string>();
+  auto per_host =
+      options.count("remote-workers") ? options["remote-workers"].as<std::size_t>() : local;
   for (const auto& host : options["remote"].as<std::vector<std::string>>()) {
-    auto copy = co_await rpc_parallel::copy_to_host(host, rpc_parallel::copy_options().with_ssh(ssh));
-    where.push_back(rpc_parallel::how_to_run::remote(copy));
+    auto copy =
+        co_await rpc_parallel::copy_to_host(host, rpc_parallel::copy_options().with_ssh(ssh));
+    config.remote.push_back({rpc_parallel::how_to_run::remote(copy), per_host});
   }
-  co_return where;
+  co_return config;
 }
 
 asio::awaitable<int> master_main(const po::variables_map& options) {
-  int workers = options["workers"].as<int>();
-  std::int64_t n = options["n"].as<std::int64_t>();
-  auto where = co_await placements(options);
+  auto below = std::max<std::int64_t>(0, options["below"].as<std::int64_t>());
+  auto config = co_await where_to_run(options);
 
-  // Spawn the workers one after another; each exits when its connection closes.
-  std::vector<rpc_parallel::connection<sum_worker>> connections;
-  for (int i = 0; i < workers; ++i) {
-    std::string name = "sum-" + std::to_string(i);
-    auto spawn_options =
-        rpc_parallel::spawn_options().with_name(name).with_how(where[i % where.size()]);
-    auto connection = co_await rpc_parallel::spawn<sum_worker>(
-        rpc_parallel::shutdown_on::connection_closed, std::move(spawn_options), name);
-    connections.push_back(std::move(connection));
-  }
-  for (int i = 0; i < workers; ++i) {
-    std::int64_t total = co_await connections[i].run(sum_worker::sum, n + i);
-    std::cout << "sum-" << i << ": sum of 0.." << n + i - 1 << " = " << total << "\n";
-  }
-  for (auto& c : connections) {
-    std::string text = co_await c.run(sum_worker::describe, rpc_parallel::unit{});
-    std::cout << text << "\n";
-  }
+  // The inputs [0, 10000), [10000, 20000)...: made one by one as the workers ask for them.
+  auto ranges = std::views::iota(std::int64_t(0), (below + range_size - 1) / range_size) |
+                std::views::transform([below](std::int64_t i) {
+                  return count_primes::input(i * range_size, std::min(below, (i + 1) * range_size));
+                });
+  auto primes = co_await rpc_parallel::map_reduce_commutative<count_primes>(
+      std::move(config), ranges, rpc_parallel::unit{});
+  std::cout << "primes below " << below << ": " << primes.value_or(0) << std::endl;
   co_return 0;
 }
 
 int main(int argc, char** argv) {
   rpc_parallel::app app;
-  app.add_worker<sum_worker>();
+  app.add_worker<rpc_parallel::map_worker<count_primes>>();
 
   po::options_description options("demo options");
   options.add_options()
-      ("workers", po::value<int>()->default_value(static_cast<int>(std::thread::hardware_concurrency())),
-       "workers to spawn (default: one per core)")
-      ("n", po::value<std::int64_t>()->default_value(100), "each worker sums 0..n+i-1")
+      ("below", po::value<std::int64_t>()->default_value(2'000'000), "count the primes below this")
+      ("workers", po::value<std::size_t>()->default_value(std::thread::hardware_concurrency()),
+       "workers on this host (default: one per core)")
       ("remote", po::value<std::vector<std::string>>()->multitoken(),
-       "run the workers on these ssh hosts instead, round robin")
+       "also run workers on these ssh hosts")
+      ("remote-workers", po::value<std::size_t>(),
+       "workers on each --remote host (default: --workers)")
       ("ssh-config", po::value<std::string>(), "ssh config file for --remote (ssh -F)");
   return app.run(argc, argv, options, master_main);
 }
