@@ -520,7 +520,7 @@ BOOST_AUTO_TEST_CASE(map_reduce_runs_on_local_and_remote_workers) {
     auto config = rp::map_config().with_local(1);
     for (const auto& host : hosts->names) {
       auto executable = co_await on(host);
-      config.remote.push_back({rp::how_to_run::remote(executable), 2});
+      config.add_remote(rp::how_to_run::remote(executable), 2);
     }
     auto outputs = co_await rp::map<tests::with_pid>(std::move(config), std::views::iota(0, 20000), rp::unit{});
     BOOST_REQUIRE_EQUAL(outputs.size(), 20000u);
@@ -535,7 +535,7 @@ BOOST_AUTO_TEST_CASE(map_reduce_runs_on_local_and_remote_workers) {
     auto remote_sum = rp::map_config().with_local(0);
     for (const auto& host : hosts->names) {
       auto executable = co_await on(host);
-      remote_sum.remote.push_back({rp::how_to_run::remote(executable), 1});
+      remote_sum.add_remote(rp::how_to_run::remote(executable), 1);
     }
     auto total = co_await rp::map_reduce_commutative<tests::sum>(std::move(remote_sum),
                                                                  std::views::iota(0, 100000), rp::unit{});

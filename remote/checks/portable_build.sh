@@ -14,5 +14,5 @@ fi
 export RPCP_TEST_HOSTS_DIR=/run/rpcp-test-hosts-portable
 trap '"$root/remote/test_hosts/teardown.sh"' EXIT
 "$root/remote/test_hosts/setup.sh" 1 > /dev/null
-out=$(timeout 60 "$portable" --workers 3 --n 10 --remote rpcp-h1 --ssh-config "$RPCP_TEST_HOSTS_DIR/ssh_config")
+out=$(timeout 60 "$portable" --workers 1 --remote rpcp-h1 --ssh-config "$RPCP_TEST_HOSTS_DIR/ssh_config")
 [ "$out" = "$demo_expected" ] || { echo "$out"; exit 1; }

@@ -58,6 +58,11 @@ class map_config {
     remote.push_back({std::move(how), count});
     return std::move(*this);
   }
+  /// `with_remote` for a named config, e.g. one host at a time in a loop.
+  map_config& add_remote(how_to_run how, std::size_t count) & {
+    remote.push_back({std::move(how), count});
+    return *this;
+  }
   map_config&& with_batch_size(std::uint32_t v) && { batch_size = v; return std::move(*this); }
   map_config&& with_batches_in_flight(std::size_t v) && { batches_in_flight = v; return std::move(*this); }
   map_config&& with_retries(int v) && { retries = v; return std::move(*this); }
