@@ -409,6 +409,30 @@ BOOST_AUTO_TEST_CASE(three_hosts_with_four_workers_each_answer_concurrently) {
   }, 120s);
 }
 
+BOOST_AUTO_TEST_CASE(twenty_workers_on_one_host_fit_its_sshd_session_limit) {
+  // Each remote worker keeps an ssh session (its output); sshd allows 10 per connection by
+  // default. Twenty at once must spread over connections without a refused session.
+  std::ostringstream err_text;
+  auto* old_err = std::cerr.rdbuf(err_text.rdbuf());
+  std::size_t answered = 0;
+  tests::run([&answered]() -> asio::awaitable<void> {
+    auto executable = co_await on(hosts->names.at(0));
+    std::vector<std::optional<rp::connection<echo_worker>>> conns(20);
+    std::vector<asio::awaitable<void>> spawns;
+    for (std::size_t i = 0; i < conns.size(); ++i)
+      spawns.push_back(spawn_into(executable, "many#" + std::to_string(i), conns[i]));
+    co_await all_at_once(std::move(spawns));
+    for (auto& conn : conns) {
+      std::string echoed = co_await conn->run(echo_worker::echo, "x");
+      if (echoed.ends_with(":x")) ++answered;
+    }
+  }, 120s);
+  std::cerr.rdbuf(old_err);
+  BOOST_TEST(answered == 20u);
+  BOOST_TEST(!contains(err_text.str(), "Session open refused"), err_text.str());
+  BOOST_TEST(!contains(err_text.str(), "disabling multiplexing"), err_text.str());
+}
+
 BOOST_AUTO_TEST_CASE(a_second_spawn_on_a_host_uploads_nothing) {
   const std::string host = hosts->names.at(2);
   tests::run([host]() -> asio::awaitable<void> {

@@ -231,15 +231,15 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     self.type(r.type->name);  // a type missing from the app fails here, before any process
     self.master_server().expect(id);
     const auto& remote = r.options.how.launcher();
-    std::string master_host = "127.0.0.1";
-    if (remote) master_host = co_await remote->prepare(self.master_server().port());
-    worker_config config = make_config(self, r, id, name, master_host);
-    auto forwarded = [&r](const fd_redirection& f) {
-      return !r.foreground && f.how() == fd_redirection::mode::to_spawner;
+    auto forwarded = [&r, &remote](const fd_redirection& f) {
+      return !r.foreground && resolve(f, remote != nullptr).how() == fd_redirection::mode::to_spawner;
     };
-    bool pipe_stdout = r.foreground || forwarded(config.redirect_stdout);
+    bool pipe_stdout = r.foreground || forwarded(r.options.redirect_stdout);
     // Through ssh, forwarded output keeps the session (and our ssh child) open until the end.
-    bool parent_stays = remote && (forwarded(config.redirect_stdout) || forwarded(config.redirect_stderr));
+    bool parent_stays = remote && (forwarded(r.options.redirect_stdout) || forwarded(r.options.redirect_stderr));
+    std::string master_host = "127.0.0.1";
+    if (remote) master_host = co_await remote->prepare(self.master_server().port(), parent_stays);
+    worker_config config = make_config(self, r, id, name, master_host);
     launched child = remote ? remote->launch({worker_argv(self, name), r.options.env,
                                               r.options.how.wrapper(), pipe_stdout})
                             : launch_self(worker_argv(self, name), r.options.env, pipe_stdout,

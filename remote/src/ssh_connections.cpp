@@ -27,6 +27,7 @@ struct host_connection {
   explicit host_connection(asio::any_io_executor executor) : changed(std::move(executor)) {}
   bool opening = false;
   clock::time_point last_used{};
+  int sessions = 0;  // lasting sessions reserved on it
   wakeup changed;
 };
 
@@ -37,7 +38,7 @@ class connection_table : public asio::execution_context::service {
   static inline asio::execution_context::id id;
   explicit connection_table(asio::execution_context& context) : service(context) {}
 
-  std::map<std::string, std::unique_ptr<host_connection>> hosts;
+  std::map<std::string, std::vector<std::unique_ptr<host_connection>>> hosts;
   int opening = 0;
   std::unique_ptr<wakeup> slot_freed;
 
@@ -48,18 +49,44 @@ class connection_table : public asio::execution_context::service {
   }
 };
 
-}  // namespace
-
-asio::awaitable<void> ensure_connection(const ssh_options& ssh, const std::string& host) {
-  if (!ssh.multiplex) co_return;
-  auto executor = co_await asio::this_coro::executor;
+connection_table& table_of(const asio::any_io_executor& executor) {
   auto& all = asio::use_service<connection_table>(asio::query(executor, asio::execution::context));
   if (!all.slot_freed) all.slot_freed = std::make_unique<wakeup>(executor);
+  return all;
+}
+
+std::string key_of(const ssh_options& ssh, const std::string& host) {
   std::string key = host;
   for (const auto& arg : ssh.arguments()) key += '\0' + arg;
-  auto& slot = all.hosts[key];
-  if (!slot) slot = std::make_unique<host_connection>(executor);
-  host_connection& connection = *slot;
+  return key;
+}
+
+host_connection& connection_at(connection_table& all, const asio::any_io_executor& executor,
+                               const ssh_options& ssh, const std::string& host, std::size_t slot) {
+  auto& slots = all.hosts[key_of(ssh, host)];
+  while (slots.size() <= slot) slots.push_back(std::make_unique<host_connection>(executor));
+  return *slots[slot];
+}
+
+}  // namespace
+
+std::vector<std::string> ssh_command_on(const ssh_options& ssh, const std::string& host,
+                                        std::vector<std::string> remote, std::size_t slot) {
+  auto args = ssh_command(ssh, host, std::move(remote));
+  if (slot > 0)
+    for (auto& arg : args)
+      if (arg.rfind("ControlPath=", 0) == 0) {
+        arg.push_back('-');
+        arg.append(std::to_string(slot));
+      }
+  return args;
+}
+
+asio::awaitable<void> ensure_connection(const ssh_options& ssh, const std::string& host, std::size_t slot) {
+  if (!ssh.multiplex) co_return;
+  auto executor = co_await asio::this_coro::executor;
+  connection_table& all = table_of(executor);
+  host_connection& connection = connection_at(all, executor, ssh, host, slot);
   while (connection.opening) co_await connection.changed.wait();
   if (clock::now() - connection.last_used < assumed_alive) {
     connection.last_used = clock::now();
@@ -69,7 +96,7 @@ asio::awaitable<void> ensure_connection(const ssh_options& ssh, const std::strin
   while (all.opening >= max_connections_in_setup) co_await all.slot_freed->wait();
   ++all.opening;
   // ControlMaster=auto with ControlPersist: this `true` leaves the master running for others.
-  std::vector<std::string> probe = ssh_command(ssh, host, {"true"});
+  std::vector<std::string> probe = ssh_command_on(ssh, host, {"true"}, slot);
   captured result = co_await run_capture(std::move(probe));
   --all.opening;
   all.slot_freed->notify();
@@ -81,6 +108,29 @@ asio::awaitable<void> ensure_connection(const ssh_options& ssh, const std::strin
                                                    last_line(result.err) +
                                                    "); check the host name, its key and the host key policy"});
   connection.last_used = clock::now();
+}
+
+asio::awaitable<std::size_t> reserve_session(const ssh_options& ssh, const std::string& host) {
+  auto executor = co_await asio::this_coro::executor;
+  connection_table& all = table_of(executor);
+  std::size_t slot = 0;
+  while (connection_at(all, executor, ssh, host, slot).sessions >= sessions_per_connection) ++slot;
+  ++connection_at(all, executor, ssh, host, slot).sessions;  // reserved before any wait
+  try {
+    co_await ensure_connection(ssh, host, slot);
+  } catch (...) {
+    release_session(executor, ssh, host, slot);
+    throw;
+  }
+  co_return slot;
+}
+
+void release_session(const asio::any_io_executor& executor, const ssh_options& ssh,
+                     const std::string& host, std::size_t slot) {
+  auto& all = asio::use_service<connection_table>(asio::query(executor, asio::execution::context));
+  auto found = all.hosts.find(key_of(ssh, host));
+  if (found == all.hosts.end() || found->second.size() <= slot) return;
+  --found->second[slot]->sessions;
 }
 
 }  // namespace rpc_parallel::detail

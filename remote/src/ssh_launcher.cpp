@@ -13,7 +13,10 @@
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/worker_process.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -29,9 +32,12 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <optional>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <utility>
 
 namespace rpc_parallel {
 
@@ -102,15 +108,26 @@ class ssh_launcher final : public launcher {
   const std::string& path() const noexcept { return path_; }
   const ssh_options& ssh() const noexcept { return ssh_; }
 
-  asio::awaitable<std::string> prepare(std::uint16_t /*master_port*/) const override {
-    co_await ensure_connection(ssh_, host_);
+  asio::awaitable<std::string> prepare(std::uint16_t /*master_port*/, bool lasting) const override {
+    executor_ = co_await asio::this_coro::executor;
+    pending_slot_.reset();
+    if (lasting && ssh_.multiplex)
+      pending_slot_ = co_await reserve_session(ssh_, host_);
+    else
+      co_await ensure_connection(ssh_, host_);
     // Checked once per executable: later spawns on the same copy skip the round trips.
     if (!master_address_.empty()) co_return master_address_;
-    co_await preflight();
-    if (!ssh_.dial_back_address.empty())
-      master_address_ = ssh_.dial_back_address;
-    else
-      master_address_ = co_await address_seen_from_host();
+    try {
+      if (pending_slot_) co_await ensure_connection(ssh_, host_);  // the checks use the first
+      co_await preflight();
+      if (!ssh_.dial_back_address.empty())
+        master_address_ = ssh_.dial_back_address;
+      else
+        master_address_ = co_await address_seen_from_host();
+    } catch (...) {
+      give_back_slot();
+      throw;
+    }
     co_return master_address_;
   }
 
@@ -128,8 +145,18 @@ class ssh_launcher final : public launcher {
     for (const auto& word : request.wrapper) add(word);
     add(path_);
     for (std::size_t i = 1; i < request.argv.size(); ++i) add(request.argv[i]);
-    auto args = ssh_command({command});
-    return spawn_process("ssh", true, std::move(args), this_environment(), request.pipe_stdout);
+    std::optional<std::size_t> slot = std::exchange(pending_slot_, std::nullopt);
+    auto args = ssh_command_on(ssh_, host_, {command}, slot.value_or(0));
+    launched child;
+    try {
+      child = spawn_process("ssh", true, std::move(args), this_environment(), request.pipe_stdout);
+    } catch (...) {
+      if (slot) release_session(executor_, ssh_, host_, *slot);
+      throw;
+    }
+    // The session lasts as long as the ssh child: give its room back when that exits.
+    if (slot) asio::co_spawn(executor_, release_at_exit(executor_, child.pid, ssh_, host_, *slot), asio::detached);
+    return child;
   }
 
   std::string where() const override { return "host " + host_; }
@@ -209,10 +236,31 @@ class ssh_launcher final : public launcher {
     co_return probe.local_endpoint().address().to_string();
   }
 
+  void give_back_slot() const {
+    if (pending_slot_) release_session(executor_, ssh_, host_, *pending_slot_);
+    pending_slot_.reset();
+  }
+
+  // Waits (without reaping: the spawner does) until `pid` exits, then frees its session's room.
+  static asio::awaitable<void> release_at_exit(asio::any_io_executor executor, pid_t pid, ssh_options ssh,
+                                               std::string host, std::size_t slot) {
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd >= 0) {
+      asio::posix::stream_descriptor exited(executor, fd);
+      boost::system::error_code ignored;
+      co_await exited.async_wait(asio::posix::stream_descriptor::wait_read,
+                                 asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    release_session(executor, ssh, host, slot);
+  }
+
   std::string host_;
   std::string path_;
   ssh_options ssh_;
   mutable std::string master_address_;  // set once the binary checked out; one I/O thread
+  // Between `prepare` and `launch` (no suspension in between): the lasting session's connection.
+  mutable std::optional<std::size_t> pending_slot_;
+  mutable asio::any_io_executor executor_;
 };
 
 }  // namespace

@@ -32,8 +32,10 @@ class launcher {
 
   /// Before launching: checks that the target can run this binary (throws `rpc_error` naming
   /// the host and what to do), and returns the address a worker there dials to reach this
-  /// process, whose master server listens on `master_port`.
-  virtual boost::asio::awaitable<std::string> prepare(std::uint16_t master_port) const = 0;
+  /// process, whose master server listens on `master_port`. `lasting`: the launch that follows
+  /// keeps its channel open for the worker's life (its output comes back through it). The
+  /// next `launch` must follow without a suspension in between.
+  virtual boost::asio::awaitable<std::string> prepare(std::uint16_t master_port, bool lasting) const = 0;
 
   /// Starts the worker; its stdin, stderr (and stdout when asked) are pipes to us, as for a
   /// local worker. They stay open for as long as the worker keeps them. Throws `rpc_error`.
