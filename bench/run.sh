@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
 # Builds and runs the benchmarks: our figures, their floors and the Python peer, in one run,
-# then the speed-up over Python. Usage: bench/run.sh [--quick]
+# then the speed-up over Python. Usage: bench/run.sh [--quick] [--only latency|streams|mapreduce]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only=all
+quick=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=(--quick) ;;
+    --only) only="$2"; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--only latency|streams|mapreduce]" >&2; exit 2 ;;
+  esac
+  shift
+done
 scripts/build.sh bench
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 bench=bin/bench/gcc-12/release/cxxstd-20-iso/threading-multi/bench
 echo "## unpinned"
-"$bench" "$@" | tee "$out"
-for pin in same split; do
-  echo "## pinned $pin (latency figures only)"
-  "$bench" "$@" --pin "$pin" --only latency | grep -E "round_trip|ping_pong" | sed "s/^/pin_${pin}_/" | tee -a "$out"
-done
-/usr/bin/python3 bench/python_peer.py "$@" | tee -a "$out"
-taskset -c 0 /usr/bin/python3 bench/python_peer.py "$@" --only-latency | sed "s/^/pin_same_/" | tee -a "$out"
+"$bench" "${quick[@]}" --only "$only" | tee "$out"
+if [ "$only" = all ] || [ "$only" = latency ]; then
+  for pin in same split; do
+    echo "## pinned $pin (latency figures only)"
+    "$bench" "${quick[@]}" --pin "$pin" --only latency | grep -E "round_trip|ping_pong" | sed "s/^/pin_${pin}_/" | tee -a "$out"
+  done
+fi
+/usr/bin/python3 bench/python_peer.py "${quick[@]}" --only "$only" | tee -a "$out"
+if [ "$only" = all ] || [ "$only" = latency ]; then
+  taskset -c 0 /usr/bin/python3 bench/python_peer.py "${quick[@]}" --only-latency | sed "s/^/pin_same_/" | tee -a "$out"
+fi
 /usr/bin/python3 - "$out" <<'PY'
 import sys
 values = {}
@@ -36,4 +50,32 @@ def rate_speedup(what, peer, ours):
     if peer in values and ours in values:
         print("speedup %s: %.1fx Python's rate (%s / %s)" % (what, values[ours] / values[peer], ours, peer))
 rate_speedup("pipe_small_values", "python_pipe_small_values_per_second", "pipe_small_values_per_second")
+# Map-reduce: ours spawns its 2 workers inside the timed call; Python's pool is started first
+# (its best case), and, for 100 000 items, also created in the timing ("cold").
+import re
+def size_of(name):
+    return int(re.search(r"_(\d+)_", name).group(1))
+ours_sizes = sorted(size_of(k) for k in values if re.fullmatch(r"map_plus_one_\d+_items_per_second", k))
+unchunked = sorted(size_of(k) for k in values if re.fullmatch(r"python_pool2_map_\d+_chunksize_1_items_per_second", k))
+for n in ours_sizes:
+    ours = "map_plus_one_%d_items_per_second" % n
+    peer = "python_pool2_map_%d_chunksize_default_items_per_second" % n
+    if peer in values:
+        print("speedup map_%d_items: %.1fx Python's rate at its default chunksize, pool started "
+              "beforehand (target >= 3x, aim 10x) (%s / %s)" % (n, values[ours] / values[peer], ours, peer))
+    cold = "python_pool2_map_%d_chunksize_default_cold_items_per_second" % n
+    if cold in values:
+        print("speedup map_%d_items_pool_started_in_timing: %.1fx Python's rate (both start their "
+              "processes in the call) (%s / %s)" % (n, values[ours] / values[cold], ours, cold))
+    if unchunked:
+        m = n if n in unchunked else max(unchunked)
+        peer = "python_pool2_map_%d_chunksize_1_items_per_second" % m
+        note = "" if m == n else "; Python ran only %d items, chunksize=1 being slow" % m
+        print("speedup map_%d_items_vs_chunksize_1: %.1fx Python's rate at chunksize=1 (target >= 50x%s) (%s / %s)"
+              % (n, values[ours] / values[peer], note, ours, peer))
+first = "map_first_result_median"
+for peer in sorted(k for k in values if k.startswith("python_pool2_imap_first_result_")):
+    if first in values:
+        print("speedup first_result_vs_%s: %.2fx (Python / ours: above 1, ours comes first) (%s / %s)"
+              % (peer[len("python_pool2_imap_first_result_"):], values[peer] / values[first], peer, first))
 PY
