@@ -166,8 +166,16 @@ void adapt_batch_size(job& j, std::uint32_t count, clock::duration took) {
   if (j.settings.batch_size) return;
   double per_item = std::chrono::duration<double>(took).count() / count;
   double wanted = per_item > 0 ? target_batch_seconds / per_item : max_batch_items;
-  double grown = std::min<double>(wanted, static_cast<double>(j.batch_items) * 8);
-  j.batch_items = static_cast<std::uint32_t>(std::clamp<double>(grown, 1, max_batch_items));
+  // Grow fast (a round trip hides in a batch of one), shrink at once.
+  double grown = std::min<double>(wanted, static_cast<double>(j.batch_items) * 64);
+  double most = max_batch_items;
+  if (j.settings.total) {
+    // Leave every lane a share of what is known to be left.
+    double lanes = static_cast<double>(j.workers_alive * std::max<std::size_t>(1, j.settings.batches_in_flight));
+    double left = static_cast<double>(*j.settings.total - std::min(*j.settings.total, j.next_input));
+    most = std::clamp(left / std::max(1.0, 2 * lanes), 1.0, most);
+  }
+  j.batch_items = static_cast<std::uint32_t>(std::clamp<double>(grown, 1, most));
 }
 
 void deliver(job& j, std::uint64_t first, std::uint32_t count, std::string reply) {

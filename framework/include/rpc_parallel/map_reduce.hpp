@@ -123,6 +123,7 @@ struct map_worker {
 
   static std::string run(state& s, std::string_view inputs) {
     std::string reply(1, static_cast<char>(detail::batch_status::ok));
+    reply.reserve(1 + inputs.size());  // outputs are often about as large as inputs
     detail::unpacker<typename F::input> in(inputs);
     std::uint32_t offset = 0;
     try {
@@ -320,6 +321,8 @@ boost::asio::awaitable<void> run_map(
   auto end = std::ranges::end(inputs);
   map_hooks hooks;
   hooks.pull = [&it, &end](std::uint32_t max_items, std::size_t max_bytes, std::string& payload) {
+    if constexpr (is_raw_v<typename F::input>)
+      payload.reserve(std::min<std::size_t>(max_bytes, std::size_t(max_items) * sizeof(typename F::input)));
     std::uint32_t n = 0;
     for (; n < max_items && it != end && payload.size() < max_bytes; ++it, ++n)
       pack(static_cast<typename F::input>(*it), payload);
