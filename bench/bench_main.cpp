@@ -2,6 +2,7 @@
 // "name: value unit" lines and "ratio ..." lines; bench/run.sh adds the Python peer.
 #include "floors.hpp"
 #include "map_reduce.hpp"
+#include "remote_bench.hpp"
 #include "report.hpp"
 #include "stream_memory.hpp"
 #include "stream_throughput.hpp"
@@ -185,6 +186,10 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
     co_await measure_map_reduce(quick);
     co_return 0;
   }
+  if (only == "remote") {
+    co_await bench::measure_remote(quick);
+    co_return 0;
+  }
   int spawns = quick ? 10 : 50;
   co_await measure_spawn(spawns, "");
   co_await measure_spawn_many(32, quick ? 2 : 5);
@@ -200,6 +205,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
   }
   co_await measure_streams(quick);
   co_await measure_map_reduce(quick);
+  co_await bench::measure_remote(quick);
   co_return 0;
 }
 
@@ -233,11 +239,13 @@ int main(int argc, char** argv) {
   app.add_worker<bench_worker>();
   app.add_worker<bench::stream_worker>();
   bench::add_map_workers(app);
+  bench::add_remote_workers(app);
   po::options_description options("bench");
   options.add_options()("quick", "fewer samples (a smoke run)")(
       "pin", po::value<std::string>()->default_value("none"),
       "same: every process on CPU 0; split: master on CPU 0, children on CPU 1; none")(
       "only", po::value<std::string>()->default_value("all"),
-      "all, latency (round trips only), streams or mapreduce");
+      "all, latency (round trips only), streams, mapreduce or remote (starts 4 sshd test hosts: "
+      "needs root)");
   return app.run(argc, argv, options, master_main);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the benchmarks: our figures, their floors and the Python peer, in one run,
-# then the speed-up over Python. Usage: bench/run.sh [--quick] [--only latency|streams|mapreduce]
+# then the speed-up over Python. Usage: bench/run.sh [--quick] [--only latency|streams|mapreduce|remote]
+# The remote figures start 4 sshd test hosts (remote/test_hosts, as root) and tear them down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 only=all
@@ -9,13 +10,29 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=(--quick) ;;
     --only) only="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--only latency|streams|mapreduce]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh [--quick] [--only latency|streams|mapreduce|remote]" >&2; exit 2 ;;
   esac
   shift
 done
 scripts/build.sh bench
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+# The bench tears its test hosts down itself; this covers a bench killed half-way: its ssh
+# ControlMasters first (they would outlive the hosts, and the framework's socket path is the
+# same in the next run), then the hosts.
+hosts_dir=/run/rpcp-test-hosts-bench
+cleanup() {
+  rm -f "$out"
+  [ -d "$hosts_dir" ] || return 0
+  for host in $(cat "$hosts_dir/hosts" 2>/dev/null); do
+    ours=$(ssh -G -F "$hosts_dir/ssh_config" -o "ControlPath=/tmp/rpcp-ssh-$(id -u)/%C" "$host" |
+           awk '/^controlpath /{print $2}')
+    for socket in "$hosts_dir"/cm-* "$ours" "$ours"-*; do
+      if [ -S "$socket" ]; then ssh -F "$hosts_dir/ssh_config" -o "ControlPath=$socket" -O exit "$host" 2>/dev/null || true; fi
+    done
+  done
+  RPCP_TEST_HOSTS_DIR=$hosts_dir remote/test_hosts/teardown.sh
+}
+trap cleanup EXIT
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 bench=bin/bench/gcc-12/release/cxxstd-20-iso/threading-multi/bench
 echo "## unpinned"
