@@ -92,6 +92,28 @@ asio::awaitable<double> spawn_two_seconds() {
   co_return elapsed;
 }
 
+/// The same on a `map_pool` started beforehand, as Python's pool is: no spawning in the timing.
+asio::awaitable<double> plus_one_rate_on_pool(rp::map_pool<plus_one>& pool, std::int64_t n) {
+  auto start = clock_type::now();
+  std::vector<std::int64_t> out = co_await rp::map<plus_one>(pool, std::views::iota(std::int64_t(0), n));
+  double elapsed = seconds_since(start);
+  if (static_cast<std::int64_t>(out.size()) != n) throw std::runtime_error("map: outputs missing");
+  for (std::int64_t i = 0; i < n; ++i)
+    if (out[static_cast<std::size_t>(i)] != i + 1) throw std::runtime_error("map: wrong output");
+  co_return static_cast<double>(n) / elapsed;
+}
+
+asio::awaitable<void> plus_one_pool_figure(std::int64_t n, int runs) {
+  auto pool = co_await rp::map_pool<plus_one>::start(rp::map_config().with_local(2), rp::unit{});
+  std::vector<double> rates;
+  for (int i = 0; i < runs; ++i) {
+    double rate = co_await plus_one_rate_on_pool(pool, n);
+    rates.push_back(rate);
+  }
+  report("map_pool_plus_one_" + std::to_string(n) + "_items_per_second", percentile(rates, 0.5),
+         "items/s");
+}
+
 asio::awaitable<void> plus_one_figure(std::int64_t n, int runs) {
   std::vector<double> rates;
   for (int i = 0; i < runs; ++i) {
@@ -174,6 +196,8 @@ asio::awaitable<void> measure_map_overhead(bool quick) {
   wait_for_idle("map_overhead");
   co_await plus_one_figure(100'000, quick ? 3 : 5);
   co_await plus_one_figure(quick ? 1'000'000 : 10'000'000, quick ? 1 : 5);
+  co_await plus_one_pool_figure(100'000, quick ? 3 : 5);
+  co_await plus_one_pool_figure(quick ? 1'000'000 : 10'000'000, quick ? 1 : 5);
   std::vector<double> firsts, rests, spawns;
   for (int i = 0; i < (quick ? 3 : 11); ++i) {
     first_and_rest r = co_await first_result(100'000);

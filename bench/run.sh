@@ -90,6 +90,12 @@ for n in ours_sizes:
         note = "" if m == n else "; Python ran only %d items, chunksize=1 being slow" % m
         print("speedup map_%d_items_vs_chunksize_1: %.1fx Python's rate at chunksize=1 (target >= 50x%s) (%s / %s)"
               % (n, values[ours] / values[peer], note, ours, peer))
+for n in ours_sizes:
+    ours = "map_pool_plus_one_%d_items_per_second" % n
+    peer = "python_pool2_map_%d_chunksize_default_items_per_second" % n
+    if ours in values and peer in values:
+        print("speedup map_pool_%d_items: %.1fx Python's rate at its default chunksize, both pools "
+              "started beforehand (target >= 3x, aim 10x) (%s / %s)" % (n, values[ours] / values[peer], ours, peer))
 first = "map_first_result_median"
 for peer in sorted(k for k in values if k.startswith("python_pool2_imap_first_result_")):
     if first in values:

@@ -162,4 +162,25 @@ BOOST_AUTO_TEST_CASE(progress_reports_reach_the_total) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(a_pool_serves_several_calls_and_drops_a_lost_worker) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto pool = co_await rp::map_pool<with_pid>::start(rp::map_config().with_local(3), rp::unit{});
+    BOOST_TEST(pool.size() == 3u);
+    auto first = co_await rp::map<with_pid>(pool, std::views::iota(0, 3000));
+    std::set<std::int64_t> pids;
+    for (const auto& [x, pid] : first) pids.insert(pid);
+    BOOST_TEST(first.size() == 3000u);
+    BOOST_TEST(pids.size() <= 3u);
+    // Kill one: the next call runs on the other two, and gives every result.
+    ::kill(static_cast<pid_t>(*pids.begin()), SIGKILL);
+    std::vector<int> seen(3000, 0);
+    auto record = [&seen](std::uint64_t index, std::pair<std::int64_t, std::int64_t>) { ++seen.at(index); };
+    co_await rp::map_unordered<with_pid>(pool, std::views::iota(0, 3000), record);
+    BOOST_TEST(std::ranges::all_of(seen, [](int n) { return n == 1; }));
+    BOOST_TEST(pool.size() == 2u);
+    auto again = co_await rp::map<with_pid>(pool, std::views::iota(0, 10));
+    BOOST_TEST(again.size() == 10u);
+  });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -247,6 +247,39 @@ BOOST_AUTO_TEST_CASE(copy_to_host_uploads_once_runs_and_removes) {
   }, 120s);
 }
 
+BOOST_AUTO_TEST_CASE(a_wrapped_remote_worker_runs_through_its_wrapper) {
+  tests::run([]() -> asio::awaitable<void> {
+    const std::string host = hosts->names.at(0);
+    auto copy = co_await on(host);
+    auto how = rp::how_to_run::remote(copy).wrap({"env", "RPCP_WRAPPED=inner"}).wrap({"env", "RPCP_OUTER=outer"});
+    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options().with_how(how), std::string("w"));
+    std::string inner = co_await conn.run(echo_worker::getenv, "RPCP_WRAPPED");
+    std::string outer = co_await conn.run(echo_worker::getenv, "RPCP_OUTER");
+    BOOST_TEST(inner == "inner");
+    BOOST_TEST(outer == "outer");
+    std::vector<std::string> argv = co_await conn.run(echo_worker::argv);
+    BOOST_REQUIRE(!argv.empty());
+    BOOST_TEST(argv[0] == copy.path());  // the wrappers exec'd the copy itself
+  }, 120s);
+}
+
+BOOST_AUTO_TEST_CASE(removing_a_running_workers_copy_leaves_it_serving_and_no_file_behind) {
+  tests::run([]() -> asio::awaitable<void> {
+    const std::string host = hosts->names.at(2);
+    auto copy = co_await on(host);
+    auto conn = co_await rp::spawn<echo_worker>(
+        rp::shutdown_on::connection_closed, rp::spawn_options().with_how(rp::how_to_run::remote(copy)),
+        std::string("running"));
+    co_await rp::remove(copy);
+    std::string echoed = co_await conn.run(echo_worker::echo, "still");
+    BOOST_TEST(echoed == "running:still");
+    // Neither the copy nor a temporary upload is left in the directory.
+    std::string left = output_on(host, "ls -a /tmp | grep remote_test || true");
+    BOOST_TEST(left.empty(), "left on " << host << ": " << left);
+  }, 120s);
+}
+
 BOOST_AUTO_TEST_CASE(a_different_remote_binary_is_refused_with_the_exact_error) {
   const std::string host = hosts->names.at(0);
   tests::run([host]() -> asio::awaitable<void> {
@@ -564,6 +597,36 @@ BOOST_AUTO_TEST_CASE(map_reduce_runs_on_local_and_remote_workers) {
     auto total = co_await rp::map_reduce_commutative<tests::sum>(std::move(remote_sum),
                                                                  std::views::iota(0, 100000), rp::unit{});
     BOOST_TEST(total.value() == 4999950000LL);
+
+    // The other operations, on a pool of remote workers kept for all of them.
+    auto remote_only = rp::map_config().with_local(0);
+    for (const auto& host : hosts->names) {
+      auto executable = co_await on(host);
+      remote_only.add_remote(rp::how_to_run::remote(executable), 1);
+    }
+    auto adds = co_await rp::map_pool<tests::add_thousand>::start(std::move(remote_only), rp::unit{});
+    BOOST_TEST(adds.size() == hosts->names.size());
+    std::vector<int> seen(3000, 0);
+    auto record = [&seen](std::uint64_t index, std::int64_t value) {
+      if (value == static_cast<std::int64_t>(index) + 1000) ++seen.at(index);
+    };
+    co_await rp::map_unordered<tests::add_thousand>(adds, std::views::iota(0, 3000), record);
+    BOOST_TEST(std::ranges::all_of(seen, [](int n) { return n == 1; }));
+    auto finder_config = rp::map_config().with_local(0);
+    auto joiner_config = rp::map_config().with_local(0);
+    for (const auto& host : hosts->names) {
+      auto executable = co_await on(host);
+      finder_config.add_remote(rp::how_to_run::remote(executable), 1);
+      joiner_config.add_remote(rp::how_to_run::remote(executable), 1);
+    }
+    auto found = co_await rp::find_map<tests::find_777>(std::move(finder_config),
+                                                        std::views::iota(std::int64_t(0)), rp::unit{});
+    BOOST_TEST(found.value_or(1) % 777 == 0);
+    auto joined = co_await rp::map_reduce<tests::concat>(std::move(joiner_config), std::views::iota(0, 2000),
+                                                         rp::unit{});
+    std::vector<std::int64_t> expected;
+    for (std::int64_t i = 0; i < 2000; ++i) expected.push_back(i);
+    BOOST_TEST((joined.value() == expected));
   }, 120s);
 }
 

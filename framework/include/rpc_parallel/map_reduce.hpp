@@ -144,18 +144,58 @@ struct map_worker {
 };
 
 namespace detail {
-
-/// Spawns the pool of `F`'s workers (one connection each, so they end with the call).
 template <class F>
 boost::asio::awaitable<std::vector<connection<map_worker<F>>>> spawn_map_workers(
     map_config config, map_param_t<F> param);
+}  // namespace detail
 
-/// Runs `F` over `inputs`, handing each batch's outputs to `deliver`.
+/// Workers of `F` kept for several calls: pass the pool instead of a config to any map-reduce
+/// call, which then spawns nothing. Its workers exit when the pool is destroyed (they are
+/// spawned under shutdown_on::connection_closed). A worker lost during a call stays out of
+/// later ones. Move-only; belongs to the executor that started it.
+template <class F>
+class map_pool {
+ public:
+  /// Spawns the workers `config` describes, each initialised with `param`. Those that fail to
+  /// start are reported on stderr and left out. Throws `rpc_error` when none starts.
+  static boost::asio::awaitable<map_pool> start(map_config config, map_param_t<F> param) {
+    auto workers = co_await detail::spawn_map_workers<F>(config, std::move(param));
+    co_return map_pool(std::move(config), std::move(workers));
+  }
+
+  /// Workers still connected.
+  std::size_t size() const {
+    std::size_t n = 0;
+    for (const auto& w : workers_) n += !w.is_closed();
+    return n;
+  }
+  const map_config& config() const noexcept { return config_; }
+  std::vector<connection<map_worker<F>>>& workers() noexcept { return workers_; }
+
+ private:
+  map_pool(map_config config, std::vector<connection<map_worker<F>>> workers)
+      : config_(std::move(config)), workers_(std::move(workers)) {}
+  map_config config_;
+  std::vector<connection<map_worker<F>>> workers_;
+};
+
+namespace detail {
+
+/// Runs `F` over `inputs` on `pool`, handing each batch's outputs to `deliver`. A pool made for
+/// this call alone (`owned`) is closed at once when the call ends early.
+template <class F, class Range>
+boost::asio::awaitable<void> run_map(
+    map_pool<F>& pool, Range inputs, bool ordered, bool owned,
+    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver);
+
+/// `run_map` on a pool of its own, spawned from `config` for this call.
 template <class F, class Range>
 boost::asio::awaitable<void> run_map(
     map_config config, Range inputs, map_param_t<F> param, bool ordered,
-    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver);
-
+    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver) {
+  auto pool = co_await map_pool<F>::start(std::move(config), std::move(param));
+  co_await run_map<F>(pool, std::move(inputs), ordered, true, std::move(deliver));
+}
 
 /// Hands each output of a batch to `sink(index, output)`; false once `sink` returns false.
 /// `sink` must outlive the call it is used in.
@@ -221,18 +261,22 @@ boost::asio::awaitable<typename F::output> find_map(map_config config, Range inp
 }
 
 namespace detail {
+/// Folds each batch's accumulator into `total` with `F::combine`.
+template <class F>
+std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> combine_into(
+    std::optional<typename F::accum>& total) {
+  return [&total](std::uint64_t, std::uint32_t, std::string_view bytes) {
+    auto part = decode<typename F::accum>(bytes, "accumulator");
+    total = total ? F::combine(std::move(*total), std::move(part)) : std::move(part);
+    return true;
+  };
+}
+
 template <class F, class Range>
 boost::asio::awaitable<std::optional<typename F::accum>> reduce(map_config config, Range inputs,
                                                                map_param_t<F> param, bool ordered) {
-  using accum = typename F::accum;
-  std::optional<accum> total;
-  std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver =
-      [&total](std::uint64_t, std::uint32_t, std::string_view bytes) {
-        accum part = decode<accum>(bytes, "accumulator");
-        total = total ? F::combine(std::move(*total), std::move(part)) : std::move(part);
-        return true;
-      };
-  co_await run_map<F>(std::move(config), std::move(inputs), std::move(param), ordered, std::move(deliver));
+  std::optional<typename F::accum> total;
+  co_await run_map<F>(std::move(config), std::move(inputs), std::move(param), ordered, combine_into<F>(total));
   co_return total;
 }
 }  // namespace detail
@@ -251,6 +295,50 @@ template <reduce_function F, std::ranges::input_range Range>
 boost::asio::awaitable<std::optional<typename F::accum>> map_reduce(map_config config, Range inputs,
                                                                     map_param_t<F> param) {
   return detail::reduce<F>(std::move(config), std::move(inputs), std::move(param), true);
+}
+
+/// The same calls on a `map_pool` (which must outlive the call), with no spawning and no
+/// parameter: the pool's workers were initialised with it.
+template <class F, std::ranges::input_range Range, class Sink>
+boost::asio::awaitable<void> map(map_pool<F>& pool, Range inputs, Sink sink) {
+  co_await detail::run_map<F>(pool, std::move(inputs), true, false,
+                              detail::deliver_to<typename F::output>(sink));
+}
+template <class F, std::ranges::input_range Range>
+boost::asio::awaitable<std::vector<typename F::output>> map(map_pool<F>& pool, Range inputs) {
+  std::vector<typename F::output> outputs;
+  if constexpr (std::ranges::sized_range<Range>) outputs.reserve(std::ranges::size(inputs));
+  auto collect = [&outputs](std::uint64_t, typename F::output value) { outputs.push_back(std::move(value)); };
+  co_await map<F>(pool, std::move(inputs), collect);
+  co_return outputs;
+}
+template <class F, std::ranges::input_range Range, class Sink>
+boost::asio::awaitable<void> map_unordered(map_pool<F>& pool, Range inputs, Sink sink) {
+  co_await detail::run_map<F>(pool, std::move(inputs), false, false,
+                              detail::deliver_to<typename F::output>(sink));
+}
+template <class F, std::ranges::input_range Range>
+boost::asio::awaitable<typename F::output> find_map(map_pool<F>& pool, Range inputs) {
+  typename F::output found;
+  auto keep_first = [&found](std::uint64_t, typename F::output value) {
+    if (value) found = std::move(value);
+    return !found.has_value();
+  };
+  co_await map_unordered<F>(pool, std::move(inputs), keep_first);
+  co_return found;
+}
+template <reduce_function F, std::ranges::input_range Range>
+boost::asio::awaitable<std::optional<typename F::accum>> map_reduce_commutative(map_pool<F>& pool,
+                                                                                Range inputs) {
+  std::optional<typename F::accum> total;
+  co_await detail::run_map<F>(pool, std::move(inputs), false, false, detail::combine_into<F>(total));
+  co_return total;
+}
+template <reduce_function F, std::ranges::input_range Range>
+boost::asio::awaitable<std::optional<typename F::accum>> map_reduce(map_pool<F>& pool, Range inputs) {
+  std::optional<typename F::accum> total;
+  co_await detail::run_map<F>(pool, std::move(inputs), true, false, detail::combine_into<F>(total));
+  co_return total;
 }
 
 namespace detail {
@@ -314,9 +402,14 @@ boost::asio::awaitable<std::vector<connection<map_worker<F>>>> spawn_map_workers
 
 template <class F, class Range>
 boost::asio::awaitable<void> run_map(
-    map_config config, Range inputs, map_param_t<F> param, bool ordered,
+    map_pool<F>& pool, Range inputs, bool ordered, bool owned,
     std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver) {
-  auto workers = co_await spawn_map_workers<F>(config, std::move(param));
+  std::vector<connection<map_worker<F>>*> workers;
+  for (auto& w : pool.workers())
+    if (!w.is_closed()) workers.push_back(&w);
+  if (workers.empty())
+    throw rpc_error({error_kind::disconnected, "every worker of this map_pool was lost; start a new one"});
+  const map_config& config = pool.config();
   auto it = std::ranges::begin(inputs);
   auto end = std::ranges::end(inputs);
   map_hooks hooks;
@@ -329,12 +422,14 @@ boost::asio::awaitable<void> run_map(
     return n;
   };
   hooks.run = [&workers](std::size_t w, std::string payload) -> boost::asio::awaitable<std::string> {
-    std::string reply = co_await workers[w].run(map_worker<F>::run_batch, std::move(payload));
+    std::string reply = co_await workers[w]->run(map_worker<F>::run_batch, std::move(payload));
     co_return reply;
   };
   hooks.deliver = std::move(deliver);
-  hooks.stop = [&workers] {
-    for (auto& w : workers) w.close();
+  // A pool of its own ends its calls in flight at once; a kept pool lets them finish (a batch).
+  hooks.stop = [&workers, owned] {
+    if (owned)
+      for (auto* w : workers) w->close();
   };
   map_job_settings settings;
   settings.workers = workers.size();
