@@ -237,11 +237,12 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     bool pipe_stdout = r.foreground || forwarded(r.options.redirect_stdout);
     // Through ssh, forwarded output keeps the session (and our ssh child) open until the end.
     bool parent_stays = remote && (forwarded(r.options.redirect_stdout) || forwarded(r.options.redirect_stderr));
-    std::string master_host = "127.0.0.1";
-    if (remote) master_host = co_await remote->prepare(self.master_server().port(), parent_stays);
-    worker_config config = make_config(self, r, id, name, master_host);
+    prepared_launch prepared{"127.0.0.1", nullptr};
+    if (remote) prepared = co_await remote->prepare(self.master_server().port(), parent_stays);
+    worker_config config = make_config(self, r, id, name, prepared.master_address);
     launched child = remote ? remote->launch({worker_argv(self, name), r.options.env,
-                                              r.options.how.wrapper(), pipe_stdout})
+                                              r.options.how.wrapper(), pipe_stdout},
+                                             std::move(prepared))
                             : launch_self(worker_argv(self, name), r.options.env, pipe_stdout,
                                           r.options.how.wrapper());
     std::string config_bytes;

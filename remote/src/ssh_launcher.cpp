@@ -108,30 +108,30 @@ class ssh_launcher final : public launcher {
   const std::string& path() const noexcept { return path_; }
   const ssh_options& ssh() const noexcept { return ssh_; }
 
-  asio::awaitable<std::string> prepare(std::uint16_t /*master_port*/, bool lasting) const override {
-    executor_ = co_await asio::this_coro::executor;
-    pending_slot_.reset();
-    if (lasting && ssh_.multiplex)
-      pending_slot_ = co_await reserve_session(ssh_, host_);
-    else
+  asio::awaitable<prepared_launch> prepare(std::uint16_t /*master_port*/, bool lasting) const override {
+    prepared_launch prepared;
+    if (lasting && ssh_.multiplex) {
+      auto executor = co_await asio::this_coro::executor;
+      std::size_t slot = co_await reserve_session(ssh_, host_);
+      prepared.hold = std::make_shared<session_room>(executor, ssh_, host_, slot);
+    } else {
       co_await ensure_connection(ssh_, host_);
-    // Checked once per executable: later spawns on the same copy skip the round trips.
-    if (!master_address_.empty()) co_return master_address_;
-    try {
-      if (pending_slot_) co_await ensure_connection(ssh_, host_);  // the checks use the first
+    }
+    // Checked once per executable: later spawns on the same copy skip the round trips. (A
+    // failure drops `prepared`, which gives the room back.)
+    if (master_address_.empty()) {
+      if (prepared.hold) co_await ensure_connection(ssh_, host_);  // the checks use the first
       co_await preflight();
       if (!ssh_.dial_back_address.empty())
         master_address_ = ssh_.dial_back_address;
       else
         master_address_ = co_await address_seen_from_host();
-    } catch (...) {
-      give_back_slot();
-      throw;
     }
-    co_return master_address_;
+    prepared.master_address = master_address_;
+    co_return prepared;
   }
 
-  launched launch(const launch_request& request) const override {
+  launched launch(const launch_request& request, prepared_launch prepared) const override {
     std::string command = "exec env";
     auto add = [&command](std::string_view word) {
       command.push_back(' ');
@@ -145,17 +145,15 @@ class ssh_launcher final : public launcher {
     for (const auto& word : request.wrapper) add(word);
     add(path_);
     for (std::size_t i = 1; i < request.argv.size(); ++i) add(request.argv[i]);
-    std::optional<std::size_t> slot = std::exchange(pending_slot_, std::nullopt);
-    auto args = ssh_command_on(ssh_, host_, {command}, slot.value_or(0));
-    launched child;
-    try {
-      child = spawn_process("ssh", true, std::move(args), this_environment(), request.pipe_stdout);
-    } catch (...) {
-      if (slot) release_session(executor_, ssh_, host_, *slot);
-      throw;
+    auto* room = static_cast<session_room*>(prepared.hold.get());
+    auto args = ssh_command_on(ssh_, host_, {command}, room ? room->slot : 0);
+    launched child = spawn_process("ssh", true, std::move(args), this_environment(), request.pipe_stdout);
+    // The session lasts as long as the ssh child: keep its room until that exits.
+    if (room) {
+      auto executor = room->executor;
+      asio::co_spawn(executor, hold_until_exit(executor, child.pid, std::move(prepared.hold)),
+                     asio::detached);
     }
-    // The session lasts as long as the ssh child: give its room back when that exits.
-    if (slot) asio::co_spawn(executor_, release_at_exit(executor_, child.pid, ssh_, host_, *slot), asio::detached);
     return child;
   }
 
@@ -236,14 +234,20 @@ class ssh_launcher final : public launcher {
     co_return probe.local_endpoint().address().to_string();
   }
 
-  void give_back_slot() const {
-    if (pending_slot_) release_session(executor_, ssh_, host_, *pending_slot_);
-    pending_slot_.reset();
-  }
+  // Room for one lasting session on connection `slot`, given back when dropped.
+  struct session_room {
+    session_room(asio::any_io_executor e, ssh_options o, std::string h, std::size_t s)
+        : executor(std::move(e)), ssh(std::move(o)), host(std::move(h)), slot(s) {}
+    ~session_room() { release_session(executor, ssh, host, slot); }
+    asio::any_io_executor executor;
+    ssh_options ssh;
+    std::string host;
+    std::size_t slot;
+  };
 
-  // Waits (without reaping: the spawner does) until `pid` exits, then frees its session's room.
-  static asio::awaitable<void> release_at_exit(asio::any_io_executor executor, pid_t pid, ssh_options ssh,
-                                               std::string host, std::size_t slot) {
+  // Keeps `hold` until `pid` exits (watched without reaping: the spawner reaps it).
+  static asio::awaitable<void> hold_until_exit(asio::any_io_executor executor, pid_t pid,
+                                               std::shared_ptr<void> hold) {
     int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (fd >= 0) {
       asio::posix::stream_descriptor exited(executor, fd);
@@ -251,16 +255,13 @@ class ssh_launcher final : public launcher {
       co_await exited.async_wait(asio::posix::stream_descriptor::wait_read,
                                  asio::redirect_error(asio::use_awaitable, ignored));
     }
-    release_session(executor, ssh, host, slot);
+    hold.reset();  // now
   }
 
   std::string host_;
   std::string path_;
   ssh_options ssh_;
   mutable std::string master_address_;  // set once the binary checked out; one I/O thread
-  // Between `prepare` and `launch` (no suspension in between): the lasting session's connection.
-  mutable std::optional<std::size_t> pending_slot_;
-  mutable asio::any_io_executor executor_;
 };
 
 }  // namespace

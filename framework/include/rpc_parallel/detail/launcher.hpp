@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,21 +26,29 @@ struct launch_request {
   bool pipe_stdout = false;  ///< In the foreground, or when its output goes to the spawner.
 };
 
+/// What `prepare` found for one launch, handed to that launch.
+struct prepared_launch {
+  std::string master_address;  ///< What a worker there dials to reach this process.
+  /// What the launch holds while its worker lives (room on an ssh connection, say); given back
+  /// when the last owner drops it, so a launch that never happens leaks nothing.
+  std::shared_ptr<void> hold;
+};
+
 /// Implemented by remote/ (ssh). The local case needs none: spawn runs this binary directly.
 class launcher {
  public:
   virtual ~launcher() = default;
 
   /// Before launching: checks that the target can run this binary (throws `rpc_error` naming
-  /// the host and what to do), and returns the address a worker there dials to reach this
-  /// process, whose master server listens on `master_port`. `lasting`: the launch that follows
-  /// keeps its channel open for the worker's life (its output comes back through it). The
-  /// next `launch` must follow without a suspension in between.
-  virtual boost::asio::awaitable<std::string> prepare(std::uint16_t master_port, bool lasting) const = 0;
+  /// the host and what to do), and finds the address a worker there dials to reach this
+  /// process, whose master server listens on `master_port`. `lasting`: the launch keeps its
+  /// channel open for the worker's life (its output comes back through it).
+  virtual boost::asio::awaitable<prepared_launch> prepare(std::uint16_t master_port, bool lasting) const = 0;
 
-  /// Starts the worker; its stdin, stderr (and stdout when asked) are pipes to us, as for a
-  /// local worker. They stay open for as long as the worker keeps them. Throws `rpc_error`.
-  virtual launched launch(const launch_request& request) const = 0;
+  /// Starts the worker as `prepared` said; its stdin, stderr (and stdout when asked) are pipes
+  /// to us, as for a local worker. They stay open for as long as the worker keeps them. Throws
+  /// `rpc_error`.
+  virtual launched launch(const launch_request& request, prepared_launch prepared) const = 0;
 
   /// "host h1", for error messages.
   virtual std::string where() const = 0;
