@@ -1,4 +1,6 @@
-// Workers on real sshd hosts (remote/test_hosts), spawned over ssh.
+// Workers on real sshd hosts (remote/test_hosts), spawned over ssh: copying, running, output,
+// concurrency, map-reduce and master death. Failures to connect are in remote_faults_test.cpp.
+#include "support/remote_hosts.hpp"
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
@@ -29,150 +31,7 @@
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace rp = rpc_parallel;
-using tests::echo_worker;
-
-namespace {
-
-const std::string hosts_dir = "/run/rpcp-test-hosts-remote-test";
-
-// The repository, found from this binary's path (bin/tests/<toolset>/<variant>/.../remote_test).
-std::filesystem::path repository() {
-  if (const char* dir = std::getenv("RPCP_SOURCE_DIR")) return dir;
-  auto path = std::filesystem::path(tests::self_path()).parent_path();
-  while (!path.empty() && path != path.root_path() && !std::filesystem::exists(path / "Jamroot"))
-    path = path.parent_path();
-  return path;
-}
-
-// Starts three sshd hosts for the whole binary, and stops them after.
-struct test_hosts {
-  std::vector<std::string> names;
-  std::string mode;
-
-  test_hosts() {
-    auto scripts = repository() / "remote" / "test_hosts";
-    std::string command = "RPCP_TEST_HOSTS_DIR=" + hosts_dir + " " + (scripts / "setup.sh").string() +
-                          " 3 > " + hosts_dir + ".list";
-    BOOST_TEST_REQUIRE(std::system(command.c_str()) == 0, "remote/test_hosts/setup.sh failed");
-    std::ifstream list(hosts_dir + ".list");
-    for (std::string name; std::getline(list, name);) names.push_back(name);
-    std::ifstream(hosts_dir + "/mode") >> mode;
-  }
-  ~test_hosts() {
-    auto scripts = repository() / "remote" / "test_hosts";
-    std::string command = "RPCP_TEST_HOSTS_DIR=" + hosts_dir + " " + (scripts / "teardown.sh").string();
-    (void)std::system(command.c_str());
-    std::filesystem::remove(hosts_dir + ".list");
-  }
-};
-
-test_hosts* hosts = nullptr;
-
-struct hosts_fixture {
-  test_hosts instance;
-  hosts_fixture() { hosts = &instance; }
-  ~hosts_fixture() { hosts = nullptr; }
-};
-
-rp::ssh_options ssh() { return rp::ssh_options().with_config_file(hosts_dir + "/ssh_config"); }
-
-// This binary copied to the host's own /tmp (once: later copies find it there). Not the build
-// path: a host need not see this machine's files (a clone under /tmp, say).
-asio::awaitable<rp::remote_executable> on(std::string host) {
-  auto copy = co_await rp::copy_to_host(std::move(host), rp::copy_options().with_ssh(ssh()));
-  co_return copy;
-}
-
-// A one-line file setup.sh wrote for tests (noexec_dir, ...), without its newline.
-std::string state_file(const std::string& name) {
-  std::string line;
-  std::getline(std::ifstream(hosts_dir + "/" + name), line);
-  return line;
-}
-
-// What `command` prints on `host` (run by the shell there), without the final newline.
-std::string output_on(const std::string& host, const std::string& command) {
-  std::string line = "ssh -F " + hosts_dir + "/ssh_config " + host + " '" + command + "'";
-  std::string out;
-  if (FILE* pipe = ::popen(line.c_str(), "r")) {
-    char buffer[512];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    ::pclose(pipe);
-  }
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
-// The test hosts with a key none of them accepts: a copy of ssh_config without its
-// IdentityFile lines (ssh adds those to `-i`, it does not replace them), the key given by `-i`,
-// and no agent. No multiplexing: a connection kept from another test would skip authentication.
-rp::ssh_options wrong_key_ssh() {
-  std::string config = hosts_dir + "/ssh_config_no_identity";
-  {
-    std::ifstream in(hosts_dir + "/ssh_config");
-    std::ofstream out(config);
-    for (std::string line; std::getline(in, line);)
-      if (line.find("IdentityFile") == std::string::npos) out << line << "\n";
-  }
-  auto options =
-      rp::ssh_options().with_config_file(config).with_identity_file(hosts_dir + "/wrong_key");
-  options.extra = {"-o", "IdentitiesOnly=yes"};
-  options.multiplex = false;
-  return options;
-}
-
-// The test hosts under `policy` with `known_hosts` as the only known-hosts file. Command-line
-// `-o` beats the config file's UserKnownHostsFile and StrictHostKeyChecking (ssh keeps the first
-// value it reads, and reads the command line first). No multiplexing: a kept connection would
-// skip the host key check.
-rp::ssh_options known_hosts_ssh(rp::ssh_options::host_key_policy policy, std::string known_hosts) {
-  auto options = ssh().with_host_keys(policy);
-  options.extra = {"-o", "UserKnownHostsFile=" + known_hosts, "-o",
-                   "GlobalKnownHostsFile=/dev/null"};
-  options.multiplex = false;
-  return options;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Spawns an echo worker labelled `label` from `executable` into `slot` (which outlives it: the
-// caller's vector outlives the parallel group).
-asio::awaitable<void> spawn_into(rp::remote_executable executable, std::string label,
-                                 std::optional<rp::connection<echo_worker>>& slot) {
-  auto options = rp::spawn_options().with_name(label).with_how(rp::how_to_run::remote(executable));
-  auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                              std::move(options), label);
-  slot.emplace(std::move(conn));
-}
-
-struct answers {
-  std::string echoed;
-  std::string hostname;
-  std::int64_t pid = 0;
-};
-
-// The calls that show which worker answers, and where it runs (`conn` and `out` outlive it).
-asio::awaitable<void> ask(rp::connection<echo_worker>& conn, answers& out) {
-  out.echoed = co_await conn.run(echo_worker::echo, "hi");
-  out.hostname = co_await conn.run(echo_worker::hostname);
-  out.pid = co_await conn.run(echo_worker::pid);
-}
-
-// Runs `tasks` at once; rethrows the first failure once all have finished.
-asio::awaitable<void> all_at_once(std::vector<asio::awaitable<void>> tasks) {
-  auto executor = co_await asio::this_coro::executor;
-  using task_op = decltype(asio::co_spawn(executor, std::move(tasks.front()), asio::deferred));
-  std::vector<task_op> ops;
-  for (auto& task : tasks) ops.push_back(asio::co_spawn(executor, std::move(task), asio::deferred));
-  auto group = asio::experimental::make_parallel_group(std::move(ops));
-  auto done = co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-  for (const std::exception_ptr& e : std::get<1>(done))
-    if (e) std::rethrow_exception(e);
-}
-
-}  // namespace
+using namespace tests;
 
 BOOST_TEST_GLOBAL_FIXTURE(hosts_fixture);
 
@@ -278,135 +137,6 @@ BOOST_AUTO_TEST_CASE(removing_a_running_workers_copy_leaves_it_serving_and_no_fi
     std::string left = output_on(host, "ls -a /tmp | grep remote_test || true");
     BOOST_TEST(left.empty(), "left on " << host << ": " << left);
   }, 120s);
-}
-
-BOOST_AUTO_TEST_CASE(a_different_remote_binary_is_refused_with_the_exact_error) {
-  const std::string host = hosts->names.at(0);
-  tests::run([host]() -> asio::awaitable<void> {
-    // A copy in the host's own /tmp with one byte more.
-    auto good = co_await on(host);
-    std::string command = "ssh -F " + hosts_dir + "/ssh_config " + host + " 'cp " + good.path() +
-                          " /tmp/tampered && echo 0 >> /tmp/tampered'";
-    BOOST_REQUIRE(std::system(command.c_str()) == 0);
-    auto tampered = rp::remote_executable::existing_on_host(host, "/tmp/tampered", ssh());
-    auto result = co_await rp::try_spawn<echo_worker>(
-        rp::shutdown_on::connection_closed, rp::spawn_options().with_how(rp::how_to_run::remote(tampered)),
-        std::string("x"));
-    BOOST_REQUIRE(result.has_error());
-    BOOST_TEST(result.error().message.find("the remote executable " + host +
-                                          ":/tmp/tampered does not match the local executable") !=
-               std::string::npos);
-  }, 60s);
-}
-
-BOOST_AUTO_TEST_CASE(an_unreachable_host_fails_with_a_clear_error) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto nowhere = rp::remote_executable::existing_on_host(
-        "10.200.0.250", tests::self_path(),
-        rp::ssh_options().with_config_file(hosts_dir + "/ssh_config").with_port(22));
-    auto options = rp::spawn_options().with_how(rp::how_to_run::remote(nowhere));
-    auto result = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                      std::move(options), std::string("x"));
-    BOOST_REQUIRE(result.has_error());
-    BOOST_TEST(result.error().message.find("10.200.0.250") != std::string::npos);
-  }, 60s);
-}
-
-BOOST_AUTO_TEST_CASE(a_refused_key_fails_with_ssh_reason_within_the_connect_timeout) {
-  const std::string host = hosts->names.at(0);
-  tests::run([host]() -> asio::awaitable<void> {
-    auto refused = wrong_key_ssh();
-    auto started = std::chrono::steady_clock::now();
-    std::string copy_error;
-    try {
-      co_await rp::copy_to_host(host, rp::copy_options().with_ssh(refused));
-    } catch (const rp::rpc_error& e) {
-      copy_error = e.what();
-    }
-    auto took = std::chrono::steady_clock::now() - started;
-    BOOST_TEST_MESSAGE("copy_to_host with a refused key: " << copy_error);
-    BOOST_TEST(contains(copy_error, host));
-    BOOST_TEST(contains(copy_error, "Permission denied"));
-    BOOST_TEST((took < refused.connect_timeout));
-
-    // A copy that is there (put with the right key), spawned with the wrong one.
-    auto good = co_await on(host);
-    auto named = rp::remote_executable::existing_on_host(host, good.path(), refused);
-    started = std::chrono::steady_clock::now();
-    auto result = co_await rp::try_spawn<echo_worker>(
-        rp::shutdown_on::connection_closed,
-        rp::spawn_options().with_how(rp::how_to_run::remote(named)), std::string("x"));
-    took = std::chrono::steady_clock::now() - started;
-    BOOST_REQUIRE(result.has_error());
-    BOOST_TEST_MESSAGE("spawn with a refused key: " << result.error().message);
-    BOOST_TEST(contains(result.error().message, host));
-    BOOST_TEST(contains(result.error().message, "Permission denied"));
-    BOOST_TEST((took < refused.connect_timeout));
-  }, 60s);
-}
-
-BOOST_AUTO_TEST_CASE(an_unknown_host_key_under_policy_yes_fails_at_once_without_a_prompt) {
-  const std::string host = hosts->names.at(1);
-  tests::run([host]() -> asio::awaitable<void> {
-    const std::string empty = hosts_dir + "/known_hosts_empty";
-    { std::ofstream create(empty); }
-    auto strict = known_hosts_ssh(rp::ssh_options::host_key_policy::yes, empty);
-    auto started = std::chrono::steady_clock::now();
-    std::string copy_error;
-    try {
-      co_await rp::copy_to_host(host, rp::copy_options().with_ssh(strict));
-    } catch (const rp::rpc_error& e) {
-      copy_error = e.what();
-    }
-    auto took = std::chrono::steady_clock::now() - started;
-    BOOST_TEST_MESSAGE("copy_to_host with an unknown host key: " << copy_error);
-    BOOST_TEST(contains(copy_error, host));
-    BOOST_TEST(contains(copy_error, "Host key verification failed"));
-    BOOST_TEST((took < strict.connect_timeout));
-
-    auto good = co_await on(host);
-    auto named = rp::remote_executable::existing_on_host(host, good.path(), strict);
-    started = std::chrono::steady_clock::now();
-    auto result = co_await rp::try_spawn<echo_worker>(
-        rp::shutdown_on::connection_closed,
-        rp::spawn_options().with_how(rp::how_to_run::remote(named)), std::string("x"));
-    took = std::chrono::steady_clock::now() - started;
-    BOOST_REQUIRE(result.has_error());
-    BOOST_TEST_MESSAGE("spawn with an unknown host key: " << result.error().message);
-    BOOST_TEST(contains(result.error().message, host));
-    BOOST_TEST(contains(result.error().message, "Host key verification failed"));
-    BOOST_TEST((took < strict.connect_timeout));
-
-    // The policy is the cause: accept_new, with a known-hosts file of its own, gets in and
-    // records the key.
-    const std::string fresh = hosts_dir + "/known_hosts_fresh";
-    { std::ofstream create(fresh); }
-    auto accepting = known_hosts_ssh(rp::ssh_options::host_key_policy::accept_new, fresh);
-    auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(accepting));
-    BOOST_TEST(!copy.uploaded());
-    BOOST_TEST(std::filesystem::file_size(fresh) > 0u);
-  }, 60s);
-}
-
-BOOST_AUTO_TEST_CASE(a_copy_in_a_noexec_directory_is_refused_with_the_reason) {
-  const std::string host = hosts->names.at(1);
-  tests::run([host]() -> asio::awaitable<void> {
-    const std::string noexec = state_file("noexec_dir");
-    BOOST_REQUIRE(!noexec.empty());
-    auto copy =
-        co_await rp::copy_to_host(host, rp::copy_options().with_dir(noexec).with_ssh(ssh()));
-    BOOST_TEST(copy.path().rfind(noexec + "/", 0) == 0);
-    auto result = co_await rp::try_spawn<echo_worker>(
-        rp::shutdown_on::connection_closed,
-        rp::spawn_options().with_how(rp::how_to_run::remote(copy)), std::string("x"));
-    co_await rp::remove(copy);
-    BOOST_REQUIRE(result.has_error());
-    const std::string& message = result.error().message;
-    BOOST_TEST_MESSAGE("spawn from a noexec directory: " << message);
-    BOOST_TEST(contains(message, "cannot execute"));
-    BOOST_TEST(contains(message, "noexec"));
-    BOOST_TEST(contains(message, host + ":" + copy.path()));
-  }, 60s);
 }
 
 BOOST_AUTO_TEST_CASE(three_hosts_with_four_workers_each_answer_concurrently) {
@@ -544,34 +274,6 @@ BOOST_AUTO_TEST_CASE(remote_output_comes_back_tagged_and_whole_by_default) {
   BOOST_TEST(only(err_text.str()) == expected_err);
 }
 
-BOOST_AUTO_TEST_CASE(the_dial_back_address_can_be_given_and_a_wrong_one_fails_clearly) {
-  tests::run([]() -> asio::awaitable<void> {
-    const std::string host = hosts->names[1];
-    std::string address = hosts->mode == "namespaces" ? "10.200.0.1" : "127.0.0.1";
-    auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh().with_dial_back_address(address)));
-    auto options = rp::spawn_options().with_name("dialer").with_how(rp::how_to_run::remote(copy));
-    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed, std::move(options),
-                                                std::string("d"));
-    std::string echoed = co_await conn.run(echo_worker::echo, "back");
-    BOOST_TEST(echoed == "d:back");
-    // A wrong address: the worker cannot register, and says which address it tried. (Only
-    // where hosts are namespaces: on loopback every local address reaches this master.)
-    if (hosts->mode != "namespaces") co_return;
-    auto wrong = rp::remote_executable::existing_on_host(host, copy.path(),
-                                                         ssh().with_dial_back_address("127.0.0.2"));
-    auto bad = rp::spawn_options()
-                   .with_name("lost")
-                   .with_how(rp::how_to_run::remote(wrong))
-                   .with_connection_timeout(5s);
-    auto start = std::chrono::steady_clock::now();
-    auto failed = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::connection_closed, std::move(bad),
-                                                      std::string("x"));
-    BOOST_REQUIRE(failed.has_error());
-    BOOST_TEST((std::chrono::steady_clock::now() - start < 15s));
-    BOOST_TEST(contains(failed.error().message, "127.0.0.2"), failed.error().message);
-  }, 120s);
-}
-
 BOOST_AUTO_TEST_CASE(map_reduce_runs_on_local_and_remote_workers) {
   tests::run([]() -> asio::awaitable<void> {
     auto config = rp::map_config().with_local(1);
@@ -635,7 +337,7 @@ BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_remote_worker) {
   std::string list;
   for (const auto& host : hosts->names) list += host + " ";
   ::setenv("RPCP_SCENARIO_HOSTS", list.c_str(), 1);
-  ::setenv("RPCP_SCENARIO_SSH_CONFIG", (hosts_dir + "/ssh_config").c_str(), 1);
+  ::setenv("RPCP_SCENARIO_SSH_CONFIG", (hosts_dir() + "/ssh_config").c_str(), 1);
   int out[2];
   BOOST_REQUIRE(::pipe(out) == 0);
   pid_t master = ::fork();
