@@ -34,7 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-bench=bin/bench/gcc-12/release/cxxstd-20-iso/threading-multi/bench
+source scripts/toolchain.bash
+bench=$(bin_dir bench)/bench
 echo "## unpinned"
 "$bench" "${quick[@]}" --only "$only" | tee "$out"
 if [ "$only" = all ] || [ "$only" = latency ]; then

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the build and the tests need; does nothing when all are present.
 set -euo pipefail
-packages=(g++ libboost1.81-dev libboost-serialization1.81-dev libboost-program-options1.81-dev
-          libboost-test1.81-dev libboost1.81-tools-dev libsodium-dev openssh-server openssh-client
-          openssh-sftp-server
+packages=(clang-16 libclang-rt-16-dev g++ libboost1.81-dev libboost-serialization1.81-dev
+          libboost-program-options1.81-dev libboost-test1.81-dev libboost1.81-tools-dev libsodium-dev
+          openssh-server openssh-client openssh-sftp-server cmake pkg-config
           python3 procps iproute2)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,33 +1,39 @@
 #!/usr/bin/env bash
-# Builds everything, runs every test binary and every example check, and ends with the line
-# "N passed, M failed" counting all test cases.
+# Every test, in every leg, and one closing line "N passed, M failed" over all of them:
+#   clang     clang 16 release (the default build): test binaries, example and remote checks
+#   gcc       g++ 12 release: test binaries and example checks
+#   sanitize  clang 16 with ASan + UBSan: test binaries and example checks; a report from any
+#             process fails the test that caused it
+#   install   `b2 install` to a temporary prefix, then app_template copied out of this tree and
+#             built against it with b2, with CMake and with pkg-config, each run
+# Usage: scripts/test.sh [LEG...]   (every leg by default, in the order above)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+legs=("$@")
+[ ${#legs[@]} -gt 0 ] || legs=(clang gcc sanitize install)
+scripts/install_deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-bin=bin/tests/gcc-12/release/cxxstd-20-iso/threading-multi
-reports=$(mktemp -d)
-trap 'rm -rf "$reports"' EXIT
-passed=0 failed=0
-for test in "$bin"/*_test; do
-  name=$(basename "$test")
-  echo "== $name"
-  timeout 600 "$test" --report_format=XML --report_level=detailed --report_sink="$reports/$name.xml" \
-    --log_level=error
-  read -r p f < <(python3 scripts/count_cases.py "$reports/$name.xml" "$test")
-  echo "   $p passed, $f failed"
+passed=0 failed=0 summary=()
+for leg in "${legs[@]}"; do
+  start=$SECONDS
+  case "$leg" in
+    clang) command=(env RPCP_TOOLSET=clang RPCP_VARIANT=release scripts/run_suite.sh) ;;
+    gcc) command=(env RPCP_TOOLSET=gcc RPCP_VARIANT=release scripts/run_suite.sh) ;;
+    sanitize) command=(env RPCP_TOOLSET=clang RPCP_VARIANT=sanitize scripts/run_suite.sh) ;;
+    install) command=(scripts/check_install.sh) ;;
+    *) echo "unknown leg '$leg' (clang, gcc, sanitize or install)" >&2; exit 2 ;;
+  esac
+  log=$(mktemp) p="" f=""
+  "${command[@]}" 2>&1 | tee "$log"
+  # The leg's own closing line; a leg that died before printing one counts as one failure.
+  read -r p f < <(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 | awk '{print $1, $3}')
+  rm -f "$log"
+  [ -n "${p:-}" ] || { p=0; f=1; }
   passed=$((passed + p)) failed=$((failed + f))
+  summary+=("$leg: $p passed, $f failed, $((SECONDS - start)) s")
 done
 
-for check in examples/checks/*.sh remote/checks/*.sh; do
-  [ -e "$check" ] || continue
-  name=$(basename "$check" .sh)
-  if timeout 300 "$check" > "$reports/$name.log" 2>&1; then
-    echo "== check $name: passed"; passed=$((passed + 1))
-  else
-    echo "== check $name: FAILED"; sed 's/^/   /' "$reports/$name.log"; failed=$((failed + 1))
-  fi
-done
-
+echo "### legs"
+printf '  %s\n' "${summary[@]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,6 +1,7 @@
 # Shared by the example checks: the example binaries and an output comparison.
 set -euo pipefail
-examples="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/bin/examples/gcc-12/release/cxxstd-20-iso/threading-multi"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/toolchain.bash"
+examples="$(bin_dir examples)"
 
 # expect_output NAME EXPECTED ARGS...: runs the example and diffs its stdout against EXPECTED.
 expect_output() {
@@ -18,4 +19,4 @@ expect_output() {
 # What the demo prints (the primes below its default 2,000,000), however many workers it has
 # and wherever they run. Its progress bar shows only on a terminal.
 demo_expected="primes below 2000000: 148933"
-demo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/bin/app_template/gcc-12/release/cxxstd-20-iso/threading-multi/demo"
+demo="$(bin_dir app_template)/demo"

@@ -5,8 +5,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$root/examples/checks/common.bash"
 cd "$root"
-b2 -j"$(nproc)" -q variant=portable app_template > /dev/null
-portable=bin/app_template/gcc-12/portable/cxxstd-20-iso/threading-multi/demo
+RPCP_VARIANT=portable scripts/build.sh app_template > /dev/null
+portable=$(RPCP_VARIANT=portable; bin_dir app_template)/demo
 shared=$(ldd "$portable")
 if grep -Eq 'libboost|libsodium|libstdc\+\+|libgcc_s' <<< "$shared"; then
   echo "the portable demo still loads:"; echo "$shared"; exit 1

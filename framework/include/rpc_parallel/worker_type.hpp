@@ -67,12 +67,12 @@ worker_type_entry make_worker_type_entry() {
   };
   entry.init_connection_state = [](void* s, std::string bytes) {
     auto arg = decode<connection_arg_t<W>>(bytes, "connection argument");
-    return make_state<conn_state>([s, arg = std::move(arg)]() mutable {
-      if constexpr (requires { W::init_connection_state(*static_cast<state*>(s), std::move(arg)); })
+    if constexpr (requires { W::init_connection_state(*static_cast<state*>(s), std::move(arg)); })
+      return make_state<conn_state>([s, arg = std::move(arg)]() mutable {
         return W::init_connection_state(*static_cast<state*>(s), std::move(arg));
-      else
-        return conn_state{};
-    });
+      });
+    else
+      return make_state<conn_state>([] { return conn_state{}; });
   };
   return entry;
 }

@@ -34,8 +34,10 @@ class unpacker {
   /// The next value; throws `rpc_error` (failed) when the buffer ends inside one.
   // g++ 12 takes a short string's inline buffer for uninitialised in the copies below (a false
   // positive, seen with -O3 once inlined into a caller's string).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
   T next() {
     if constexpr (is_raw_v<T>) {
       if (bytes_.size() < sizeof(T)) throw_malformed("packed values", "truncated");
@@ -53,7 +55,9 @@ class unpacker {
       return value;
     }
   }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
   bool empty() const noexcept { return bytes_.empty(); }
 
  private:

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One leg of the tests: builds everything with the toolset and variant of scripts/toolchain.bash,
+# runs every test binary and every check, and ends with "N passed, M failed" for this leg.
+# Under RPCP_VARIANT=sanitize every process (the tests, the examples and each local worker they
+# start) writes its ASan/UBSan report to a folder of this leg's; each report is printed and fails
+# the test binary or check that produced it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/toolchain.bash
+echo "### leg: $RPCP_TOOLSET $RPCP_VARIANT"
+scripts/build.sh || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+sanitizer_logs="$reports/sanitizer"
+mkdir -m 1777 "$sanitizer_logs"
+if [ "$RPCP_VARIANT" = sanitize ]; then
+  export ASAN_OPTIONS="log_path=$sanitizer_logs/asan:detect_leaks=1"
+  export UBSAN_OPTIONS="log_path=$sanitizer_logs/ubsan:print_stacktrace=1:halt_on_error=1"
+fi
+# sanitizer_clean NAME: true when no process left a report since the last call; else prints them.
+sanitizer_clean() {
+  local logs=("$sanitizer_logs"/*)
+  [ -e "${logs[0]}" ] || return 0
+  echo "   sanitizer reports from $1:"
+  for log in "${logs[@]}"; do sed 's/^/   | /' "$log"; rm -f "$log"; done
+  return 1
+}
+
+passed=0 failed=0
+for test in "$(bin_dir tests)"/*_test; do
+  name=$(basename "$test")
+  echo "== $name"
+  timeout 600 "$test" --report_format=XML --report_level=detailed --report_sink="$reports/$name.xml" \
+    --log_level=error
+  read -r p f < <(python3 scripts/count_cases.py "$reports/$name.xml" "$test")
+  sanitizer_clean "$name" || f=$((f + 1))
+  echo "   $p passed, $f failed"
+  passed=$((passed + p)) failed=$((failed + f))
+done
+
+checks=(examples/checks/*.sh)
+# remote/checks test the sshd hosts and the portable variant, not a compiler: the default leg only.
+[ "$RPCP_TOOLSET/$RPCP_VARIANT" = clang/release ] && checks+=(remote/checks/*.sh)
+for check in "${checks[@]}"; do
+  name=$(basename "$check" .sh)
+  timeout 300 "$check" > "$reports/$name.log" 2>&1; status=$?
+  sanitizer_clean "$name" >> "$reports/$name.log" || status=1
+  if [ $status -eq 0 ]; then
+    echo "== check $name: passed"; passed=$((passed + 1))
+  else
+    echo "== check $name: FAILED"; sed 's/^/   /' "$reports/$name.log"; failed=$((failed + 1))
+  fi
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
