@@ -38,6 +38,25 @@ BOOST_AUTO_TEST_CASE(map_returns_outputs_in_input_order) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(workers_run_in_root_unless_worker_options_say_otherwise) {
+  tests::run([]() -> asio::awaitable<void> {
+    std::vector<std::string> variable(4, "RPCP_MAP_MARK");
+    auto plain = co_await rp::map<where_mapped>(two_workers(), variable, rp::unit{});
+    for (const auto& [cwd, value] : plain) {
+      BOOST_TEST(cwd == "/");
+      BOOST_TEST(value == "<none>");
+    }
+    auto config = rp::map_config().with_local(2).with_worker_options(
+        rp::spawn_options().with_cd("/tmp").with_env("RPCP_MAP_MARK", "marked"));
+    auto placed = co_await rp::map<where_mapped>(std::move(config), variable, rp::unit{});
+    BOOST_REQUIRE_EQUAL(placed.size(), 4u);
+    for (const auto& [cwd, value] : placed) {
+      BOOST_TEST(cwd == "/tmp");
+      BOOST_TEST(value == "marked");
+    }
+  });
+}
+
 BOOST_AUTO_TEST_CASE(map_unordered_gives_each_result_with_its_index_once) {
   tests::run([]() -> asio::awaitable<void> {
     std::vector<int> seen(5000, 0);

@@ -10,3 +10,11 @@ unordered=$(timeout 60 "$examples/add_numbers" --max 100 --ntimes 10 --spin 1000
 expected=""
 for i in $(seq 0 9); do expected+="$i:$i: 4950"$'\n'; done
 [ "$unordered" = "${expected%$'\n'}" ] || { echo "unordered printed:"; echo "$unordered"; exit 1; }
+# --help prints the help alone and succeeds, although --max is required.
+help=$(timeout 10 "$examples/add_numbers" --help 2>&1)
+grep -q -- "--max" <<<"$help" && ! grep -q "error" <<<"$help" || { echo "--help printed:"; echo "$help"; exit 1; }
+# Without --help, the missing required option is an error (exit 2) that names it.
+set +e
+err=$(timeout 10 "$examples/add_numbers" 2>&1); rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "'--max' is required" <<<"$err" || { echo "rc $rc: $err"; exit 1; }

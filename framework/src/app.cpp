@@ -87,6 +87,11 @@ int app::run(int argc, char** argv, const po::options_description& options, mast
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, all), vm);
+    // --help before notify(): a required option the user has not given is no error then.
+    if (vm.count("help")) {
+      std::cout << all << std::endl;
+      return 0;
+    }
     po::notify(vm);
     settings = settings_from(vm, settings);
   } catch (const po::error& e) {
@@ -95,10 +100,6 @@ int app::run(int argc, char** argv, const po::options_description& options, mast
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << std::endl;
     return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << all << std::endl;
-    return 0;
   }
   return run_master(types_, settings, [&main, &vm] { return main(vm); });
 }

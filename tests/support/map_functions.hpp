@@ -4,6 +4,7 @@
 #include <rpc_parallel/map_reduce.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -27,6 +28,18 @@ struct with_pid {
   using input = std::int64_t;
   using output = std::pair<std::int64_t, std::int64_t>;
   static output map(input x) { return {x, static_cast<std::int64_t>(::getpid())}; }
+};
+
+/// The worker's working directory and the value of the environment variable named by the input.
+struct where_mapped {
+  static constexpr std::string_view name = "where_mapped";
+  using input = std::string;
+  using output = std::pair<std::string, std::string>;
+  static output map(const input& variable) {
+    char cwd[4096];
+    const char* value = std::getenv(variable.c_str());
+    return {::getcwd(cwd, sizeof cwd) ? cwd : "?", value ? value : "<none>"};
+  }
 };
 
 /// Throws on item 537.
@@ -104,7 +117,8 @@ void register_map_functions(App& app) {
       .template add_worker<map_worker<find_777>>()
       .template add_worker<map_worker<greet>>()
       .template add_worker<map_worker<sum>>()
-      .template add_worker<map_worker<concat>>();
+      .template add_worker<map_worker<concat>>()
+      .template add_worker<map_worker<where_mapped>>();
 }
 
 }  // namespace tests

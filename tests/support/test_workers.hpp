@@ -5,6 +5,7 @@
 #include <rpc_parallel/rpc_parallel.hpp>
 
 #include "support/map_functions.hpp"
+#include "support/natural_workers.hpp"
 #include "support/stream_workers.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -227,7 +228,8 @@ inline void register_test_workers(rpc_parallel::app& app) {
       .add_worker<chain_worker>()
       .add_worker<dispatcher_worker>()
       .add_worker<minimal_worker>()
-      .add_worker<stream_worker>();
+      .add_worker<stream_worker>()
+      .add_worker<natural_worker>();
   register_map_functions(app);
 }
 

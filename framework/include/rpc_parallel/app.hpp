@@ -2,6 +2,7 @@
 // re-executed by the framework.
 #pragma once
 
+#include "rpc_parallel/detail/gcc12_notice.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/rpc_settings.hpp"
 #include "rpc_parallel/worker_type.hpp"

@@ -17,6 +17,7 @@
 #include "rpc_parallel/how_to_run.hpp"
 #include "rpc_parallel/map_progress.hpp"
 #include "rpc_parallel/spawn.hpp"
+#include "rpc_parallel/spawn_options.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -52,6 +53,10 @@ class map_config {
   std::function<void(const map_progress&)> on_progress;
   /// Draws a progress bar with rate and ETA on stdout, only when stdout is a terminal.
   bool progress_bar = false;
+  /// What every worker the call spawns gets: cd, env, umask, redirections, connection timeout,
+  /// on_failure. Its `name` and `how` are set per worker (`F::name`-INDEX, from `local` and
+  /// `remote`). As with any spawn, workers run in "/" unless `cd` says otherwise.
+  spawn_options worker_options;
 
   map_config&& with_local(std::size_t v) && { local = v; return std::move(*this); }
   map_config&& with_remote(how_to_run how, std::size_t count) && {
@@ -71,6 +76,10 @@ class map_config {
     return std::move(*this);
   }
   map_config&& with_progress_bar(bool v) && { progress_bar = v; return std::move(*this); }
+  map_config&& with_worker_options(spawn_options v) && {
+    worker_options = std::move(v);
+    return std::move(*this);
+  }
 };
 
 namespace detail {
@@ -380,9 +389,9 @@ boost::asio::awaitable<std::vector<connection<map_worker<F>>>> spawn_map_workers
   // Started together; each that fails is reported and left out.
   std::vector<boost::asio::awaitable<or_error<connection<map_worker<F>>>>> starting;
   for (std::uint64_t index = 0; index < places.size(); ++index) {
-    auto options = spawn_options()
-                       .with_name(std::string(F::name) + "-" + std::to_string(index))
-                       .with_how(places[index]);
+    spawn_options options = config.worker_options;
+    options.name = std::string(F::name) + "-" + std::to_string(index);
+    options.how = places[index];
     starting.push_back(try_spawn<map_worker<F>>(shutdown_on::connection_closed, std::move(options),
                                                 std::make_pair(param, index)));
   }
