@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The install leg: `b2 install` to a temporary prefix, then app_template copied to a temporary
 # folder outside this tree and built against that prefix three ways, each a check that runs the
-# demo: b2 (clang 16), CMake (clang 16) and plain g++ 12 with pkg-config, whose link must show
-# the g++ 12 notice exactly once. Ends with "N passed, M failed".
+# demo: b2 (clang 16), CMake (clang 16), and g++ 12 with pkg-config under ASan + UBSan (the
+# recipe of docs/gcc12_coroutines.md), whose link must show the g++ 12 notice exactly once.
+# Ends with "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -64,16 +65,20 @@ with_cmake() {
   runs build/demo
 }
 
+# The recipe of docs/gcc12_coroutines.md: g++ 12 with ASan + UBSan against the installed library.
 with_pkg_config() {
   copy_template pkg-config-app && cd "$work/pkg-config-app" || return 1
-  local flags
-  flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs rpc_parallel_remote) || return 1
-  # shellcheck disable=SC2086 # pkg-config's words are separate arguments
-  g++-12 -O2 -Wall -Werror main.cpp -o demo $flags 2> link.log || { cat link.log; return 1; }
+  local dir=$prefix
+  g++-12 -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer main.cpp -o demo \
+    $(PKG_CONFIG_PATH=$dir/lib/pkgconfig pkg-config --cflags --libs rpc_parallel_remote) \
+    2> link.log || { cat link.log; return 1; }
   cat link.log
   [ "$(grep -c 'rpc_parallel: built with g++ 12' link.log)" -eq 1 ] ||
     { echo "expected the g++ 12 notice once in the link output"; return 1; }
-  runs ./demo
+  mkdir reports
+  ASAN_OPTIONS=log_path=$PWD/reports/asan UBSAN_OPTIONS=log_path=$PWD/reports/ubsan runs ./demo ||
+    return 1
+  if [ -n "$(ls reports)" ]; then cat reports/*; return 1; fi
 }
 
 check installed installed

@@ -15,6 +15,7 @@ trap 'rm -rf "$reports"' EXIT
 sanitizer_logs="$reports/sanitizer"
 mkdir -m 1777 "$sanitizer_logs"
 if [ "$RPCP_VARIANT" = sanitize ]; then
+  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-16/bin/llvm-symbolizer
   export ASAN_OPTIONS="log_path=$sanitizer_logs/asan:detect_leaks=1"
   export UBSAN_OPTIONS="log_path=$sanitizer_logs/ubsan:print_stacktrace=1:halt_on_error=1"
 fi
