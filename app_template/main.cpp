@@ -61,14 +61,15 @@ int main(int argc, char** argv) {
   app.add_worker<rpc_parallel::map_worker<count_primes>>();
 
   po::options_description options("demo options");
-  options.add_options()
-      ("below", po::value<std::int64_t>()->default_value(2'000'000), "count the primes below this")
-      ("workers", po::value<std::size_t>()->default_value(std::thread::hardware_concurrency()),
-       "workers on this host (default: one per core)")
-      ("remote", po::value<std::vector<std::string>>()->multitoken(),
-       "also run workers on these ssh hosts")
-      ("remote-workers", po::value<std::size_t>(),
-       "workers on each --remote host (default: --workers)")
-      ("ssh-config", po::value<std::string>(), "ssh config file for --remote (ssh -F)");
+  // clang-format off: one option per line
+  options.add_options()("below", po::value<std::int64_t>()->default_value(2'000'000),
+                        "count the primes below this")(
+      "workers", po::value<std::size_t>()->default_value(std::thread::hardware_concurrency()),
+      "workers on this host (default: one per core)")(
+      "remote", po::value<std::vector<std::string>>()->multitoken(),
+      "also run workers on these ssh hosts")("remote-workers", po::value<std::size_t>(),
+                                             "workers on each --remote host (default: --workers)")(
+      "ssh-config", po::value<std::string>(), "ssh config file for --remote (ssh -F)");
+  // clang-format on
   return app.run(argc, argv, options, master_main);
 }

@@ -17,8 +17,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/program_options.hpp>
 
-#include <algorithm>
 #include <sched.h>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -45,7 +45,8 @@ namespace {
 
 asio::awaitable<double> spawn_and_answer_once() {
   auto start = clock_type::now();
-  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
+  auto conn =
+      co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   std::int64_t answer = co_await conn.run(bench_worker::ping, 1);
   double elapsed = seconds_since(start);
   if (answer != 2) throw std::runtime_error("wrong answer");
@@ -89,12 +90,16 @@ asio::awaitable<double> spawn_many_and_answer(int count) {
   auto start = clock_type::now();
   std::vector<rp::connection<bench_worker>> keep;
   for (int i = 0; i < count; ++i) {
-    asio::co_spawn(executor, [&all, &left, &keep]() -> asio::awaitable<void> {
-      auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
-      std::int64_t answer = co_await conn.run(bench_worker::ping, 1);
-      if (answer == 2) keep.push_back(std::move(conn));
-      if (--left == 0) all.cancel();
-    }, asio::detached);
+    asio::co_spawn(
+        executor,
+        [&all, &left, &keep]() -> asio::awaitable<void> {
+          auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed,
+                                                       rp::spawn_options());
+          std::int64_t answer = co_await conn.run(bench_worker::ping, 1);
+          if (answer == 2) keep.push_back(std::move(conn));
+          if (--left == 0) all.cancel();
+        },
+        asio::detached);
   }
   boost::system::error_code ec;
   co_await all.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -117,7 +122,8 @@ asio::awaitable<void> measure_spawn_many(int count, int samples) {
 }
 
 asio::awaitable<void> measure_round_trip(int calls) {
-  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
+  auto conn =
+      co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   std::vector<double> ours;
   for (int i = 0; i < calls; ++i) {
     auto start = clock_type::now();
@@ -137,16 +143,20 @@ asio::awaitable<void> measure_round_trip(int calls) {
 }
 
 asio::awaitable<void> measure_pipelined(int calls, int in_flight) {
-  auto conn = co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
+  auto conn =
+      co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer all(executor, asio::steady_timer::time_point::max());
   int left = in_flight;
   auto start = clock_type::now();
   for (int k = 0; k < in_flight; ++k) {
-    asio::co_spawn(executor, [&conn, &all, &left, calls, in_flight]() -> asio::awaitable<void> {
-      for (int i = 0; i < calls / in_flight; ++i) co_await conn.run(bench_worker::ping, i);
-      if (--left == 0) all.cancel();
-    }, asio::detached);
+    asio::co_spawn(
+        executor,
+        [&conn, &all, &left, calls, in_flight]() -> asio::awaitable<void> {
+          for (int i = 0; i < calls / in_flight; ++i) co_await conn.run(bench_worker::ping, i);
+          if (--left == 0) all.cancel();
+        },
+        asio::detached);
   }
   boost::system::error_code ec;
   co_await all.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -230,8 +240,10 @@ void apply_pin_option(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   // Workers and floor children are this binary too: pin them first when asked to.
-  if (const char* cpu = std::getenv("BENCH_CHILD_CPU"); cpu && argc > 1 &&
-      (std::strcmp(argv[1], "RPC_PARALLEL_WORKER") == 0 || std::strncmp(argv[1], "--floor", 7) == 0))
+  if (const char* cpu = std::getenv("BENCH_CHILD_CPU");
+      cpu && argc > 1 &&
+      (std::strcmp(argv[1], "RPC_PARALLEL_WORKER") == 0 ||
+       std::strncmp(argv[1], "--floor", 7) == 0))
     pin_to(std::atoi(cpu));
   if (auto code = bench::run_floor_child(argc, argv)) return *code;
   apply_pin_option(argc, argv);
@@ -241,11 +253,13 @@ int main(int argc, char** argv) {
   bench::add_map_workers(app);
   bench::add_remote_workers(app);
   po::options_description options("bench");
+  // clang-format off: one option per line
   options.add_options()("quick", "fewer samples (a smoke run)")(
       "pin", po::value<std::string>()->default_value("none"),
       "same: every process on CPU 0; split: master on CPU 0, children on CPU 1; none")(
       "only", po::value<std::string>()->default_value("all"),
       "all, latency (round trips only), streams, mapreduce or remote (starts 4 sshd test hosts: "
       "needs root)");
+  // clang-format on
   return app.run(argc, argv, options, master_main);
 }

@@ -1,18 +1,18 @@
 #include "floors.hpp"
 
-#include <algorithm>
 #include <arpa/inet.h>
-#include <chrono>
-#include <cstring>
-#include <memory>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spawn.h>
-#include <stdexcept>
-#include <string>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
 
 extern char** environ;
 

@@ -95,7 +95,8 @@ asio::awaitable<double> spawn_two_seconds() {
 /// The same on a `map_pool` started beforehand, as Python's pool is: no spawning in the timing.
 asio::awaitable<double> plus_one_rate_on_pool(rp::map_pool<plus_one>& pool, std::int64_t n) {
   auto start = clock_type::now();
-  std::vector<std::int64_t> out = co_await rp::map<plus_one>(pool, std::views::iota(std::int64_t(0), n));
+  std::vector<std::int64_t> out =
+      co_await rp::map<plus_one>(pool, std::views::iota(std::int64_t(0), n));
   double elapsed = seconds_since(start);
   if (static_cast<std::int64_t>(out.size()) != n) throw std::runtime_error("map: outputs missing");
   for (std::int64_t i = 0; i < n; ++i)

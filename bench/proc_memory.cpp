@@ -1,7 +1,7 @@
 #include "proc_memory.hpp"
 
-#include <fstream>
 #include <malloc.h>
+#include <fstream>
 #include <string>
 
 namespace bench {

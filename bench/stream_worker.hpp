@@ -7,9 +7,9 @@
 
 #include <rpc_parallel/rpc_parallel.hpp>
 
+#include <unistd.h>
 #include <cstdint>
 #include <string>
-#include <unistd.h>
 #include <utility>
 
 namespace bench {

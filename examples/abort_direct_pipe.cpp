@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
   rp::app app;
   app.add_worker<ping_pong_worker>();
   po::options_description options("abort_direct_pipe");
+  // clang-format off: one option per line
   options.add_options()("n", po::value<std::int64_t>()->default_value(5), "pings to send");
+  // clang-format on
   return app.run(argc, argv, options, master_main);
 }

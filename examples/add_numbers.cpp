@@ -69,11 +69,12 @@ int main(int argc, char** argv) {
   rp::app app;
   app.add_worker<rp::map_worker<add_numbers>>();
   po::options_description options("add_numbers");
-  options.add_options()
-      ("max", po::value<std::int64_t>()->required(), "each input sums 0..max-1")
-      ("ntimes", po::value<std::int64_t>()->default_value(1000), "number of inputs")
-      ("nworkers", po::value<std::size_t>()->default_value(4), "local workers")
-      ("spin", po::value<std::int64_t>()->default_value(10'000'000), "busy iterations per input")
-      ("unordered", po::bool_switch(), "print results as they finish, with their index");
+  // clang-format off: one option per line
+  options.add_options()("max", po::value<std::int64_t>()->required(), "each input sums 0..max-1")(
+      "ntimes", po::value<std::int64_t>()->default_value(1000), "number of inputs")(
+      "nworkers", po::value<std::size_t>()->default_value(4), "local workers")(
+      "spin", po::value<std::int64_t>()->default_value(10'000'000), "busy iterations per input")(
+      "unordered", po::bool_switch(), "print results as they finish, with their index");
+  // clang-format on
   return app.run(argc, argv, options, master_main);
 }

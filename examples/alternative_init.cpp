@@ -21,7 +21,8 @@ struct square_worker {
 };
 
 asio::awaitable<void> use_a_worker() {
-  auto conn = co_await rp::spawn<square_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
+  auto conn =
+      co_await rp::spawn<square_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   std::int64_t nine = co_await conn.run(square_worker::square, 3);
   std::cout << (nine == 9 ? "Success." : "Failure.") << std::endl;
 }

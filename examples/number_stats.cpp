@@ -58,7 +58,7 @@ struct stats {
   }
   template <class Archive>
   void serialize(Archive& archive, unsigned) {
-    archive & samples & mean & m2;
+    archive& samples& mean& m2;
   }
 };
 
@@ -103,10 +103,12 @@ int main(int argc, char** argv) {
   rp::app app;
   app.add_worker<rp::map_worker<random_block>>().add_worker<rp::map_worker<block_stats>>();
   po::options_description options("number_stats");
-  options.add_options()
-      ("nblocks", po::value<std::size_t>()->default_value(100), "blocks of random numbers")
-      ("block-size", po::value<std::uint32_t>()->default_value(50'000), "numbers per block")
-      ("nworkers", po::value<std::size_t>()->default_value(4), "local workers")
-      ("commutative", po::bool_switch(), "map_reduce_commutative instead of map_reduce");
+  // clang-format off: one option per line
+  options.add_options()("nblocks", po::value<std::size_t>()->default_value(100),
+                        "blocks of random numbers")(
+      "block-size", po::value<std::uint32_t>()->default_value(50'000), "numbers per block")(
+      "nworkers", po::value<std::size_t>()->default_value(4), "local workers")(
+      "commutative", po::bool_switch(), "map_reduce_commutative instead of map_reduce");
+  // clang-format on
   return app.run(argc, argv, options, master_main);
 }

@@ -23,7 +23,7 @@ struct sum_query {
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
-    archive & max & delay_ms;
+    archive& max& delay_ms;
   }
 };
 
@@ -68,7 +68,9 @@ int main(int argc, char** argv) {
   rp::app app;
   app.add_worker<sum_worker>();
   po::options_description options("rpc_direct_pipe");
+  // clang-format off: one option per line
   options.add_options()("max", po::value<std::int64_t>()->default_value(10), "sum 0..max-1")(
       "delay-ms", po::value<std::int64_t>()->default_value(10), "milliseconds between sums");
+  // clang-format on
   return app.run(argc, argv, options, master_main);
 }

@@ -51,8 +51,9 @@ int main(int argc, char** argv) {
   rp::app app;
   app.add_worker<rp::map_worker<side_arg>>();
   po::options_description options("side_arg");
-  options.add_options()
-      ("ntimes", po::value<std::size_t>()->default_value(100), "inputs")
-      ("nworkers", po::value<std::size_t>()->default_value(4), "local workers");
+  // clang-format off: one option per line
+  options.add_options()("ntimes", po::value<std::size_t>()->default_value(100), "inputs")(
+      "nworkers", po::value<std::size_t>()->default_value(4), "local workers");
+  // clang-format on
   return app.run(argc, argv, options, master_main);
 }

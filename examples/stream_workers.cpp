@@ -139,7 +139,9 @@ int main(int argc, char** argv) {
   rp::app app;
   app.add_worker<stream_worker>().add_worker<forwarding_worker>();
   po::options_description options("stream_workers");
+  // clang-format off: one option per line
   options.add_options()("num-elts", po::value<std::int64_t>()->default_value(10), "numbers")(
       "num-workers", po::value<int>()->default_value(4), "forwarding workers");
+  // clang-format on
   return app.run(argc, argv, options, master_main);
 }

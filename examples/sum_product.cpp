@@ -34,13 +34,15 @@ struct product_worker {
 };
 
 asio::awaitable<std::int64_t> sum_of(std::int64_t n) {
-  auto conn = co_await rp::spawn<sum_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
+  auto conn =
+      co_await rp::spawn<sum_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   std::int64_t result = co_await conn.run(sum_worker::sum, n);
   co_return result;
 }
 
 asio::awaitable<std::int64_t> product_of(std::int64_t n) {
-  auto conn = co_await rp::spawn<product_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
+  auto conn =
+      co_await rp::spawn<product_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
   std::int64_t result = co_await conn.run(product_worker::product, n);
   co_return result;
 }

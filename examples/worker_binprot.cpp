@@ -48,22 +48,29 @@ struct dispatcher {
 asio::awaitable<int> master_main() {
   auto target = co_await rp::spawn<ping_worker>(rp::shutdown_on::heartbeater_timeout,
                                                 rp::spawn_options(), rp::unit{});
-  auto via = co_await rp::spawn<dispatcher>(rp::shutdown_on::connection_closed, rp::spawn_options(), rp::unit{});
+  auto via = co_await rp::spawn<dispatcher>(rp::shutdown_on::connection_closed, rp::spawn_options(),
+                                            rp::unit{});
   auto direct = co_await rp::connect(target);
   auto executor = co_await asio::this_coro::executor;
   int outstanding = 20;
   asio::steady_timer done(executor, asio::steady_timer::time_point::max());
   for (int i = 0; i < 10; ++i) {
-    asio::co_spawn(executor, [&via, &target, &outstanding, &done]() -> asio::awaitable<void> {
-      std::int64_t n = co_await via.run(dispatcher::dispatch, target);
-      std::cout << "worker pinged from dispatcher: " << n << "\n";
-      if (--outstanding == 0) done.cancel();
-    }, asio::detached);
-    asio::co_spawn(executor, [&direct, &outstanding, &done]() -> asio::awaitable<void> {
-      std::int64_t n = co_await direct.run(ping_worker::ping);
-      std::cout << "worker pinged from master: " << n << "\n";
-      if (--outstanding == 0) done.cancel();
-    }, asio::detached);
+    asio::co_spawn(
+        executor,
+        [&via, &target, &outstanding, &done]() -> asio::awaitable<void> {
+          std::int64_t n = co_await via.run(dispatcher::dispatch, target);
+          std::cout << "worker pinged from dispatcher: " << n << "\n";
+          if (--outstanding == 0) done.cancel();
+        },
+        asio::detached);
+    asio::co_spawn(
+        executor,
+        [&direct, &outstanding, &done]() -> asio::awaitable<void> {
+          std::int64_t n = co_await direct.run(ping_worker::ping);
+          std::cout << "worker pinged from master: " << n << "\n";
+          if (--outstanding == 0) done.cancel();
+        },
+        asio::detached);
   }
   boost::system::error_code ec;
   co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -81,7 +81,9 @@ int main(int argc, char** argv) {
   rp::app app;
   app.add_worker<primary_worker>().add_worker<secondary_worker>();
   po::options_description options("workers_as_masters");
+  // clang-format off: one option per line
   options.add_options()("primary", po::value<int>()->default_value(3), "primary workers")(
       "secondary", po::value<int>()->default_value(2), "secondary workers per primary");
+  // clang-format on
   return app.run(argc, argv, options, master_main);
 }

@@ -41,8 +41,9 @@ for test in "$(bin_dir tests)"/*_test; do
 done
 
 checks=(examples/checks/*.sh)
-# remote/checks test the sshd hosts and the portable variant, not a compiler: the default leg only.
-[ "$RPCP_TOOLSET/$RPCP_VARIANT" = clang/release ] && checks+=(remote/checks/*.sh)
+# remote/checks test the sshd hosts and the portable variant, not a compiler, and the format
+# check reads sources only: the default leg runs them.
+[ "$RPCP_TOOLSET/$RPCP_VARIANT" = clang/release ] && checks+=(remote/checks/*.sh scripts/check_format.sh)
 for check in "${checks[@]}"; do
   name=$(basename "$check" .sh)
   timeout 300 "$check" > "$reports/$name.log" 2>&1; status=$?

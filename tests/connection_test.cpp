@@ -98,11 +98,12 @@ BOOST_AUTO_TEST_CASE(one_way_exception_calls_on_failure_with_the_worker_name_the
     auto executor = co_await asio::this_coro::executor;
     asio::steady_timer failed(executor, asio::steady_timer::time_point::max());
     std::string reported;
-    auto options = rp::spawn_options().with_name("exploder").with_on_failure(
-        [&reported, &failed](const rp::error& e) {
-          reported = e.message;
-          failed.cancel();
-        });
+    auto options = rp::spawn_options()
+                       .with_name("exploder")
+                       .with_on_failure([&reported, &failed](const rp::error& e) {
+                         reported = e.message;
+                         failed.cancel();
+                       });
     auto w = co_await rp::spawn<echo_worker>(rp::shutdown_on::heartbeater_timeout,
                                              std::move(options), std::string("x"));
     auto conn = co_await rp::connect(w);
@@ -121,11 +122,12 @@ BOOST_AUTO_TEST_CASE(one_way_exception_reaches_on_failure_under_connection_close
     auto executor = co_await asio::this_coro::executor;
     asio::steady_timer failed(executor, asio::steady_timer::time_point::max());
     std::string reported;
-    auto options = rp::spawn_options().with_name("owned-exploder").with_on_failure(
-        [&reported, &failed](const rp::error& e) {
-          reported = e.message;
-          failed.cancel();
-        });
+    auto options = rp::spawn_options()
+                       .with_name("owned-exploder")
+                       .with_on_failure([&reported, &failed](const rp::error& e) {
+                         reported = e.message;
+                         failed.cancel();
+                       });
     auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
                                                 std::move(options), "x");
     std::int64_t pid = co_await conn.run(echo_worker::pid);
@@ -182,7 +184,8 @@ BOOST_AUTO_TEST_CASE(shutdown_ends_a_worker_and_its_connections_see_it_close) {
     BOOST_TEST(conn.is_closed());
     auto after = co_await conn.try_run(echo_worker::echo, "late");
     BOOST_REQUIRE(after.has_error());
-    BOOST_TEST(static_cast<int>(after.error().kind) == static_cast<int>(rp::error_kind::disconnected));
+    BOOST_TEST(static_cast<int>(after.error().kind) ==
+               static_cast<int>(rp::error_kind::disconnected));
     BOOST_TEST(tests::wait_until_exited(static_cast<pid_t>(pid), 10s));
   });
 }
@@ -207,7 +210,8 @@ BOOST_AUTO_TEST_CASE(function_table_mismatch_is_unimplemented_naming_the_functio
     rp::worker<stale_echo_worker> stale(real.ref());
     auto result = co_await rp::try_connect(stale);
     BOOST_REQUIRE(result.has_error());
-    BOOST_TEST(static_cast<int>(result.error().kind) == static_cast<int>(rp::error_kind::unimplemented));
+    BOOST_TEST(static_cast<int>(result.error().kind) ==
+               static_cast<int>(rp::error_kind::unimplemented));
     BOOST_TEST(result.error().message.find("echo(long) -> long") != std::string::npos);
   });
 }
@@ -240,10 +244,13 @@ BOOST_AUTO_TEST_CASE(coroutine_functions_let_other_calls_proceed) {
     auto executor = co_await asio::this_coro::executor;
     std::int64_t slept = 0;
     asio::steady_timer done(executor, asio::steady_timer::time_point::max());
-    asio::co_spawn(executor, [&conn, &slept, &done]() -> asio::awaitable<void> {
-      slept = co_await conn.run(echo_worker::sleep_async, 300);
-      done.cancel();
-    }, asio::detached);
+    asio::co_spawn(
+        executor,
+        [&conn, &slept, &done]() -> asio::awaitable<void> {
+          slept = co_await conn.run(echo_worker::sleep_async, 300);
+          done.cancel();
+        },
+        asio::detached);
     std::string quick = co_await conn.run(echo_worker::echo, "first");
     BOOST_TEST(quick == "a:first");
     BOOST_TEST(slept == 0);  // the slow call is still running on the worker

@@ -14,7 +14,7 @@ struct point {
   std::vector<double> weights;
   template <class Archive>
   void serialize(Archive& a, unsigned) {
-    a & x & label & weights;
+    a& x& label& weights;
   }
   bool operator==(const point&) const = default;
 };
@@ -77,7 +77,8 @@ BOOST_AUTO_TEST_CASE(function_table_lists_typed_signatures_in_declaration_order)
              "std::char_traits<char>, std::allocator<char> >");
   const auto& echo = detail::worker_type_of<tests::echo_worker>();
   BOOST_TEST(echo.functions.find("print") >= 0);
-  BOOST_TEST((echo.functions.at(static_cast<std::size_t>(echo.functions.find("print"))).kind == detail::function_kind::one_way));
+  BOOST_TEST((echo.functions.at(static_cast<std::size_t>(echo.functions.find("print"))).kind ==
+              detail::function_kind::one_way));
   BOOST_TEST(echo.functions.find("no_such_function") == -1);
 }
 
@@ -100,7 +101,8 @@ BOOST_AUTO_TEST_CASE(two_worker_types_with_one_name_are_refused) {
   try {
     app.add_worker<other>();
   } catch (const rp::rpc_error& e) {
-    threw = std::string(e.what()).find("two worker types are named \"echo_worker\"") != std::string::npos;
+    threw = std::string(e.what()).find("two worker types are named \"echo_worker\"") !=
+            std::string::npos;
   }
   BOOST_TEST(threw);
 }

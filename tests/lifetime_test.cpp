@@ -4,13 +4,13 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <filesystem>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <filesystem>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -35,7 +35,8 @@ child launch(const std::string& program, const std::string& scenario) {
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_addclose(&actions, out[0]);
   std::string flag = "--scenario";
-  char* argv[] = {const_cast<char*>(program.c_str()), flag.data(), const_cast<char*>(scenario.c_str()), nullptr};
+  char* argv[] = {const_cast<char*>(program.c_str()), flag.data(),
+                  const_cast<char*>(scenario.c_str()), nullptr};
   pid_t pid = -1;
   BOOST_REQUIRE(::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, environ) == 0);
   posix_spawn_file_actions_destroy(&actions);
@@ -44,12 +45,14 @@ child launch(const std::string& program, const std::string& scenario) {
 }
 
 /// Reads lines until `last` (or end of file / deadline).
-std::vector<std::string> read_lines_until(int fd, const std::string& last, std::chrono::seconds deadline) {
+std::vector<std::string> read_lines_until(int fd, const std::string& last,
+                                          std::chrono::seconds deadline) {
   std::vector<std::string> lines;
   std::string pending;
   auto end = std::chrono::steady_clock::now() + deadline;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
     char buffer[512];
@@ -100,7 +103,8 @@ BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_worker_and_no_zombie) {
   ::waitpid(master.pid, nullptr, 0);
   rp::rpc_settings defaults;
   for (pid_t pid : workers)
-    BOOST_TEST(reap_within(pid, defaults.heartbeat_timeout + 1s), "worker " << pid << " outlived its master");
+    BOOST_TEST(reap_within(pid, defaults.heartbeat_timeout + 1s),
+               "worker " << pid << " outlived its master");
   ::close(master.stdout_fd);
   // shutdown_on::called_shutdown_function outlives its master by design; end it here.
   BOOST_TEST(tests::process_state(immortal) != 0);
@@ -114,14 +118,16 @@ BOOST_AUTO_TEST_CASE(busy_worker_is_still_alive_after_several_heartbeat_timeouts
   rp::rpc_settings quick;
   quick.heartbeat_interval = 1s;
   quick.heartbeat_timeout = 2s;
-  tests::run([]() -> asio::awaitable<void> {
-    auto owned = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                 rp::spawn_options(), "busy");
-    std::int64_t spins = co_await owned.run(echo_worker::busy, 5000);
-    BOOST_TEST(spins > 0);
-    std::string after = co_await owned.run(echo_worker::echo, "still here");
-    BOOST_TEST(after == "busy:still here");
-  }, 60s, quick);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto owned = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                     rp::spawn_options(), "busy");
+        std::int64_t spins = co_await owned.run(echo_worker::busy, 5000);
+        BOOST_TEST(spins > 0);
+        std::string after = co_await owned.run(echo_worker::echo, "still here");
+        BOOST_TEST(after == "busy:still here");
+      },
+      60s, quick);
 }
 
 BOOST_AUTO_TEST_CASE(renamed_running_binary_still_spawns) {

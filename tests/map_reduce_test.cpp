@@ -65,8 +65,8 @@ BOOST_AUTO_TEST_CASE(map_unordered_gives_each_result_with_its_index_once) {
       indexes_match = indexes_match && value == static_cast<std::int64_t>(index) + 1000;
       ++seen.at(index);
     };
-    co_await rp::map_unordered<add_thousand>(rp::map_config().with_local(3), std::views::iota(0, 5000),
-                                             rp::unit{}, record);
+    co_await rp::map_unordered<add_thousand>(rp::map_config().with_local(3),
+                                             std::views::iota(0, 5000), rp::unit{}, record);
     BOOST_TEST(indexes_match);
     BOOST_TEST(std::ranges::all_of(seen, [](int n) { return n == 1; }));
   });
@@ -75,10 +75,12 @@ BOOST_AUTO_TEST_CASE(map_unordered_gives_each_result_with_its_index_once) {
 BOOST_AUTO_TEST_CASE(map_reduce_combines_in_input_order_and_commutative_in_any) {
   tests::run([]() -> asio::awaitable<void> {
     auto config = rp::map_config().with_local(3).with_batch_size(7);
-    auto joined = co_await rp::map_reduce<concat>(std::move(config), std::views::iota(0, 1000), rp::unit{});
+    auto joined =
+        co_await rp::map_reduce<concat>(std::move(config), std::views::iota(0, 1000), rp::unit{});
     BOOST_REQUIRE(joined.has_value());
     BOOST_TEST((*joined == numbers(1000)));
-    auto total = co_await rp::map_reduce_commutative<sum>(two_workers(), std::views::iota(0, 100000), rp::unit{});
+    auto total = co_await rp::map_reduce_commutative<sum>(two_workers(),
+                                                          std::views::iota(0, 100000), rp::unit{});
     BOOST_TEST(total.value() == 4999950000LL);
     std::vector<std::int64_t> none;
     auto empty = co_await rp::map_reduce_commutative<sum>(two_workers(), none, rp::unit{});
@@ -88,10 +90,12 @@ BOOST_AUTO_TEST_CASE(map_reduce_combines_in_input_order_and_commutative_in_any) 
 
 BOOST_AUTO_TEST_CASE(find_map_returns_a_found_value_and_stops_an_endless_input) {
   tests::run([]() -> asio::awaitable<void> {
-    auto found = co_await rp::find_map<find_777>(two_workers(), std::views::iota(std::int64_t(0)), rp::unit{});
+    auto found = co_await rp::find_map<find_777>(two_workers(), std::views::iota(std::int64_t(0)),
+                                                 rp::unit{});
     BOOST_REQUIRE(found.has_value());
     BOOST_TEST(*found % 777 == 0);
-    auto missing = co_await rp::find_map<find_777>(two_workers(), std::views::iota(0, 700), rp::unit{});
+    auto missing =
+        co_await rp::find_map<find_777>(two_workers(), std::views::iota(0, 700), rp::unit{});
     BOOST_TEST(!missing.has_value());
   });
 }
@@ -111,7 +115,8 @@ BOOST_AUTO_TEST_CASE(closing_the_output_early_stops_the_work) {
   tests::run([]() -> asio::awaitable<void> {
     std::int64_t taken = 0;
     auto take_ten = [&taken](std::uint64_t, std::int64_t) { return ++taken < 10; };
-    co_await rp::map<add_thousand>(two_workers(), std::views::iota(std::int64_t(0)), rp::unit{}, take_ten);
+    co_await rp::map<add_thousand>(two_workers(), std::views::iota(std::int64_t(0)), rp::unit{},
+                                   take_ten);
     BOOST_TEST(taken == 10);
   });
 }
@@ -143,7 +148,8 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_halfway_has_its_items_retried_elsewhere) {
       }
     };
     auto config = rp::map_config().with_local(4).with_batch_size(50);
-    co_await rp::map_unordered<with_pid>(std::move(config), std::views::iota(0, 10000), rp::unit{}, record);
+    co_await rp::map_unordered<with_pid>(std::move(config), std::views::iota(0, 10000), rp::unit{},
+                                         record);
     BOOST_TEST(killed);
     BOOST_TEST(values_match);
     BOOST_TEST(std::ranges::all_of(seen, [](int n) { return n == 1; }));
@@ -193,7 +199,9 @@ BOOST_AUTO_TEST_CASE(a_pool_serves_several_calls_and_drops_a_lost_worker) {
     // Kill one: the next call runs on the other two, and gives every result.
     ::kill(static_cast<pid_t>(*pids.begin()), SIGKILL);
     std::vector<int> seen(3000, 0);
-    auto record = [&seen](std::uint64_t index, std::pair<std::int64_t, std::int64_t>) { ++seen.at(index); };
+    auto record = [&seen](std::uint64_t index, std::pair<std::int64_t, std::int64_t>) {
+      ++seen.at(index);
+    };
     co_await rp::map_unordered<with_pid>(pool, std::views::iota(0, 3000), record);
     BOOST_TEST(std::ranges::all_of(seen, [](int n) { return n == 1; }));
     BOOST_TEST(pool.size() == 2u);

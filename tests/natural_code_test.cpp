@@ -77,13 +77,13 @@ BOOST_AUTO_TEST_CASE(by_value_producer_lambda_inline_in_a_reverse_pipe) {
   tests::run([]() -> asio::awaitable<void> {
     auto c = co_await spawn_natural("j-");
     std::vector<std::string> parts{text + "1", text + "2", text + "3"};
-    std::string joined = co_await c.run(
-        natural_worker::join, rp::unit{},
-        [parts](rp::stream_writer<std::string> w) -> asio::awaitable<void> {
-          for (const auto& part : parts)
-            if (!co_await w.write(part)) co_return;
-          w.close();
-        });
+    std::string joined =
+        co_await c.run(natural_worker::join, rp::unit{},
+                       [parts](rp::stream_writer<std::string> w) -> asio::awaitable<void> {
+                         for (const auto& part : parts)
+                           if (!co_await w.write(part)) co_return;
+                         w.close();
+                       });
     BOOST_TEST(joined == "j-" + parts[0] + "+" + parts[1] + "+" + parts[2] + "+");
   });
 }

@@ -22,41 +22,46 @@ BOOST_AUTO_TEST_SUITE(remote_faults_suite)
 
 BOOST_AUTO_TEST_CASE(a_different_remote_binary_is_refused_with_the_exact_error) {
   const std::string host = hosts->names.at(0);
-  tests::run([host]() -> asio::awaitable<void> {
-    // A copy in the host's own /tmp with one byte more.
-    auto good = co_await on(host);
-    std::string command = "ssh -F " + hosts_dir() + "/ssh_config " + host + " 'cp " + good.path() +
-                          " /tmp/tampered && echo 0 >> /tmp/tampered'";
-    BOOST_REQUIRE(std::system(command.c_str()) == 0);
-    auto tampered = rp::remote_executable::existing_on_host(host, "/tmp/tampered", ssh());
-    auto result = co_await rp::try_spawn<echo_worker>(
-        rp::shutdown_on::connection_closed, rp::spawn_options().with_how(rp::how_to_run::remote(tampered)),
-        std::string("x"));
-    BOOST_REQUIRE(result.has_error());
-    BOOST_TEST(result.error().message.find("the remote executable " + host +
-                                          ":/tmp/tampered does not match the local executable") !=
-               std::string::npos);
-  }, 60s);
+  tests::run(
+      [host]() -> asio::awaitable<void> {
+        // A copy in the host's own /tmp with one byte more.
+        auto good = co_await on(host);
+        std::string command = "ssh -F " + hosts_dir() + "/ssh_config " + host + " 'cp " +
+                              good.path() + " /tmp/tampered && echo 0 >> /tmp/tampered'";
+        BOOST_REQUIRE(std::system(command.c_str()) == 0);
+        auto tampered = rp::remote_executable::existing_on_host(host, "/tmp/tampered", ssh());
+        auto result = co_await rp::try_spawn<echo_worker>(
+            rp::shutdown_on::connection_closed,
+            rp::spawn_options().with_how(rp::how_to_run::remote(tampered)), std::string("x"));
+        BOOST_REQUIRE(result.has_error());
+        BOOST_TEST(result.error().message.find(
+                       "the remote executable " + host +
+                       ":/tmp/tampered does not match the local executable") != std::string::npos);
+      },
+      60s);
 }
 
 BOOST_AUTO_TEST_CASE(an_unreachable_host_fails_with_a_clear_error) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto nowhere = rp::remote_executable::existing_on_host(
-        "10.200.0.250", tests::self_path(),
-        rp::ssh_options().with_config_file(hosts_dir() + "/ssh_config").with_port(22));
-    auto options = rp::spawn_options().with_how(rp::how_to_run::remote(nowhere));
-    auto result = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                      std::move(options), std::string("x"));
-    BOOST_REQUIRE(result.has_error());
-    BOOST_TEST(result.error().message.find("10.200.0.250") != std::string::npos);
-  }, 60s);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto nowhere = rp::remote_executable::existing_on_host(
+            "10.200.0.250", tests::self_path(),
+            rp::ssh_options().with_config_file(hosts_dir() + "/ssh_config").with_port(22));
+        auto options = rp::spawn_options().with_how(rp::how_to_run::remote(nowhere));
+        auto result = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                          std::move(options), std::string("x"));
+        BOOST_REQUIRE(result.has_error());
+        BOOST_TEST(result.error().message.find("10.200.0.250") != std::string::npos);
+      },
+      60s);
 }
 
 namespace {
 
 // With `refused`, both copying to `host` and spawning a copy that is there (put with the right
 // options) fail within the connect timeout, naming the host and ssh's `reason`.
-asio::awaitable<void> expect_refused(std::string host, rp::ssh_options refused, std::string reason) {
+asio::awaitable<void> expect_refused(std::string host, rp::ssh_options refused,
+                                     std::string reason) {
   auto started = std::chrono::steady_clock::now();
   std::string copy_error;
   try {
@@ -74,8 +79,8 @@ asio::awaitable<void> expect_refused(std::string host, rp::ssh_options refused, 
   auto named = rp::remote_executable::existing_on_host(host, good.path(), refused);
   started = std::chrono::steady_clock::now();
   auto result = co_await rp::try_spawn<echo_worker>(
-      rp::shutdown_on::connection_closed, rp::spawn_options().with_how(rp::how_to_run::remote(named)),
-      std::string("x"));
+      rp::shutdown_on::connection_closed,
+      rp::spawn_options().with_how(rp::how_to_run::remote(named)), std::string("x"));
   took = std::chrono::steady_clock::now() - started;
   BOOST_REQUIRE(result.has_error());
   BOOST_TEST_MESSAGE("spawn refused: " << result.error().message);
@@ -88,77 +93,87 @@ asio::awaitable<void> expect_refused(std::string host, rp::ssh_options refused, 
 
 BOOST_AUTO_TEST_CASE(a_refused_key_fails_with_ssh_reason_within_the_connect_timeout) {
   const std::string host = hosts->names.at(0);
-  tests::run([host]() -> asio::awaitable<void> {
-    co_await expect_refused(host, wrong_key_ssh(), "Permission denied");
-  }, 60s);
+  tests::run(
+      [host]() -> asio::awaitable<void> {
+        co_await expect_refused(host, wrong_key_ssh(), "Permission denied");
+      },
+      60s);
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_host_key_under_policy_yes_fails_at_once_without_a_prompt) {
   const std::string host = hosts->names.at(1);
-  tests::run([host]() -> asio::awaitable<void> {
-    const std::string empty = hosts_dir() + "/known_hosts_empty";
-    { std::ofstream create(empty); }
-    co_await expect_refused(host, known_hosts_ssh(rp::ssh_options::host_key_policy::yes, empty),
-                            "Host key verification failed");
+  tests::run(
+      [host]() -> asio::awaitable<void> {
+        const std::string empty = hosts_dir() + "/known_hosts_empty";
+        { std::ofstream create(empty); }
+        co_await expect_refused(host, known_hosts_ssh(rp::ssh_options::host_key_policy::yes, empty),
+                                "Host key verification failed");
 
-    // The policy is the cause: accept_new, with a known-hosts file of its own, gets in and
-    // records the key.
-    const std::string fresh = hosts_dir() + "/known_hosts_fresh";
-    { std::ofstream create(fresh); }
-    auto accepting = known_hosts_ssh(rp::ssh_options::host_key_policy::accept_new, fresh);
-    auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(accepting));
-    BOOST_TEST(!copy.uploaded());
-    BOOST_TEST(std::filesystem::file_size(fresh) > 0u);
-  }, 60s);
+        // The policy is the cause: accept_new, with a known-hosts file of its own, gets in and
+        // records the key.
+        const std::string fresh = hosts_dir() + "/known_hosts_fresh";
+        { std::ofstream create(fresh); }
+        auto accepting = known_hosts_ssh(rp::ssh_options::host_key_policy::accept_new, fresh);
+        auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(accepting));
+        BOOST_TEST(!copy.uploaded());
+        BOOST_TEST(std::filesystem::file_size(fresh) > 0u);
+      },
+      60s);
 }
 
 BOOST_AUTO_TEST_CASE(a_copy_in_a_noexec_directory_is_refused_with_the_reason) {
   const std::string host = hosts->names.at(1);
-  tests::run([host]() -> asio::awaitable<void> {
-    const std::string noexec = state_file("noexec_dir");
-    BOOST_REQUIRE(!noexec.empty());
-    auto copy =
-        co_await rp::copy_to_host(host, rp::copy_options().with_dir(noexec).with_ssh(ssh()));
-    BOOST_TEST(copy.path().rfind(noexec + "/", 0) == 0);
-    auto result = co_await rp::try_spawn<echo_worker>(
-        rp::shutdown_on::connection_closed,
-        rp::spawn_options().with_how(rp::how_to_run::remote(copy)), std::string("x"));
-    co_await rp::remove(copy);
-    BOOST_REQUIRE(result.has_error());
-    const std::string& message = result.error().message;
-    BOOST_TEST_MESSAGE("spawn from a noexec directory: " << message);
-    BOOST_TEST(contains(message, "cannot execute"));
-    BOOST_TEST(contains(message, "noexec"));
-    BOOST_TEST(contains(message, host + ":" + copy.path()));
-  }, 60s);
+  tests::run(
+      [host]() -> asio::awaitable<void> {
+        const std::string noexec = state_file("noexec_dir");
+        BOOST_REQUIRE(!noexec.empty());
+        auto copy =
+            co_await rp::copy_to_host(host, rp::copy_options().with_dir(noexec).with_ssh(ssh()));
+        BOOST_TEST(copy.path().rfind(noexec + "/", 0) == 0);
+        auto result = co_await rp::try_spawn<echo_worker>(
+            rp::shutdown_on::connection_closed,
+            rp::spawn_options().with_how(rp::how_to_run::remote(copy)), std::string("x"));
+        co_await rp::remove(copy);
+        BOOST_REQUIRE(result.has_error());
+        const std::string& message = result.error().message;
+        BOOST_TEST_MESSAGE("spawn from a noexec directory: " << message);
+        BOOST_TEST(contains(message, "cannot execute"));
+        BOOST_TEST(contains(message, "noexec"));
+        BOOST_TEST(contains(message, host + ":" + copy.path()));
+      },
+      60s);
 }
 
 BOOST_AUTO_TEST_CASE(the_dial_back_address_can_be_given_and_a_wrong_one_fails_clearly) {
-  tests::run([]() -> asio::awaitable<void> {
-    const std::string host = hosts->names[1];
-    std::string address = hosts->mode == "namespaces" ? "10.200.0.1" : "127.0.0.1";
-    auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh().with_dial_back_address(address)));
-    auto options = rp::spawn_options().with_name("dialer").with_how(rp::how_to_run::remote(copy));
-    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed, std::move(options),
-                                                std::string("d"));
-    std::string echoed = co_await conn.run(echo_worker::echo, "back");
-    BOOST_TEST(echoed == "d:back");
-    // A wrong address: the worker cannot register, and says which address it tried. (Only
-    // where hosts are namespaces: on loopback every local address reaches this master.)
-    if (hosts->mode != "namespaces") co_return;
-    auto wrong = rp::remote_executable::existing_on_host(host, copy.path(),
-                                                         ssh().with_dial_back_address("127.0.0.2"));
-    auto bad = rp::spawn_options()
-                   .with_name("lost")
-                   .with_how(rp::how_to_run::remote(wrong))
-                   .with_connection_timeout(5s);
-    auto start = std::chrono::steady_clock::now();
-    auto failed = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::connection_closed, std::move(bad),
-                                                      std::string("x"));
-    BOOST_REQUIRE(failed.has_error());
-    BOOST_TEST((std::chrono::steady_clock::now() - start < 15s));
-    BOOST_TEST(contains(failed.error().message, "127.0.0.2"), failed.error().message);
-  }, 120s);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        const std::string host = hosts->names[1];
+        std::string address = hosts->mode == "namespaces" ? "10.200.0.1" : "127.0.0.1";
+        auto copy = co_await rp::copy_to_host(
+            host, rp::copy_options().with_ssh(ssh().with_dial_back_address(address)));
+        auto options =
+            rp::spawn_options().with_name("dialer").with_how(rp::how_to_run::remote(copy));
+        auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    std::move(options), std::string("d"));
+        std::string echoed = co_await conn.run(echo_worker::echo, "back");
+        BOOST_TEST(echoed == "d:back");
+        // A wrong address: the worker cannot register, and says which address it tried. (Only
+        // where hosts are namespaces: on loopback every local address reaches this master.)
+        if (hosts->mode != "namespaces") co_return;
+        auto wrong = rp::remote_executable::existing_on_host(
+            host, copy.path(), ssh().with_dial_back_address("127.0.0.2"));
+        auto bad = rp::spawn_options()
+                       .with_name("lost")
+                       .with_how(rp::how_to_run::remote(wrong))
+                       .with_connection_timeout(5s);
+        auto start = std::chrono::steady_clock::now();
+        auto failed = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                          std::move(bad), std::string("x"));
+        BOOST_REQUIRE(failed.has_error());
+        BOOST_TEST((std::chrono::steady_clock::now() - start < 15s));
+        BOOST_TEST(contains(failed.error().message, "127.0.0.2"), failed.error().message);
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

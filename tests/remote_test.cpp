@@ -9,11 +9,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -25,8 +27,6 @@
 #include <ranges>
 #include <set>
 #include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -39,137 +39,156 @@ BOOST_AUTO_TEST_SUITE(remote_suite)
 
 BOOST_AUTO_TEST_CASE(a_worker_on_each_host_answers_and_runs_there) {
   BOOST_REQUIRE_EQUAL(hosts->names.size(), 3u);
-  tests::run([]() -> asio::awaitable<void> {
-    for (const auto& host : hosts->names) {
-      auto executable = co_await on(host);
-      auto options = rp::spawn_options().with_name("on-" + host).with_how(rp::how_to_run::remote(executable));
-      auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                  std::move(options), host);
-      std::string echoed = co_await conn.run(echo_worker::echo, "hi");
-      BOOST_TEST(echoed == host + ":hi");
-      std::string where = co_await conn.run(echo_worker::hostname);
-      if (hosts->mode == "namespaces") BOOST_TEST(where == host);
-      std::string user = co_await conn.run(echo_worker::getenv, "USER");
-      BOOST_TEST(user == "rpcptest");
-    }
-  }, 120s);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        for (const auto& host : hosts->names) {
+          auto executable = co_await on(host);
+          auto options = rp::spawn_options()
+                             .with_name("on-" + host)
+                             .with_how(rp::how_to_run::remote(executable));
+          auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                      std::move(options), host);
+          std::string echoed = co_await conn.run(echo_worker::echo, "hi");
+          BOOST_TEST(echoed == host + ":hi");
+          std::string where = co_await conn.run(echo_worker::hostname);
+          if (hosts->mode == "namespaces") BOOST_TEST(where == host);
+          std::string user = co_await conn.run(echo_worker::getenv, "USER");
+          BOOST_TEST(user == "rpcptest");
+        }
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_CASE(env_values_reach_a_remote_worker_exactly) {
-  tests::run([]() -> asio::awaitable<void> {
-    const std::string tricky = R"(potentially "problematic" \"test\" string ()! $HOME `x` 'q' ;|&)";
-    auto executable = co_await on(hosts->names.at(0));
-    auto options = rp::spawn_options()
-                       .with_env("TEST_ENV_KEY", tricky)
-                       .with_how(rp::how_to_run::remote(executable));
-    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                std::move(options), "env");
-    std::string value = co_await conn.run(echo_worker::getenv, "TEST_ENV_KEY");
-    BOOST_TEST(value == tricky);
-    std::string marker = co_await conn.run(echo_worker::getenv, "RPC_PARALLEL_IS_WORKER");
-    BOOST_TEST(marker == "<none>");
-  }, 60s);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        const std::string tricky =
+            R"(potentially "problematic" \"test\" string ()! $HOME `x` 'q' ;|&)";
+        auto executable = co_await on(hosts->names.at(0));
+        auto options = rp::spawn_options()
+                           .with_env("TEST_ENV_KEY", tricky)
+                           .with_how(rp::how_to_run::remote(executable));
+        auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    std::move(options), "env");
+        std::string value = co_await conn.run(echo_worker::getenv, "TEST_ENV_KEY");
+        BOOST_TEST(value == tricky);
+        std::string marker = co_await conn.run(echo_worker::getenv, "RPC_PARALLEL_IS_WORKER");
+        BOOST_TEST(marker == "<none>");
+      },
+      60s);
 }
 
 BOOST_AUTO_TEST_CASE(copy_to_host_uploads_once_runs_and_removes) {
   const std::string host = hosts->names.at(1);
-  tests::run([host]() -> asio::awaitable<void> {
-    auto earlier = co_await on(host);  // other tests may have copied it already: start afresh
-    co_await rp::remove(earlier);
-    auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh()));
-    BOOST_TEST(copy.uploaded());
-    BOOST_TEST(copy.deletable());
-    BOOST_TEST(copy.path().rfind("/tmp/remote_test.", 0) == 0);
-    auto conn = co_await rp::spawn<echo_worker>(
-        rp::shutdown_on::connection_closed, rp::spawn_options().with_how(rp::how_to_run::remote(copy)),
-        "copied");
-    std::string echoed = co_await conn.run(echo_worker::echo, "ping");
-    BOOST_TEST(echoed == "copied:ping");
-    auto again = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh()));
-    BOOST_TEST(!again.uploaded());  // content-addressed: the host already has it
-    BOOST_TEST(again.path() == copy.path());
+  tests::run(
+      [host]() -> asio::awaitable<void> {
+        auto earlier = co_await on(host);  // other tests may have copied it already: start afresh
+        co_await rp::remove(earlier);
+        auto copy = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh()));
+        BOOST_TEST(copy.uploaded());
+        BOOST_TEST(copy.deletable());
+        BOOST_TEST(copy.path().rfind("/tmp/remote_test.", 0) == 0);
+        auto conn = co_await rp::spawn<echo_worker>(
+            rp::shutdown_on::connection_closed,
+            rp::spawn_options().with_how(rp::how_to_run::remote(copy)), "copied");
+        std::string echoed = co_await conn.run(echo_worker::echo, "ping");
+        BOOST_TEST(echoed == "copied:ping");
+        auto again = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh()));
+        BOOST_TEST(!again.uploaded());  // content-addressed: the host already has it
+        BOOST_TEST(again.path() == copy.path());
 
-    co_await rp::remove(copy);
-    auto gone = co_await rp::try_spawn<echo_worker>(
-        rp::shutdown_on::connection_closed, rp::spawn_options().with_how(rp::how_to_run::remote(copy)),
-        std::string("x"));
-    BOOST_REQUIRE(gone.has_error());
-    // The relayed start-up stderr says why.
-    BOOST_TEST(gone.error().message.find("No such file or directory") != std::string::npos);
-    bool refused = false;
-    try {
-      co_await rp::remove(rp::remote_executable::existing_on_host(host, copy.path(), ssh()));
-    } catch (const rp::rpc_error& e) {
-      refused = std::string(e.what()).find("only copies made by copy_to_host") != std::string::npos;
-    }
-    BOOST_TEST(refused);
-  }, 120s);
+        co_await rp::remove(copy);
+        auto gone = co_await rp::try_spawn<echo_worker>(
+            rp::shutdown_on::connection_closed,
+            rp::spawn_options().with_how(rp::how_to_run::remote(copy)), std::string("x"));
+        BOOST_REQUIRE(gone.has_error());
+        // The relayed start-up stderr says why.
+        BOOST_TEST(gone.error().message.find("No such file or directory") != std::string::npos);
+        bool refused = false;
+        try {
+          co_await rp::remove(rp::remote_executable::existing_on_host(host, copy.path(), ssh()));
+        } catch (const rp::rpc_error& e) {
+          refused =
+              std::string(e.what()).find("only copies made by copy_to_host") != std::string::npos;
+        }
+        BOOST_TEST(refused);
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_CASE(a_wrapped_remote_worker_runs_through_its_wrapper) {
-  tests::run([]() -> asio::awaitable<void> {
-    const std::string host = hosts->names.at(0);
-    auto copy = co_await on(host);
-    auto how = rp::how_to_run::remote(copy).wrap({"env", "RPCP_WRAPPED=inner"}).wrap({"env", "RPCP_OUTER=outer"});
-    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                rp::spawn_options().with_how(how), std::string("w"));
-    std::string inner = co_await conn.run(echo_worker::getenv, "RPCP_WRAPPED");
-    std::string outer = co_await conn.run(echo_worker::getenv, "RPCP_OUTER");
-    BOOST_TEST(inner == "inner");
-    BOOST_TEST(outer == "outer");
-    std::vector<std::string> argv = co_await conn.run(echo_worker::argv);
-    BOOST_REQUIRE(!argv.empty());
-    BOOST_TEST(argv[0] == copy.path());  // the wrappers exec'd the copy itself
-  }, 120s);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        const std::string host = hosts->names.at(0);
+        auto copy = co_await on(host);
+        auto how = rp::how_to_run::remote(copy)
+                       .wrap({"env", "RPCP_WRAPPED=inner"})
+                       .wrap({"env", "RPCP_OUTER=outer"});
+        auto conn =
+            co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                            rp::spawn_options().with_how(how), std::string("w"));
+        std::string inner = co_await conn.run(echo_worker::getenv, "RPCP_WRAPPED");
+        std::string outer = co_await conn.run(echo_worker::getenv, "RPCP_OUTER");
+        BOOST_TEST(inner == "inner");
+        BOOST_TEST(outer == "outer");
+        std::vector<std::string> argv = co_await conn.run(echo_worker::argv);
+        BOOST_REQUIRE(!argv.empty());
+        BOOST_TEST(argv[0] == copy.path());  // the wrappers exec'd the copy itself
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_CASE(removing_a_running_workers_copy_leaves_it_serving_and_no_file_behind) {
-  tests::run([]() -> asio::awaitable<void> {
-    const std::string host = hosts->names.at(2);
-    auto copy = co_await on(host);
-    auto conn = co_await rp::spawn<echo_worker>(
-        rp::shutdown_on::connection_closed, rp::spawn_options().with_how(rp::how_to_run::remote(copy)),
-        std::string("running"));
-    co_await rp::remove(copy);
-    std::string echoed = co_await conn.run(echo_worker::echo, "still");
-    BOOST_TEST(echoed == "running:still");
-    // Neither the copy nor a temporary upload is left in the directory.
-    std::string left = output_on(host, "ls -a /tmp | grep remote_test || true");
-    BOOST_TEST(left.empty(), "left on " << host << ": " << left);
-  }, 120s);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        const std::string host = hosts->names.at(2);
+        auto copy = co_await on(host);
+        auto conn = co_await rp::spawn<echo_worker>(
+            rp::shutdown_on::connection_closed,
+            rp::spawn_options().with_how(rp::how_to_run::remote(copy)), std::string("running"));
+        co_await rp::remove(copy);
+        std::string echoed = co_await conn.run(echo_worker::echo, "still");
+        BOOST_TEST(echoed == "running:still");
+        // Neither the copy nor a temporary upload is left in the directory.
+        std::string left = output_on(host, "ls -a /tmp | grep remote_test || true");
+        BOOST_TEST(left.empty(), "left on " << host << ": " << left);
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_CASE(three_hosts_with_four_workers_each_answer_concurrently) {
   constexpr std::size_t per_host = 4;
-  tests::run([]() -> asio::awaitable<void> {
-    const auto& names = hosts->names;
-    std::vector<rp::remote_executable> executables;
-    for (const auto& host : names) {
-      auto executable = co_await on(host);
-      executables.push_back(std::move(executable));
-    }
-    std::vector<std::string> labels;
-    std::vector<std::optional<rp::connection<echo_worker>>> conns(names.size() * per_host);
-    std::vector<asio::awaitable<void>> spawns;
-    for (std::size_t i = 0; i < conns.size(); ++i) {
-      labels.push_back(names[i / per_host] + "#" + std::to_string(i % per_host));
-      spawns.push_back(spawn_into(executables[i / per_host], labels[i], conns[i]));
-    }
-    co_await all_at_once(std::move(spawns));
+  tests::run(
+      []() -> asio::awaitable<void> {
+        const auto& names = hosts->names;
+        std::vector<rp::remote_executable> executables;
+        for (const auto& host : names) {
+          auto executable = co_await on(host);
+          executables.push_back(std::move(executable));
+        }
+        std::vector<std::string> labels;
+        std::vector<std::optional<rp::connection<echo_worker>>> conns(names.size() * per_host);
+        std::vector<asio::awaitable<void>> spawns;
+        for (std::size_t i = 0; i < conns.size(); ++i) {
+          labels.push_back(names[i / per_host] + "#" + std::to_string(i % per_host));
+          spawns.push_back(spawn_into(executables[i / per_host], labels[i], conns[i]));
+        }
+        co_await all_at_once(std::move(spawns));
 
-    // All twelve alive at once, asked at once.
-    std::vector<answers> replies(conns.size());
-    std::vector<asio::awaitable<void>> asks;
-    for (std::size_t i = 0; i < conns.size(); ++i) asks.push_back(ask(*conns[i], replies[i]));
-    co_await all_at_once(std::move(asks));
-    std::set<std::int64_t> pids;
-    for (std::size_t i = 0; i < conns.size(); ++i) {
-      BOOST_TEST(replies[i].echoed == labels[i] + ":hi");
-      if (hosts->mode == "namespaces") BOOST_TEST(replies[i].hostname == names[i / per_host]);
-      pids.insert(replies[i].pid);
-    }
-    BOOST_TEST(pids.size() == conns.size());  // one PID namespace: twelve distinct processes
-  }, 120s);
+        // All twelve alive at once, asked at once.
+        std::vector<answers> replies(conns.size());
+        std::vector<asio::awaitable<void>> asks;
+        for (std::size_t i = 0; i < conns.size(); ++i) asks.push_back(ask(*conns[i], replies[i]));
+        co_await all_at_once(std::move(asks));
+        std::set<std::int64_t> pids;
+        for (std::size_t i = 0; i < conns.size(); ++i) {
+          BOOST_TEST(replies[i].echoed == labels[i] + ":hi");
+          if (hosts->mode == "namespaces") BOOST_TEST(replies[i].hostname == names[i / per_host]);
+          pids.insert(replies[i].pid);
+        }
+        BOOST_TEST(pids.size() == conns.size());  // one PID namespace: twelve distinct processes
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_CASE(twenty_workers_on_one_host_fit_its_sshd_session_limit) {
@@ -178,18 +197,20 @@ BOOST_AUTO_TEST_CASE(twenty_workers_on_one_host_fit_its_sshd_session_limit) {
   std::ostringstream err_text;
   auto* old_err = std::cerr.rdbuf(err_text.rdbuf());
   std::size_t answered = 0;
-  tests::run([&answered]() -> asio::awaitable<void> {
-    auto executable = co_await on(hosts->names.at(0));
-    std::vector<std::optional<rp::connection<echo_worker>>> conns(20);
-    std::vector<asio::awaitable<void>> spawns;
-    for (std::size_t i = 0; i < conns.size(); ++i)
-      spawns.push_back(spawn_into(executable, "many#" + std::to_string(i), conns[i]));
-    co_await all_at_once(std::move(spawns));
-    for (auto& conn : conns) {
-      std::string echoed = co_await conn->run(echo_worker::echo, "x");
-      if (echoed.ends_with(":x")) ++answered;
-    }
-  }, 120s);
+  tests::run(
+      [&answered]() -> asio::awaitable<void> {
+        auto executable = co_await on(hosts->names.at(0));
+        std::vector<std::optional<rp::connection<echo_worker>>> conns(20);
+        std::vector<asio::awaitable<void>> spawns;
+        for (std::size_t i = 0; i < conns.size(); ++i)
+          spawns.push_back(spawn_into(executable, "many#" + std::to_string(i), conns[i]));
+        co_await all_at_once(std::move(spawns));
+        for (auto& conn : conns) {
+          std::string echoed = co_await conn->run(echo_worker::echo, "x");
+          if (echoed.ends_with(":x")) ++answered;
+        }
+      },
+      120s);
   std::cerr.rdbuf(old_err);
   BOOST_TEST(answered == 20u);
   BOOST_TEST(!contains(err_text.str(), "Session open refused"), err_text.str());
@@ -198,32 +219,34 @@ BOOST_AUTO_TEST_CASE(twenty_workers_on_one_host_fit_its_sshd_session_limit) {
 
 BOOST_AUTO_TEST_CASE(a_second_spawn_on_a_host_uploads_nothing) {
   const std::string host = hosts->names.at(2);
-  tests::run([host]() -> asio::awaitable<void> {
-    auto earlier = co_await on(host);  // start without a copy there
-    co_await rp::remove(earlier);
-    auto first = co_await on(host);
-    BOOST_TEST(first.uploaded());
-    // Inode, modification and change times: an upload renames a new file into place.
-    const std::string stat = "stat -c %i,%.9Y,%.9Z " + first.path();
-    const std::string before = output_on(host, stat);
-    BOOST_TEST_MESSAGE("after the first copy: " << before);
-    BOOST_TEST(!before.empty());
-    auto conn = co_await rp::spawn<echo_worker>(
-        rp::shutdown_on::connection_closed,
-        rp::spawn_options().with_how(rp::how_to_run::remote(first)), std::string("first"));
-    std::string echoed = co_await conn.run(echo_worker::echo, "a");
-    BOOST_TEST(echoed == "first:a");
+  tests::run(
+      [host]() -> asio::awaitable<void> {
+        auto earlier = co_await on(host);  // start without a copy there
+        co_await rp::remove(earlier);
+        auto first = co_await on(host);
+        BOOST_TEST(first.uploaded());
+        // Inode, modification and change times: an upload renames a new file into place.
+        const std::string stat = "stat -c %i,%.9Y,%.9Z " + first.path();
+        const std::string before = output_on(host, stat);
+        BOOST_TEST_MESSAGE("after the first copy: " << before);
+        BOOST_TEST(!before.empty());
+        auto conn = co_await rp::spawn<echo_worker>(
+            rp::shutdown_on::connection_closed,
+            rp::spawn_options().with_how(rp::how_to_run::remote(first)), std::string("first"));
+        std::string echoed = co_await conn.run(echo_worker::echo, "a");
+        BOOST_TEST(echoed == "first:a");
 
-    auto second = co_await on(host);
-    BOOST_TEST(!second.uploaded());
-    BOOST_TEST(second.path() == first.path());
-    auto again = co_await rp::spawn<echo_worker>(
-        rp::shutdown_on::connection_closed,
-        rp::spawn_options().with_how(rp::how_to_run::remote(second)), std::string("second"));
-    echoed = co_await again.run(echo_worker::echo, "b");
-    BOOST_TEST(echoed == "second:b");
-    BOOST_TEST(output_on(host, stat) == before);
-  }, 120s);
+        auto second = co_await on(host);
+        BOOST_TEST(!second.uploaded());
+        BOOST_TEST(second.path() == first.path());
+        auto again = co_await rp::spawn<echo_worker>(
+            rp::shutdown_on::connection_closed,
+            rp::spawn_options().with_how(rp::how_to_run::remote(second)), std::string("second"));
+        echoed = co_await again.run(echo_worker::echo, "b");
+        BOOST_TEST(echoed == "second:b");
+        BOOST_TEST(output_on(host, stat) == before);
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_CASE(remote_output_comes_back_tagged_and_whole_by_default) {
@@ -231,31 +254,36 @@ BOOST_AUTO_TEST_CASE(remote_output_comes_back_tagged_and_whole_by_default) {
   auto* old_out = std::cout.rdbuf(out_text.rdbuf());
   auto* old_err = std::cerr.rdbuf(err_text.rdbuf());
   std::string prefix;
-  tests::run([&]() -> asio::awaitable<void> {
-    const std::string host = hosts->names[0];
-    auto executable = co_await on(host);
-    auto options = rp::spawn_options().with_name("talker").with_how(rp::how_to_run::remote(executable));
-    auto w = co_await rp::spawn<echo_worker>(rp::shutdown_on::called_shutdown_function,
-                                             std::move(options), std::string("x"));
-    auto c = co_await rp::connect(w);
-    std::int64_t pid = co_await c.run(echo_worker::pid);
-    prefix = "[" + host + " " + std::to_string(pid) + " talker] ";
-    co_await c.run(echo_worker::print_lines, 200);
-    c.close();
-    co_await rp::shutdown(w);  // exits right after writing: nothing may be lost on the way
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    auto count = [&prefix](const std::string& text) {
-      std::size_t n = 0;
-      for (std::size_t at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at + 1)) ++n;
-      return n;
-    };
-    auto until = std::chrono::steady_clock::now() + 15s;
-    while ((count(out_text.str()) < 200 || count(err_text.str()) < 200) &&
-           std::chrono::steady_clock::now() < until) {
-      timer.expires_after(20ms);
-      co_await timer.async_wait(asio::use_awaitable);
-    }
-  }, 120s);
+  tests::run(
+      [&]() -> asio::awaitable<void> {
+        const std::string host = hosts->names[0];
+        auto executable = co_await on(host);
+        auto options =
+            rp::spawn_options().with_name("talker").with_how(rp::how_to_run::remote(executable));
+        auto w = co_await rp::spawn<echo_worker>(rp::shutdown_on::called_shutdown_function,
+                                                 std::move(options), std::string("x"));
+        auto c = co_await rp::connect(w);
+        std::int64_t pid = co_await c.run(echo_worker::pid);
+        prefix = "[" + host + " " + std::to_string(pid) + " talker] ";
+        co_await c.run(echo_worker::print_lines, 200);
+        c.close();
+        co_await rp::shutdown(w);  // exits right after writing: nothing may be lost on the way
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        auto count = [&prefix](const std::string& text) {
+          std::size_t n = 0;
+          for (std::size_t at = text.find(prefix); at != std::string::npos;
+               at = text.find(prefix, at + 1))
+            ++n;
+          return n;
+        };
+        auto until = std::chrono::steady_clock::now() + 15s;
+        while ((count(out_text.str()) < 200 || count(err_text.str()) < 200) &&
+               std::chrono::steady_clock::now() < until) {
+          timer.expires_after(20ms);
+          co_await timer.async_wait(asio::use_awaitable);
+        }
+      },
+      120s);
   std::cout.rdbuf(old_out);
   std::cerr.rdbuf(old_err);
   std::string expected_out, expected_err;
@@ -275,61 +303,65 @@ BOOST_AUTO_TEST_CASE(remote_output_comes_back_tagged_and_whole_by_default) {
 }
 
 BOOST_AUTO_TEST_CASE(map_reduce_runs_on_local_and_remote_workers) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto config = rp::map_config().with_local(1);
-    for (const auto& host : hosts->names) {
-      auto executable = co_await on(host);
-      config.add_remote(rp::how_to_run::remote(executable), 2);
-    }
-    auto outputs = co_await rp::map<tests::with_pid>(std::move(config), std::views::iota(0, 20000), rp::unit{});
-    BOOST_REQUIRE_EQUAL(outputs.size(), 20000u);
-    bool in_order = true;
-    std::set<std::int64_t> pids;
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
-      in_order = in_order && outputs[i].first == static_cast<std::int64_t>(i);
-      pids.insert(outputs[i].second);
-    }
-    BOOST_TEST(in_order);
-    BOOST_TEST(pids.size() >= 2u);  // the work was shared
-    auto remote_sum = rp::map_config().with_local(0);
-    for (const auto& host : hosts->names) {
-      auto executable = co_await on(host);
-      remote_sum.add_remote(rp::how_to_run::remote(executable), 1);
-    }
-    auto total = co_await rp::map_reduce_commutative<tests::sum>(std::move(remote_sum),
-                                                                 std::views::iota(0, 100000), rp::unit{});
-    BOOST_TEST(total.value() == 4999950000LL);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto config = rp::map_config().with_local(1);
+        for (const auto& host : hosts->names) {
+          auto executable = co_await on(host);
+          config.add_remote(rp::how_to_run::remote(executable), 2);
+        }
+        auto outputs = co_await rp::map<tests::with_pid>(std::move(config),
+                                                         std::views::iota(0, 20000), rp::unit{});
+        BOOST_REQUIRE_EQUAL(outputs.size(), 20000u);
+        bool in_order = true;
+        std::set<std::int64_t> pids;
+        for (std::size_t i = 0; i < outputs.size(); ++i) {
+          in_order = in_order && outputs[i].first == static_cast<std::int64_t>(i);
+          pids.insert(outputs[i].second);
+        }
+        BOOST_TEST(in_order);
+        BOOST_TEST(pids.size() >= 2u);  // the work was shared
+        auto remote_sum = rp::map_config().with_local(0);
+        for (const auto& host : hosts->names) {
+          auto executable = co_await on(host);
+          remote_sum.add_remote(rp::how_to_run::remote(executable), 1);
+        }
+        auto total = co_await rp::map_reduce_commutative<tests::sum>(
+            std::move(remote_sum), std::views::iota(0, 100000), rp::unit{});
+        BOOST_TEST(total.value() == 4999950000LL);
 
-    // The other operations, on a pool of remote workers kept for all of them.
-    auto remote_only = rp::map_config().with_local(0);
-    for (const auto& host : hosts->names) {
-      auto executable = co_await on(host);
-      remote_only.add_remote(rp::how_to_run::remote(executable), 1);
-    }
-    auto adds = co_await rp::map_pool<tests::add_thousand>::start(std::move(remote_only), rp::unit{});
-    BOOST_TEST(adds.size() == hosts->names.size());
-    std::vector<int> seen(3000, 0);
-    auto record = [&seen](std::uint64_t index, std::int64_t value) {
-      if (value == static_cast<std::int64_t>(index) + 1000) ++seen.at(index);
-    };
-    co_await rp::map_unordered<tests::add_thousand>(adds, std::views::iota(0, 3000), record);
-    BOOST_TEST(std::ranges::all_of(seen, [](int n) { return n == 1; }));
-    auto finder_config = rp::map_config().with_local(0);
-    auto joiner_config = rp::map_config().with_local(0);
-    for (const auto& host : hosts->names) {
-      auto executable = co_await on(host);
-      finder_config.add_remote(rp::how_to_run::remote(executable), 1);
-      joiner_config.add_remote(rp::how_to_run::remote(executable), 1);
-    }
-    auto found = co_await rp::find_map<tests::find_777>(std::move(finder_config),
-                                                        std::views::iota(std::int64_t(0)), rp::unit{});
-    BOOST_TEST(found.value_or(1) % 777 == 0);
-    auto joined = co_await rp::map_reduce<tests::concat>(std::move(joiner_config), std::views::iota(0, 2000),
-                                                         rp::unit{});
-    std::vector<std::int64_t> expected;
-    for (std::int64_t i = 0; i < 2000; ++i) expected.push_back(i);
-    BOOST_TEST((joined.value() == expected));
-  }, 120s);
+        // The other operations, on a pool of remote workers kept for all of them.
+        auto remote_only = rp::map_config().with_local(0);
+        for (const auto& host : hosts->names) {
+          auto executable = co_await on(host);
+          remote_only.add_remote(rp::how_to_run::remote(executable), 1);
+        }
+        auto adds =
+            co_await rp::map_pool<tests::add_thousand>::start(std::move(remote_only), rp::unit{});
+        BOOST_TEST(adds.size() == hosts->names.size());
+        std::vector<int> seen(3000, 0);
+        auto record = [&seen](std::uint64_t index, std::int64_t value) {
+          if (value == static_cast<std::int64_t>(index) + 1000) ++seen.at(index);
+        };
+        co_await rp::map_unordered<tests::add_thousand>(adds, std::views::iota(0, 3000), record);
+        BOOST_TEST(std::ranges::all_of(seen, [](int n) { return n == 1; }));
+        auto finder_config = rp::map_config().with_local(0);
+        auto joiner_config = rp::map_config().with_local(0);
+        for (const auto& host : hosts->names) {
+          auto executable = co_await on(host);
+          finder_config.add_remote(rp::how_to_run::remote(executable), 1);
+          joiner_config.add_remote(rp::how_to_run::remote(executable), 1);
+        }
+        auto found = co_await rp::find_map<tests::find_777>(
+            std::move(finder_config), std::views::iota(std::int64_t(0)), rp::unit{});
+        BOOST_TEST(found.value_or(1) % 777 == 0);
+        auto joined = co_await rp::map_reduce<tests::concat>(std::move(joiner_config),
+                                                             std::views::iota(0, 2000), rp::unit{});
+        std::vector<std::int64_t> expected;
+        for (std::int64_t i = 0; i < 2000; ++i) expected.push_back(i);
+        BOOST_TEST((joined.value() == expected));
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_remote_worker) {

@@ -57,7 +57,8 @@ asio::awaitable<bool> closed_by_peer(tcp::socket& socket, std::chrono::milliseco
 
 asio::awaitable<tcp::socket> authenticated(const rp::worker_ref& w) {
   auto socket = co_await dial(w);
-  co_await rp::detail::authenticate_client(socket, rp::detail::node::current().key(), 5s, "test", {});
+  co_await rp::detail::authenticate_client(socket, rp::detail::node::current().key(), 5s, "test",
+                                           {});
   co_return socket;
 }
 
@@ -85,141 +86,169 @@ rp::rpc_settings small_settings() {
 BOOST_AUTO_TEST_SUITE(robustness_suite)
 
 BOOST_AUTO_TEST_CASE(garbage_before_authentication_is_dropped_without_a_reply) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                rp::spawn_options(), "r");
-    auto target = real.peer().ref();
-    auto socket = co_await dial(target);
-    std::string garbage(200, '\x5a');
-    co_await asio::async_write(socket, asio::buffer(garbage), asio::use_awaitable);
-    std::size_t received = 0;
-    bool closed1 = co_await closed_by_peer(socket, 5s, received);
-    BOOST_TEST(closed1);
-    BOOST_TEST(received == 40u);  // only the server's fixed-size hello
-    co_await expect_still_serving(real, "after garbage");
-  }, 60s, small_settings());
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options(), "r");
+        auto target = real.peer().ref();
+        auto socket = co_await dial(target);
+        std::string garbage(200, '\x5a');
+        co_await asio::async_write(socket, asio::buffer(garbage), asio::use_awaitable);
+        std::size_t received = 0;
+        bool closed1 = co_await closed_by_peer(socket, 5s, received);
+        BOOST_TEST(closed1);
+        BOOST_TEST(received == 40u);  // only the server's fixed-size hello
+        co_await expect_still_serving(real, "after garbage");
+      },
+      60s, small_settings());
 }
 
 BOOST_AUTO_TEST_CASE(silent_client_is_dropped_after_the_handshake_timeout) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                rp::spawn_options(), "r");
-    auto socket = co_await dial(real.peer().ref());
-    std::size_t received = 0;
-    bool closed2 = co_await closed_by_peer(socket, 5s, received);
-    BOOST_TEST(closed2);
-    co_await expect_still_serving(real, "after silence");
-  }, 60s, small_settings());
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options(), "r");
+        auto socket = co_await dial(real.peer().ref());
+        std::size_t received = 0;
+        bool closed2 = co_await closed_by_peer(socket, 5s, received);
+        BOOST_TEST(closed2);
+        co_await expect_still_serving(real, "after silence");
+      },
+      60s, small_settings());
 }
 
 BOOST_AUTO_TEST_CASE(wrong_secret_is_refused_with_a_clear_error) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                rp::spawn_options(), "r");
-    auto socket = co_await dial(real.peer().ref());
-    std::string message;
-    try {
-      co_await rp::detail::authenticate_client(socket, rp::detail::make_secret(), 5s, "the worker", {});
-    } catch (const rp::rpc_error& e) {
-      message = e.what();
-    }
-    BOOST_TEST_MESSAGE(message);
-    BOOST_TEST(message.find("refused our credentials") != std::string::npos);
-    co_await expect_still_serving(real, "after wrong secret");
-  }, 60s, small_settings());
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options(), "r");
+        auto socket = co_await dial(real.peer().ref());
+        std::string message;
+        try {
+          co_await rp::detail::authenticate_client(socket, rp::detail::make_secret(), 5s,
+                                                   "the worker", {});
+        } catch (const rp::rpc_error& e) {
+          message = e.what();
+        }
+        BOOST_TEST_MESSAGE(message);
+        BOOST_TEST(message.find("refused our credentials") != std::string::npos);
+        co_await expect_still_serving(real, "after wrong secret");
+      },
+      60s, small_settings());
 }
 
 BOOST_AUTO_TEST_CASE(oversized_frame_header_closes_only_that_connection) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                rp::spawn_options(), "r");
-    auto socket = co_await authenticated(real.peer().ref());
-    // Claims 3 GiB: refused from the header, nothing allocated.
-    std::string frame = header(3u << 30, static_cast<std::uint8_t>(rp::detail::frame_kind::open));
-    co_await asio::async_write(socket, asio::buffer(frame), asio::use_awaitable);
-    std::size_t received = 0;
-    bool closed3 = co_await closed_by_peer(socket, 5s, received);
-    BOOST_TEST(closed3);
-    BOOST_TEST(received == 0u);
-    co_await expect_still_serving(real, "after oversized");
-  }, 60s, small_settings());
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options(), "r");
+        auto socket = co_await authenticated(real.peer().ref());
+        // Claims 3 GiB: refused from the header, nothing allocated.
+        std::string frame =
+            header(3u << 30, static_cast<std::uint8_t>(rp::detail::frame_kind::open));
+        co_await asio::async_write(socket, asio::buffer(frame), asio::use_awaitable);
+        std::size_t received = 0;
+        bool closed3 = co_await closed_by_peer(socket, 5s, received);
+        BOOST_TEST(closed3);
+        BOOST_TEST(received == 0u);
+        co_await expect_still_serving(real, "after oversized");
+      },
+      60s, small_settings());
 }
 
 BOOST_AUTO_TEST_CASE(unknown_frame_kind_and_garbage_payload_close_only_that_connection) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                rp::spawn_options(), "r");
-    auto unknown = co_await authenticated(real.peer().ref());
-    std::string bad_kind = header(0, 200);
-    co_await asio::async_write(unknown, asio::buffer(bad_kind), asio::use_awaitable);
-    std::size_t received = 0;
-    bool closed4 = co_await closed_by_peer(unknown, 5s, received);
-    BOOST_TEST(closed4);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options(), "r");
+        auto unknown = co_await authenticated(real.peer().ref());
+        std::string bad_kind = header(0, 200);
+        co_await asio::async_write(unknown, asio::buffer(bad_kind), asio::use_awaitable);
+        std::size_t received = 0;
+        bool closed4 = co_await closed_by_peer(unknown, 5s, received);
+        BOOST_TEST(closed4);
 
-    auto garbled = co_await authenticated(real.peer().ref());
-    std::string open = header(64, static_cast<std::uint8_t>(rp::detail::frame_kind::open)) +
-                       std::string(64, '\xff');
-    co_await asio::async_write(garbled, asio::buffer(open), asio::use_awaitable);
-    bool closed5 = co_await closed_by_peer(garbled, 5s, received);
-    BOOST_TEST(closed5);
-    co_await expect_still_serving(real, "after garbage frames");
-  }, 60s, small_settings());
+        auto garbled = co_await authenticated(real.peer().ref());
+        std::string open = header(64, static_cast<std::uint8_t>(rp::detail::frame_kind::open)) +
+                           std::string(64, '\xff');
+        co_await asio::async_write(garbled, asio::buffer(open), asio::use_awaitable);
+        bool closed5 = co_await closed_by_peer(garbled, 5s, received);
+        BOOST_TEST(closed5);
+        co_await expect_still_serving(real, "after garbage frames");
+      },
+      60s, small_settings());
 }
 
 BOOST_AUTO_TEST_CASE(truncated_frame_closes_only_that_connection) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                rp::spawn_options(), "r");
-    {
-      auto socket = co_await authenticated(real.peer().ref());
-      std::string partial = header(1000, static_cast<std::uint8_t>(rp::detail::frame_kind::open)) +
-                            std::string(10, 'a');
-      co_await asio::async_write(socket, asio::buffer(partial), asio::use_awaitable);
-    }  // closed mid-frame
-    co_await expect_still_serving(real, "after truncated");
-  }, 60s, small_settings());
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options(), "r");
+        {
+          auto socket = co_await authenticated(real.peer().ref());
+          std::string partial =
+              header(1000, static_cast<std::uint8_t>(rp::detail::frame_kind::open)) +
+              std::string(10, 'a');
+          co_await asio::async_write(socket, asio::buffer(partial), asio::use_awaitable);
+        }  // closed mid-frame
+        co_await expect_still_serving(real, "after truncated");
+      },
+      60s, small_settings());
 }
 
-BOOST_AUTO_TEST_CASE(oversized_query_and_response_fail_with_a_clear_error_and_the_connection_lives) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                                rp::spawn_options(), "r");
-    auto query = co_await real.try_run(echo_worker::echo, std::string(2 * 1024 * 1024, 'q'));
-    BOOST_REQUIRE(query.has_error());
-    BOOST_TEST(query.error().message.find("exceeds max_message_size 1048576") != std::string::npos);
-    auto response = co_await real.try_run(echo_worker::big, 2 * 1024 * 1024);
-    BOOST_REQUIRE(response.has_error());
-    BOOST_TEST(response.error().message.find("the response of") != std::string::npos);
-    co_await expect_still_serving(real, "after oversized values");
-  }, 60s, small_settings());
+BOOST_AUTO_TEST_CASE(
+    oversized_query_and_response_fail_with_a_clear_error_and_the_connection_lives) {
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options(), "r");
+        auto query = co_await real.try_run(echo_worker::echo, std::string(2 * 1024 * 1024, 'q'));
+        BOOST_REQUIRE(query.has_error());
+        BOOST_TEST(query.error().message.find("exceeds max_message_size 1048576") !=
+                   std::string::npos);
+        auto response = co_await real.try_run(echo_worker::big, 2 * 1024 * 1024);
+        BOOST_REQUIRE(response.has_error());
+        BOOST_TEST(response.error().message.find("the response of") != std::string::npos);
+        co_await expect_still_serving(real, "after oversized values");
+      },
+      60s, small_settings());
 }
 
 BOOST_AUTO_TEST_CASE(connecting_to_something_else_or_to_nothing_says_so) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto executor = co_await asio::this_coro::executor;
-    // Something that is not an rpc_parallel server: it greets like sshd.
-    tcp::acceptor other(executor, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    auto port = other.local_endpoint().port();
-    asio::co_spawn(executor, [&other]() -> asio::awaitable<void> {
-      auto peer = co_await other.async_accept(asio::use_awaitable);
-      std::string greeting = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n" + std::string(20, ' ');
-      co_await asio::async_write(peer, asio::buffer(greeting), asio::use_awaitable);
-      asio::steady_timer hold(peer.get_executor(), 5s);
-      boost::system::error_code ignored;
-      co_await hold.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    }, asio::detached);
-    rp::worker<echo_worker> impostor(rp::worker_ref{"127.0.0.1", port, "0", "echo_worker", "impostor"});
-    auto wrong = co_await rp::try_connect(impostor);
-    BOOST_REQUIRE(wrong.has_error());
-    BOOST_TEST(static_cast<int>(wrong.error().kind) == static_cast<int>(rp::error_kind::unimplemented));
-    BOOST_TEST(wrong.error().message.find("does not speak rpc_parallel") != std::string::npos);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        // Something that is not an rpc_parallel server: it greets like sshd.
+        tcp::acceptor other(executor, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        auto port = other.local_endpoint().port();
+        asio::co_spawn(
+            executor,
+            [&other]() -> asio::awaitable<void> {
+              auto peer = co_await other.async_accept(asio::use_awaitable);
+              std::string greeting =
+                  "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n" + std::string(20, ' ');
+              co_await asio::async_write(peer, asio::buffer(greeting), asio::use_awaitable);
+              asio::steady_timer hold(peer.get_executor(), 5s);
+              boost::system::error_code ignored;
+              co_await hold.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+            },
+            asio::detached);
+        rp::worker<echo_worker> impostor(
+            rp::worker_ref{"127.0.0.1", port, "0", "echo_worker", "impostor"});
+        auto wrong = co_await rp::try_connect(impostor);
+        BOOST_REQUIRE(wrong.has_error());
+        BOOST_TEST(static_cast<int>(wrong.error().kind) ==
+                   static_cast<int>(rp::error_kind::unimplemented));
+        BOOST_TEST(wrong.error().message.find("does not speak rpc_parallel") != std::string::npos);
 
-    other.close();  // now nothing listens there
-    auto nothing = co_await rp::try_connect(impostor);
-    BOOST_REQUIRE(nothing.has_error());
-    BOOST_TEST(static_cast<int>(nothing.error().kind) == static_cast<int>(rp::error_kind::disconnected));
-    BOOST_TEST(nothing.error().message.find("has the worker exited?") != std::string::npos);
-  }, 60s, small_settings());
+        other.close();  // now nothing listens there
+        auto nothing = co_await rp::try_connect(impostor);
+        BOOST_REQUIRE(nothing.has_error());
+        BOOST_TEST(static_cast<int>(nothing.error().kind) ==
+                   static_cast<int>(rp::error_kind::disconnected));
+        BOOST_TEST(nothing.error().message.find("has the worker exited?") != std::string::npos);
+      },
+      60s, small_settings());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -63,16 +63,18 @@ BOOST_AUTO_TEST_CASE(spawned_and_served_workers_use_the_master_settings) {
   rp::rpc_settings custom;
   custom.max_message_size = 123456;
   custom.heartbeat_timeout = 7s;
-  tests::run([custom]() -> asio::awaitable<void> {
-    auto conn = co_await rp::spawn<tests::echo_worker>(rp::shutdown_on::connection_closed,
-                                                       rp::spawn_options(), "s");
-    std::string spawned = co_await conn.run(tests::echo_worker::settings, tests::unit{});
-    BOOST_TEST(spawned == rp::to_string(custom));
-    auto served = co_await rp::serve<tests::echo_worker>("served");
-    auto local = co_await rp::connect(served);
-    std::string in_process = co_await local.run(tests::echo_worker::settings, tests::unit{});
-    BOOST_TEST(in_process == rp::to_string(custom));
-  }, 60s, custom);
+  tests::run(
+      [custom]() -> asio::awaitable<void> {
+        auto conn = co_await rp::spawn<tests::echo_worker>(rp::shutdown_on::connection_closed,
+                                                           rp::spawn_options(), "s");
+        std::string spawned = co_await conn.run(tests::echo_worker::settings, tests::unit{});
+        BOOST_TEST(spawned == rp::to_string(custom));
+        auto served = co_await rp::serve<tests::echo_worker>("served");
+        auto local = co_await rp::connect(served);
+        std::string in_process = co_await local.run(tests::echo_worker::settings, tests::unit{});
+        BOOST_TEST(in_process == rp::to_string(custom));
+      },
+      60s, custom);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

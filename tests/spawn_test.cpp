@@ -105,7 +105,8 @@ BOOST_AUTO_TEST_CASE(env_key_that_conflicts_with_the_framework_is_refused) {
     auto result = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::heartbeater_timeout,
                                                       std::move(options), std::string("x"));
     BOOST_REQUIRE(result.has_error());
-    BOOST_TEST(result.error().message.find("conflicts with rpc_parallel machinery") != std::string::npos);
+    BOOST_TEST(result.error().message.find("conflicts with rpc_parallel machinery") !=
+               std::string::npos);
   });
 }
 
@@ -164,7 +165,8 @@ BOOST_AUTO_TEST_CASE(registration_timeout_fails_spawn_and_leaves_nothing_behind)
       auto result = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::called_shutdown_function,
                                                         std::move(options), std::string("x"));
       BOOST_REQUIRE(result.has_error());
-      BOOST_TEST(static_cast<int>(result.error().kind) == static_cast<int>(rp::error_kind::timed_out));
+      BOOST_TEST(static_cast<int>(result.error().kind) ==
+                 static_cast<int>(rp::error_kind::timed_out));
       BOOST_TEST(result.error().message.find("connection_timeout") != std::string::npos);
     });
   }
@@ -193,8 +195,10 @@ BOOST_AUTO_TEST_CASE(unregistered_worker_type_fails_before_any_process_starts) {
     auto result = co_await rp::try_spawn<unregistered_worker>(rp::shutdown_on::heartbeater_timeout,
                                                               rp::spawn_options(), unit{});
     BOOST_REQUIRE(result.has_error());
-    BOOST_TEST(static_cast<int>(result.error().kind) == static_cast<int>(rp::error_kind::unimplemented));
-    BOOST_TEST(result.error().message.find("app.add_worker<unregistered_worker>()") != std::string::npos);
+    BOOST_TEST(static_cast<int>(result.error().kind) ==
+               static_cast<int>(rp::error_kind::unimplemented));
+    BOOST_TEST(result.error().message.find("app.add_worker<unregistered_worker>()") !=
+               std::string::npos);
   });
 }
 
@@ -217,7 +221,8 @@ BOOST_AUTO_TEST_CASE(output_sent_to_the_spawner_arrives_whole_and_tagged_even_at
     // The relays end when the exit closes the worker's pipes.
     asio::steady_timer timer(co_await asio::this_coro::executor);
     auto until = std::chrono::steady_clock::now() + 10s;
-    while ((lines_after(out.text(), prefix).size() < 300 || lines_after(err.text(), prefix).size() < 300) &&
+    while ((lines_after(out.text(), prefix).size() < 300 ||
+            lines_after(err.text(), prefix).size() < 300) &&
            std::chrono::steady_clock::now() < until) {
       timer.expires_after(10ms);
       co_await timer.async_wait(asio::use_awaitable);
@@ -264,7 +269,8 @@ BOOST_AUTO_TEST_CASE(foreground_startup_failure_carries_the_worker_stderr) {
 BOOST_AUTO_TEST_CASE(redirected_stdout_receives_the_worker_output) {
   std::string path = "/tmp/rpcp-test-stdout-" + std::to_string(::getpid());
   tests::run([path]() -> asio::awaitable<void> {
-    auto options = rp::spawn_options().with_redirect_stdout(rp::fd_redirection::file_truncate(path));
+    auto options =
+        rp::spawn_options().with_redirect_stdout(rp::fd_redirection::file_truncate(path));
     auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
                                                 std::move(options), "out");
     conn.run(echo_worker::print, "hello file");
@@ -280,8 +286,8 @@ BOOST_AUTO_TEST_CASE(redirected_stdout_receives_the_worker_output) {
 
 BOOST_AUTO_TEST_CASE(spawn_in_foreground_gives_output_and_exit_status_without_zombie) {
   tests::run([]() -> asio::awaitable<void> {
-    auto spawned = co_await rp::spawn_in_foreground<echo_worker>(
-        rp::shutdown_on::connection_closed, rp::spawn_options(), "fg");
+    auto spawned = co_await rp::spawn_in_foreground<echo_worker>(rp::shutdown_on::connection_closed,
+                                                                 rp::spawn_options(), "fg");
     spawned.value.run(echo_worker::print, "HELLO");
     spawned.value.run(echo_worker::print, "HELLO2");
     std::string ignored = co_await spawned.value.run(echo_worker::echo, "sync");
@@ -300,9 +306,9 @@ BOOST_AUTO_TEST_CASE(failed_spawns_leave_no_zombies) {
       auto daemonised = co_await rp::try_spawn<tests::failing_init_worker>(
           rp::shutdown_on::connection_closed, rp::spawn_options(), std::string("fails"));
       BOOST_TEST(daemonised.has_error());
-      auto bad_cd = co_await rp::try_spawn<echo_worker>(
-          rp::shutdown_on::heartbeater_timeout, rp::spawn_options().with_cd("/nonexistent"),
-          std::string("x"));
+      auto bad_cd = co_await rp::try_spawn<echo_worker>(rp::shutdown_on::heartbeater_timeout,
+                                                        rp::spawn_options().with_cd("/nonexistent"),
+                                                        std::string("x"));
       BOOST_TEST(bad_cd.has_error());
       bool foreground_failed = false;
       try {
@@ -318,47 +324,55 @@ BOOST_AUTO_TEST_CASE(failed_spawns_leave_no_zombies) {
 }
 
 BOOST_AUTO_TEST_CASE(worker_chain_ten_deep_names_each_real_parent) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto root = co_await rp::spawn<tests::chain_worker>(
-        rp::shutdown_on::connection_closed, rp::spawn_options().with_name("chain-9"), 9);
-    auto chain = co_await root.run(tests::chain_worker::ancestry, unit{});
-    BOOST_REQUIRE_EQUAL(chain.size(), 10u);
-    std::string host = rp::detail::host_name();
-    std::int64_t parent = ::getpid();
-    for (std::size_t i = 0; i < chain.size(); ++i) {
-      const auto& [pid, argv] = chain[i];
-      BOOST_REQUIRE_EQUAL(argv.size(), 4u);
-      BOOST_TEST(argv[1] == "RPC_PARALLEL_WORKER");
-      BOOST_TEST(argv[2] == "child-of-" + std::to_string(parent) + "@" + host);
-      BOOST_TEST(argv[3] == "chain-" + std::to_string(9 - i));
-      parent = pid;
-    }
-  }, 120s);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto root = co_await rp::spawn<tests::chain_worker>(
+            rp::shutdown_on::connection_closed, rp::spawn_options().with_name("chain-9"), 9);
+        auto chain = co_await root.run(tests::chain_worker::ancestry, unit{});
+        BOOST_REQUIRE_EQUAL(chain.size(), 10u);
+        std::string host = rp::detail::host_name();
+        std::int64_t parent = ::getpid();
+        for (std::size_t i = 0; i < chain.size(); ++i) {
+          const auto& [pid, argv] = chain[i];
+          BOOST_REQUIRE_EQUAL(argv.size(), 4u);
+          BOOST_TEST(argv[1] == "RPC_PARALLEL_WORKER");
+          BOOST_TEST(argv[2] == "child-of-" + std::to_string(parent) + "@" + host);
+          BOOST_TEST(argv[3] == "chain-" + std::to_string(9 - i));
+          parent = pid;
+        }
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_CASE(fifty_workers_spawned_concurrently_all_answer) {
-  tests::run([]() -> asio::awaitable<void> {
-    constexpr int count = 50;
-    std::vector<std::string> answers(count);
-    int finished = 0;
-    auto executor = co_await asio::this_coro::executor;
-    asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
-    for (int i = 0; i < count; ++i) {
-      asio::co_spawn(executor, [&answers, &finished, &all_done, i]() -> asio::awaitable<void> {
-        try {
-          auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+  tests::run(
+      []() -> asio::awaitable<void> {
+        constexpr int count = 50;
+        std::vector<std::string> answers(count);
+        int finished = 0;
+        auto executor = co_await asio::this_coro::executor;
+        asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+        for (int i = 0; i < count; ++i) {
+          asio::co_spawn(
+              executor,
+              [&answers, &finished, &all_done, i]() -> asio::awaitable<void> {
+                try {
+                  auto conn =
+                      co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
                                                       rp::spawn_options(), "w" + std::to_string(i));
-          answers[i] = co_await conn.run(echo_worker::echo, "ping");
-        } catch (const std::exception& e) {
-          answers[i] = e.what();
+                  answers[i] = co_await conn.run(echo_worker::echo, "ping");
+                } catch (const std::exception& e) {
+                  answers[i] = e.what();
+                }
+                if (++finished == count) all_done.cancel();
+              },
+              asio::detached);
         }
-        if (++finished == count) all_done.cancel();
-      }, asio::detached);
-    }
-    boost::system::error_code ec;
-    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    for (int i = 0; i < count; ++i) BOOST_TEST(answers[i] == "w" + std::to_string(i) + ":ping");
-  }, 120s);
+        boost::system::error_code ec;
+        co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        for (int i = 0; i < count; ++i) BOOST_TEST(answers[i] == "w" + std::to_string(i) + ":ping");
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

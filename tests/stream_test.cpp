@@ -26,7 +26,8 @@ asio::awaitable<rp::connection<stream_worker>> spawn_stream_worker() {
 }
 
 bool contains(const std::vector<std::string>& events, std::string_view needle) {
-  return std::ranges::any_of(events, [&](const std::string& e) { return e.find(needle) != std::string::npos; });
+  return std::ranges::any_of(
+      events, [&](const std::string& e) { return e.find(needle) != std::string::npos; });
 }
 
 /// Asks the worker for its events until one contains `needle`, for up to `deadline`.
@@ -91,39 +92,42 @@ BOOST_AUTO_TEST_CASE(pipe_implementation_error_reaches_the_reader_after_its_valu
 BOOST_AUTO_TEST_CASE(slow_reader_holds_back_the_writer_and_closing_it_stops_the_producer) {
   rp::rpc_settings settings;
   settings.stream_window = 64 * 1024;
-  tests::run([]() -> asio::awaitable<void> {
-    auto c = co_await spawn_stream_worker();
-    auto probe = co_await rp::connect(c.peer());
-    const std::int64_t value_size = 4096;
-    auto reader = co_await c.run(stream_worker::flood, std::uint64_t(value_size));
-    // The writer blocks once a window is in flight; nothing is read yet.
-    std::vector<std::int64_t> status;
-    auto until = std::chrono::steady_clock::now() + 10s;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    do {
-      status = co_await probe.run(stream_worker::flood_status);
-      timer.expires_after(5ms);
-      co_await timer.async_wait(asio::use_awaitable);
-    } while (status[1] < 0 && std::chrono::steady_clock::now() < until);
-    const std::int64_t window_values = 64 * 1024 / (value_size + 16) + 1;
-    BOOST_TEST(status[1] >= 1);
-    BOOST_TEST(status[0] <= window_values + 1);
-    for (int i = 0; i < 100; ++i) {
-      auto v = co_await reader.next();
-      BOOST_REQUIRE(v.has_value());
-      BOOST_TEST(v->size() == std::size_t(value_size));
-    }
-    status = co_await probe.run(stream_worker::flood_status);
-    BOOST_TEST(status[0] <= 100 + window_values + 1);  // never more than a window ahead
-    reader.close();
-    BOOST_TEST((reader.closed_by() == rp::stream_closed_by::local_side));
-    auto after_close = co_await reader.next();
-    BOOST_TEST(!after_close.has_value());
-    auto events = co_await wait_for_event(probe, "flood stopped", 10s);
-    BOOST_TEST(contains(events, "flood stopped"));
-    std::int64_t pid = co_await c.run(stream_worker::pid);  // the worker and the connection go on
-    BOOST_TEST(pid > 0);
-  }, 60s, settings);
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto c = co_await spawn_stream_worker();
+        auto probe = co_await rp::connect(c.peer());
+        const std::int64_t value_size = 4096;
+        auto reader = co_await c.run(stream_worker::flood, std::uint64_t(value_size));
+        // The writer blocks once a window is in flight; nothing is read yet.
+        std::vector<std::int64_t> status;
+        auto until = std::chrono::steady_clock::now() + 10s;
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        do {
+          status = co_await probe.run(stream_worker::flood_status);
+          timer.expires_after(5ms);
+          co_await timer.async_wait(asio::use_awaitable);
+        } while (status[1] < 0 && std::chrono::steady_clock::now() < until);
+        const std::int64_t window_values = 64 * 1024 / (value_size + 16) + 1;
+        BOOST_TEST(status[1] >= 1);
+        BOOST_TEST(status[0] <= window_values + 1);
+        for (int i = 0; i < 100; ++i) {
+          auto v = co_await reader.next();
+          BOOST_REQUIRE(v.has_value());
+          BOOST_TEST(v->size() == std::size_t(value_size));
+        }
+        status = co_await probe.run(stream_worker::flood_status);
+        BOOST_TEST(status[0] <= 100 + window_values + 1);  // never more than a window ahead
+        reader.close();
+        BOOST_TEST((reader.closed_by() == rp::stream_closed_by::local_side));
+        auto after_close = co_await reader.next();
+        BOOST_TEST(!after_close.has_value());
+        auto events = co_await wait_for_event(probe, "flood stopped", 10s);
+        BOOST_TEST(contains(events, "flood stopped"));
+        std::int64_t pid =
+            co_await c.run(stream_worker::pid);  // the worker and the connection go on
+        BOOST_TEST(pid > 0);
+      },
+      60s, settings);
 }
 
 BOOST_AUTO_TEST_CASE(direct_pipe_is_written_by_a_background_task_after_the_call_returns) {
@@ -157,7 +161,8 @@ BOOST_AUTO_TEST_CASE(aborting_a_direct_pipe_closes_the_workers_writer) {
 BOOST_AUTO_TEST_CASE(reverse_pipe_consumes_a_range_and_may_stop_early) {
   tests::run([]() -> asio::awaitable<void> {
     auto c = co_await spawn_stream_worker();
-    std::int64_t total = co_await c.run(stream_worker::sum, std::string("range"), std::views::iota(0, 1000));
+    std::int64_t total =
+        co_await c.run(stream_worker::sum, std::string("range"), std::views::iota(0, 1000));
     BOOST_TEST(total == 499500);
     // The worker returns after 3 values; the rest of a (practically endless) range is not sent.
     std::int64_t first = co_await c.run(stream_worker::take, 3, std::views::iota(std::int64_t(0)));
@@ -188,7 +193,8 @@ BOOST_AUTO_TEST_CASE(state_rpc_returns_the_state_then_its_updates) {
     auto subscription = co_await c.run(stream_worker::greeting);
     BOOST_TEST(subscription.state == "hello world ");
     auto updates = co_await read_all(subscription.updates);
-    BOOST_TEST((updates == std::vector<std::string>{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}));
+    BOOST_TEST(
+        (updates == std::vector<std::string>{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}));
   });
 }
 
@@ -271,32 +277,34 @@ BOOST_AUTO_TEST_CASE(caller_leaving_mid_reverse_stream_ends_the_consumer_with_an
 BOOST_AUTO_TEST_CASE(oversized_values_are_refused_by_their_sender_and_the_connection_lives) {
   rp::rpc_settings settings;
   settings.max_message_size = 64 * 1024;
-  tests::run([]() -> asio::awaitable<void> {
-    auto c = co_await spawn_stream_worker();
-    auto big = co_await c.run(stream_worker::blob, std::uint64_t(100'000));
-    std::string worker_side;
-    try {
-      (void)co_await big.next();
-    } catch (const rp::rpc_error& e) {
-      worker_side = e.what();
-    }
-    BOOST_TEST(worker_side.find("exceeds max_message_size") != std::string::npos);
-    auto small = co_await c.run(stream_worker::blob, std::uint64_t(10));
-    auto value = co_await small.next();
-    BOOST_TEST((value == std::optional<std::string>(std::string(10, 'b'))));
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto c = co_await spawn_stream_worker();
+        auto big = co_await c.run(stream_worker::blob, std::uint64_t(100'000));
+        std::string worker_side;
+        try {
+          (void)co_await big.next();
+        } catch (const rp::rpc_error& e) {
+          worker_side = e.what();
+        }
+        BOOST_TEST(worker_side.find("exceeds max_message_size") != std::string::npos);
+        auto small = co_await c.run(stream_worker::blob, std::uint64_t(10));
+        auto value = co_await small.next();
+        BOOST_TEST((value == std::optional<std::string>(std::string(10, 'b'))));
 
-    std::vector<std::string> values{"abc", std::string(100'000, 'x')};
-    std::string caller_side;
-    try {
-      (void)co_await c.run(stream_worker::total_length, unit{}, values);
-    } catch (const rp::rpc_error& e) {
-      caller_side = e.what();
-    }
-    BOOST_TEST(caller_side.find("exceeds max_message_size") != std::string::npos);
-    std::vector<std::string> fine{"abc", "de"};
-    std::uint64_t length = co_await c.run(stream_worker::total_length, unit{}, fine);
-    BOOST_TEST(length == 5u);
-  }, 60s, settings);
+        std::vector<std::string> values{"abc", std::string(100'000, 'x')};
+        std::string caller_side;
+        try {
+          (void)co_await c.run(stream_worker::total_length, unit{}, values);
+        } catch (const rp::rpc_error& e) {
+          caller_side = e.what();
+        }
+        BOOST_TEST(caller_side.find("exceeds max_message_size") != std::string::npos);
+        std::vector<std::string> fine{"abc", "de"};
+        std::uint64_t length = co_await c.run(stream_worker::total_length, unit{}, fine);
+        BOOST_TEST(length == 5u);
+      },
+      60s, settings);
 }
 
 BOOST_AUTO_TEST_CASE(large_values_cross_in_fragments_both_ways) {
@@ -307,7 +315,8 @@ BOOST_AUTO_TEST_CASE(large_values_cross_in_fragments_both_ways) {
     BOOST_REQUIRE(value.has_value());
     BOOST_TEST(value->size() == 20'000'000u);
     BOOST_TEST((value->find_first_not_of('b') == std::string::npos));
-    std::vector<std::string> values{std::string(5'000'000, 'x'), "tiny", std::string(3'000'001, 'y')};
+    std::vector<std::string> values{std::string(5'000'000, 'x'), "tiny",
+                                    std::string(3'000'001, 'y')};
     std::uint64_t length = co_await c.run(stream_worker::total_length, unit{}, values);
     BOOST_TEST(length == 8'000'005u);
   });

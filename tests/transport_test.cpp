@@ -31,8 +31,9 @@ asio::awaitable<transport_pair> connect_pair() {
   co_await client.async_connect(acceptor.local_endpoint(), asio::use_awaitable);
   tcp::socket server = co_await acceptor.async_accept(asio::use_awaitable);
   rpc_parallel::rpc_settings settings;
-  co_return transport_pair{std::make_shared<detail::transport>(std::move(client), settings, "writer"),
-                           std::make_shared<detail::transport>(std::move(server), settings, "reader")};
+  co_return transport_pair{
+      std::make_shared<detail::transport>(std::move(client), settings, "writer"),
+      std::make_shared<detail::transport>(std::move(server), settings, "reader")};
 }
 
 std::string stream_value(std::size_t size) {
@@ -96,7 +97,8 @@ BOOST_AUTO_TEST_CASE(small_stream_frames_keep_their_order_across_writes) {
     for (int i = 0; i < count; ++i) {
       auto f = co_await pair.reader->read();
       int value = -1;
-      if (f && f->payload.size() == sizeof value) std::memcpy(&value, f->payload.data(), sizeof value);
+      if (f && f->payload.size() == sizeof value)
+        std::memcpy(&value, f->payload.data(), sizeof value);
       in_order = in_order && value == i;
     }
     auto end = co_await pair.reader->read();
@@ -110,7 +112,8 @@ BOOST_AUTO_TEST_CASE(the_more_flag_on_anything_but_a_stream_value_is_a_protocol_
   tests::run([]() -> asio::awaitable<void> {
     auto pair = co_await connect_pair();
     std::string frame = detail::begin_frame();
-    detail::write_frame_header(frame.data(), 0, detail::frame_kind::call, detail::frame_flag_more, 1);
+    detail::write_frame_header(frame.data(), 0, detail::frame_kind::call, detail::frame_flag_more,
+                               1);
     pair.writer->send(std::move(frame));
     std::string error;
     try {

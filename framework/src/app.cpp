@@ -22,21 +22,28 @@ namespace {
 // overrides both).
 po::options_description framework_options() {
   po::options_description o("rpc_parallel options");
-  o.add_options()
-      ("rpc-max-message-size", po::value<std::uint64_t>(), "largest frame in bytes (default 100 MiB)")
-      ("rpc-handshake-timeout-ms", po::value<std::int64_t>(), "connection handshake deadline")
-      ("rpc-heartbeat-interval-ms", po::value<std::int64_t>(), "keepalive probe interval")
-      ("rpc-heartbeat-timeout-ms", po::value<std::int64_t>(), "a silent peer is dead after this")
-      ("rpc-stream-window", po::value<std::uint64_t>(), "bytes a stream may run ahead of its reader (default 8 MiB)");
+  // clang-format off: one option per line
+  o.add_options()("rpc-max-message-size", po::value<std::uint64_t>(),
+                  "largest frame in bytes (default 100 MiB)")(
+      "rpc-handshake-timeout-ms", po::value<std::int64_t>(), "connection handshake deadline")(
+      "rpc-heartbeat-interval-ms", po::value<std::int64_t>(), "keepalive probe interval")(
+      "rpc-heartbeat-timeout-ms", po::value<std::int64_t>(), "a silent peer is dead after this")(
+      "rpc-stream-window", po::value<std::uint64_t>(),
+      "bytes a stream may run ahead of its reader (default 8 MiB)");
+  // clang-format on
   return o;
 }
 
 rpc_settings settings_from(const po::variables_map& vm, rpc_settings s) {
   using ms = std::chrono::milliseconds;
-  if (vm.count("rpc-max-message-size")) s.max_message_size = vm["rpc-max-message-size"].as<std::uint64_t>();
-  if (vm.count("rpc-handshake-timeout-ms")) s.handshake_timeout = ms(vm["rpc-handshake-timeout-ms"].as<std::int64_t>());
-  if (vm.count("rpc-heartbeat-interval-ms")) s.heartbeat_interval = ms(vm["rpc-heartbeat-interval-ms"].as<std::int64_t>());
-  if (vm.count("rpc-heartbeat-timeout-ms")) s.heartbeat_timeout = ms(vm["rpc-heartbeat-timeout-ms"].as<std::int64_t>());
+  if (vm.count("rpc-max-message-size"))
+    s.max_message_size = vm["rpc-max-message-size"].as<std::uint64_t>();
+  if (vm.count("rpc-handshake-timeout-ms"))
+    s.handshake_timeout = ms(vm["rpc-handshake-timeout-ms"].as<std::int64_t>());
+  if (vm.count("rpc-heartbeat-interval-ms"))
+    s.heartbeat_interval = ms(vm["rpc-heartbeat-interval-ms"].as<std::int64_t>());
+  if (vm.count("rpc-heartbeat-timeout-ms"))
+    s.heartbeat_timeout = ms(vm["rpc-heartbeat-timeout-ms"].as<std::int64_t>());
   if (vm.count("rpc-stream-window")) s.stream_window = vm["rpc-stream-window"].as<std::uint64_t>();
   return rpc_settings_from_environment(s);
 }
@@ -51,8 +58,10 @@ int run_master(const detail::type_registry& types, rpc_settings settings,
   asio::io_context io(1);
   int code = 1;
   {
-    detail::node self(io.get_executor(), detail::node_config{detail::make_secret(), settings,
-                                                             {detail::worker_argv_marker}, true, types});
+    detail::node self(
+        io.get_executor(),
+        detail::node_config{
+            detail::make_secret(), settings, {detail::worker_argv_marker}, true, types});
     asio::co_spawn(io, std::move(main), [&](std::exception_ptr e, int result) {
       code = result;
       if (e) {
@@ -83,7 +92,9 @@ int app::run(int argc, char** argv, const po::options_description& options, mast
   if (is_worker_invocation(argc, argv)) return detail::run_worker_role(types_);
   po::options_description all;
   all.add(options).add(framework_options());
+  // clang-format off: one option per line
   all.add_options()("help", "print this help");
+  // clang-format on
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, all), vm);
@@ -107,7 +118,8 @@ int app::run(int argc, char** argv, const po::options_description& options, mast
 int app::run(int argc, char** argv, std::function<asio::awaitable<int>()> main,
              rpc_settings settings) const {
   po::options_description none("options");
-  return run(argc, argv, none, [&main](const po::variables_map&) { return main(); }, settings);
+  return run(
+      argc, argv, none, [&main](const po::variables_map&) { return main(); }, settings);
 }
 
 }  // namespace rpc_parallel

@@ -1,8 +1,10 @@
 // The handshake, before any frame:
 //   1. server -> client: "RPCP", u32 protocol version, 32-byte server nonce;
-//   2. client -> server: 32-byte client nonce, HMAC(secret, "rpcp-client" | server nonce | client nonce);
+//   2. client -> server: 32-byte client nonce, HMAC(secret, "rpcp-client" | server nonce | client
+//   nonce);
 //   3. server checks the MAC in constant time; on mismatch it closes without a word;
-//   4. server -> client: HMAC(secret, "rpcp-server" | client nonce | server nonce); the client checks it.
+//   4. server -> client: HMAC(secret, "rpcp-server" | client nonce | server nonce); the client
+//   checks it.
 // The client's first frame travels in the same write as step 2, saving a round trip; the client
 // acts on nothing the server sends before step 4 has proved the server.
 // Fixed sizes only: nothing is allocated or deserialised for an unauthenticated peer.
@@ -13,10 +15,10 @@
 #include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/error.hpp"
 
+#include <sodium.h>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/write.hpp>
-#include <sodium.h>
 
 #include <cstring>
 
@@ -29,7 +31,8 @@ using mac = std::array<unsigned char, 32>;
 constexpr char magic[4] = {'R', 'P', 'C', 'P'};
 constexpr std::uint32_t protocol_version = 1;
 
-mac compute_mac(const secret& key, std::string_view label, const nonce& first, const nonce& second) {
+mac compute_mac(const secret& key, std::string_view label, const nonce& first,
+                const nonce& second) {
   unsigned char message[11 + 64];
   std::memcpy(message, label.data(), 11);
   std::memcpy(message + 11, first.data(), 32);
@@ -94,18 +97,20 @@ asio::awaitable<void> client_steps(asio::ip::tcp::socket& socket, const secret& 
                             "root master makes its own secret); connect only to workers spawned "
                             "from the same root master"});
   if (ec)
-    throw rpc_error({error_kind::disconnected,
-                     "authentication handshake with " + peer + ": " + ec.message()});
+    throw rpc_error(
+        {error_kind::disconnected, "authentication handshake with " + peer + ": " + ec.message()});
   mac expected = compute_mac(key, "rpcp-server", client_nonce, server_nonce);
   if (sodium_memcmp(expected.data(), server_proof.data(), 32) != 0)
-    throw rpc_error({error_kind::failed, peer + " failed to prove it holds the application secret"});
+    throw rpc_error(
+        {error_kind::failed, peer + " failed to prove it holds the application secret"});
 }
 
 }  // namespace
 
 void random_bytes(unsigned char* out, std::size_t size) {
   static const int ready = sodium_init();  // 0 first time, 1 if already done, -1 on failure
-  if (ready < 0) throw rpc_error({error_kind::failed, "libsodium failed to initialise (no entropy source)"});
+  if (ready < 0)
+    throw rpc_error({error_kind::failed, "libsodium failed to initialise (no entropy source)"});
   randombytes_buf(out, size);
 }
 

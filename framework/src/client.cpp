@@ -1,7 +1,7 @@
 #include "rpc_parallel/detail/client.hpp"
 
-#include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/detail/node.hpp"
 
@@ -9,8 +9,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -46,8 +46,8 @@ asio::awaitable<tcp::socket> dial(const worker_ref& worker, const rpc_settings& 
     auto results = co_await resolver.async_resolve(worker.host, std::to_string(worker.port),
                                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec)
-      throw rpc_error({error_kind::disconnected, "cannot resolve host of " + describe(worker) +
-                                                     ": " + ec.message()});
+      throw rpc_error({error_kind::disconnected,
+                       "cannot resolve host of " + describe(worker) + ": " + ec.message()});
     for (const auto& entry : results) endpoints.push_back(entry.endpoint());
   }
   tcp::socket socket(executor);
@@ -62,7 +62,9 @@ asio::awaitable<tcp::socket> dial(const worker_ref& worker, const rpc_settings& 
 }  // namespace
 
 client::client(worker_ref worker, const worker_type_entry* type, std::shared_ptr<transport> t)
-    : worker_(std::move(worker)), type_(type), transport_(std::move(t)),
+    : worker_(std::move(worker)),
+      type_(type),
+      transport_(std::move(t)),
       closed_(transport_->socket().get_executor()) {}
 
 client::~client() { transport_->close(); }
@@ -71,8 +73,8 @@ namespace {
 std::string make_open_frame(const worker_ref& worker, const worker_type_entry* type,
                             std::string connection_arg, client::open_options options,
                             const rpc_settings& settings, std::vector<std::string>& signatures) {
-  open_request request{worker.id, worker.type, {}, std::move(connection_arg), options.owner,
-                       options.control_only};
+  open_request request{worker.id,     worker.type,         {}, std::move(connection_arg),
+                       options.owner, options.control_only};
   if (type) request.signatures = type->functions.signatures();
   signatures = request.signatures;
   std::string frame = begin_frame();
@@ -93,8 +95,8 @@ asio::awaitable<std::shared_ptr<client>> client::open(worker_ref worker,
   auto socket = co_await with_deadline(dial(worker, settings), settings.handshake_timeout,
                                        "connect to " + describe(worker));
   std::vector<std::string> signatures;
-  std::string open = make_open_frame(worker, type, std::move(connection_arg), options, settings,
-                                     signatures);
+  std::string open =
+      make_open_frame(worker, type, std::move(connection_arg), options, settings, signatures);
   co_await authenticate_client(socket, self.key(), settings.handshake_timeout, describe(worker),
                                std::move(open));
   auto t = std::make_shared<transport>(std::move(socket), settings, describe(worker));
@@ -120,9 +122,11 @@ asio::awaitable<std::shared_ptr<client>> client::finish_open(
   // (Rpc_parallel does not limit it either); a dead peer is still seen by the heartbeat.
   auto answer = co_await t->read();
   if (!answer)
-    throw rpc_error({error_kind::disconnected, describe(worker) + " closed the connection while opening"});
+    throw rpc_error(
+        {error_kind::disconnected, describe(worker) + " closed the connection while opening"});
   if (answer->kind == frame_kind::open_error) {
-    auto refusal = decode<std::pair<error, std::vector<std::string>>>(answer->payload, "open error");
+    auto refusal =
+        decode<std::pair<error, std::vector<std::string>>>(answer->payload, "open error");
     error e = std::move(refusal.first);
     if (e.kind == error_kind::unimplemented && !refusal.second.empty())
       e.message += ": " + first_difference(signatures, refusal.second) +
@@ -151,7 +155,8 @@ std::uint32_t client::index_of(std::string_view name) const {
 // co_await expression.
 class client::reply_initiation {
  public:
-  reply_initiation(std::shared_ptr<client> self, std::uint64_t id) : self_(std::move(self)), id_(id) {}
+  reply_initiation(std::shared_ptr<client> self, std::uint64_t id)
+      : self_(std::move(self)), id_(id) {}
 
   template <class Handler>
   void operator()(Handler handler) const {
@@ -163,8 +168,9 @@ class client::reply_initiation {
     if (found->second.early) {
       reply r = std::move(*found->second.early);
       self_->pending_.erase(found);
-      asio::post(self_->transport_->socket().get_executor(),
-                 [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+      asio::post(
+          self_->transport_->socket().get_executor(),
+          [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
       return;
     }
     auto slot = asio::get_associated_cancellation_slot(handler);
@@ -196,8 +202,8 @@ asio::awaitable<reply> client::await_reply(std::uint64_t id) {
 
 std::uint64_t client::send_call(std::string f, frame_kind kind) {
   if (!transport_->is_open())
-    throw rpc_error({error_kind::disconnected, "connection to " + describe(worker_) +
-                                                   " is closed" + close_reason_});
+    throw rpc_error({error_kind::disconnected,
+                     "connection to " + describe(worker_) + " is closed" + close_reason_});
   std::uint64_t id = next_id_++;
   finish_frame(f, kind, id);
   transport_->send(std::move(f));
@@ -219,7 +225,8 @@ asio::awaitable<client::stream_reply> client::call_streaming_from(std::string f)
   co_return stream_reply{std::move(response), std::move(stream)};
 }
 
-std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> client::start_streaming_to(std::string f) {
+std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> client::start_streaming_to(
+    std::string f) {
   std::uint64_t id = send_call(std::move(f), frame_kind::stream_call);
   return {id, streams_.open_outbound(transport_, id, /*held=*/false)};
 }
@@ -231,9 +238,12 @@ void client::abort(std::uint64_t id) {
 asio::awaitable<std::string> client::reply_of(std::uint64_t id) {
   reply r = co_await await_reply(id);
   switch (r.what) {
-    case reply::status::ok: co_return std::move(r.bytes);
-    case reply::status::error: throw rpc_error(decode<error>(r.bytes, "error"));
-    case reply::status::lost: break;
+    case reply::status::ok:
+      co_return std::move(r.bytes);
+    case reply::status::error:
+      throw rpc_error(decode<error>(r.bytes, "error"));
+    case reply::status::lost:
+      break;
   }
   throw rpc_error({error_kind::disconnected, "call to " + describe(worker_) + " lost" + r.bytes});
 }
@@ -247,7 +257,8 @@ asio::awaitable<void> client::close_server() {
   std::uint64_t id = send_call(begin_frame(), frame_kind::close_server);
   reply r = co_await await_reply(id);
   if (r.what != reply::status::ok)
-    throw rpc_error({error_kind::disconnected, "close_server on " + describe(worker_) + " lost" + r.bytes});
+    throw rpc_error(
+        {error_kind::disconnected, "close_server on " + describe(worker_) + " lost" + r.bytes});
 }
 
 asio::awaitable<void> client::shutdown_worker() {
@@ -280,8 +291,9 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
       }
       auto handler = std::move(*found->second.handler);
       self->pending_.erase(found);
-      asio::dispatch(self->transport_->socket().get_executor(),
-                     [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+      asio::dispatch(
+          self->transport_->socket().get_executor(),
+          [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
     }
     why = " (the worker closed the connection)";
   } catch (const std::exception& e) {
@@ -301,8 +313,9 @@ void client::fail_all(const std::string& why) {
       pending_.emplace(id, pending_call{std::nullopt, reply{reply::status::lost, why}});
       continue;
     }
-    asio::post(transport_->socket().get_executor(),
-               [h = std::move(*call.handler), why]() mutable { std::move(h)(reply{reply::status::lost, why}); });
+    asio::post(transport_->socket().get_executor(), [h = std::move(*call.handler), why]() mutable {
+      std::move(h)(reply{reply::status::lost, why});
+    });
   }
   closed_.cancel();
 }

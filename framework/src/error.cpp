@@ -6,11 +6,16 @@ namespace rpc_parallel {
 
 std::string_view to_string(error_kind kind) noexcept {
   switch (kind) {
-    case error_kind::failed: return "failed";
-    case error_kind::disconnected: return "disconnected";
-    case error_kind::overloaded: return "overloaded";
-    case error_kind::unimplemented: return "unimplemented";
-    case error_kind::timed_out: return "timed_out";
+    case error_kind::failed:
+      return "failed";
+    case error_kind::disconnected:
+      return "disconnected";
+    case error_kind::overloaded:
+      return "overloaded";
+    case error_kind::unimplemented:
+      return "unimplemented";
+    case error_kind::timed_out:
+      return "timed_out";
   }
   return "unknown";
 }

@@ -14,8 +14,8 @@ int run_worker(const app& types) {
 
 master::master(const app& types, boost::asio::any_io_executor executor,
                std::vector<std::string> worker_command_args, rpc_settings settings, bool pass_name)
-    : node_(std::move(executor), detail::node_config{detail::make_secret(), settings,
-                                                     std::move(worker_command_args), pass_name,
-                                                     types.types()}) {}
+    : node_(std::move(executor),
+            detail::node_config{detail::make_secret(), settings, std::move(worker_command_args),
+                                pass_name, types.types()}) {}
 
 }  // namespace rpc_parallel::expert

@@ -21,9 +21,10 @@ void run(const app& types, std::function<asio::awaitable<void>()> body,
   std::exception_ptr failure;
   bool finished = false;
   {
-    detail::node self(io.get_executor(), detail::node_config{detail::make_secret(), settings,
-                                                             {detail::worker_argv_marker}, true,
-                                                             types.types()});
+    detail::node self(
+        io.get_executor(),
+        detail::node_config{
+            detail::make_secret(), settings, {detail::worker_argv_marker}, true, types.types()});
     asio::co_spawn(io, std::move(body), [&](std::exception_ptr e) {
       failure = e;
       finished = true;

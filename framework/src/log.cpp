@@ -10,9 +10,12 @@ namespace rpc_parallel {
 
 std::string_view to_string(log_level level) noexcept {
   switch (level) {
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::error: return "error";
+    case log_level::debug:
+      return "debug";
+    case log_level::info:
+      return "info";
+    case log_level::error:
+      return "error";
   }
   return "unknown";
 }
@@ -53,10 +56,10 @@ void log_hub::write(const log_message& message) {
 void log_hub::subscribe(stream_writer<log_message> writer) {
   for (const log_message& m : kept_)
     if (!writer.write_without_pushback(m)) return;
-  if (dropped_ > 0 &&
-      !writer.write_without_pushback({kept_.back().time_ns, log_level::info,
-                                      std::to_string(dropped_) +
-                                          " more messages written during initialisation were not kept"}))
+  if (dropped_ > 0 && !writer.write_without_pushback(
+                          {kept_.back().time_ns, log_level::info,
+                           std::to_string(dropped_) +
+                               " more messages written during initialisation were not kept"}))
     return;
   subscribers_.push_back(std::move(writer));
 }

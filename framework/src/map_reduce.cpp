@@ -1,8 +1,8 @@
 #include "rpc_parallel/map_reduce.hpp"
 
+#include <unistd.h>
 #include <iostream>
 #include <thread>
-#include <unistd.h>
 
 namespace rpc_parallel {
 

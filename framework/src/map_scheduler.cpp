@@ -42,8 +42,11 @@ struct batch {
 
 struct job {
   job(map_hooks h, map_job_settings s, asio::any_io_executor executor)
-      : hooks(std::move(h)), settings(std::move(s)), changed(std::move(executor)),
-        workers_alive(settings.workers), worker_lost(settings.workers, false),
+      : hooks(std::move(h)),
+        settings(std::move(s)),
+        changed(std::move(executor)),
+        workers_alive(settings.workers),
+        worker_lost(settings.workers, false),
         batch_items(settings.batch_size ? settings.batch_size : 1) {}
 
   map_hooks hooks;
@@ -54,7 +57,8 @@ struct job {
   bool input_done = false;
   std::uint64_t next_input = 0;
   std::size_t batches_in_flight = 0;
-  std::map<std::uint64_t, std::pair<std::uint32_t, std::string>> held;  // ordered: waiting for earlier
+  std::map<std::uint64_t, std::pair<std::uint32_t, std::string>>
+      held;  // ordered: waiting for earlier
   std::uint64_t next_to_deliver = 0;
   std::size_t workers_alive;
   std::vector<bool> worker_lost;
@@ -100,7 +104,8 @@ void draw_progress_bar(const map_progress& p, bool last) {
     line.append("] ");
     char numbers[96];
     std::snprintf(numbers, sizeof numbers, "%3.0f%% %llu/%llu", fraction * 100,
-                  static_cast<unsigned long long>(p.done), static_cast<unsigned long long>(*p.total));
+                  static_cast<unsigned long long>(p.done),
+                  static_cast<unsigned long long>(*p.total));
     line += numbers;
   } else {
     line += std::to_string(p.done) + " items";
@@ -131,7 +136,8 @@ void report(job& j, bool last) {
 // The next batch for a lane: a lost one first, then fresh input; nullopt when there is nothing
 // left to run (or the job stops).
 asio::awaitable<std::optional<batch>> take(job& j) {
-  std::size_t hold_limit = 4 * std::max<std::size_t>(1, j.settings.workers * j.settings.batches_in_flight);
+  std::size_t hold_limit =
+      4 * std::max<std::size_t>(1, j.settings.workers * j.settings.batches_in_flight);
   for (;;) {
     if (j.stopping) co_return std::nullopt;
     if (!j.lost.empty()) {
@@ -146,7 +152,8 @@ asio::awaitable<std::optional<batch>> take(job& j) {
       try {
         b.count = j.hooks.pull(j.batch_items, max_batch_bytes, b.payload);
       } catch (...) {
-        j.fail(with_context(current_exception_error(), "reading input " + std::to_string(j.next_input)));
+        j.fail(with_context(current_exception_error(),
+                            "reading input " + std::to_string(j.next_input)));
         co_return std::nullopt;
       }
       if (b.count > 0) {
@@ -171,8 +178,10 @@ void adapt_batch_size(job& j, std::uint32_t count, clock::duration took) {
   double most = max_batch_items;
   if (j.settings.total) {
     // Leave every lane a share of what is known to be left.
-    double lanes = static_cast<double>(j.workers_alive * std::max<std::size_t>(1, j.settings.batches_in_flight));
-    double left = static_cast<double>(*j.settings.total - std::min(*j.settings.total, j.next_input));
+    double lanes = static_cast<double>(j.workers_alive *
+                                       std::max<std::size_t>(1, j.settings.batches_in_flight));
+    double left =
+        static_cast<double>(*j.settings.total - std::min(*j.settings.total, j.next_input));
     most = std::clamp(left / std::max(1.0, 2 * lanes), 1.0, most);
   }
   j.batch_items = static_cast<std::uint32_t>(std::clamp<double>(grown, 1, most));
@@ -203,16 +212,17 @@ void worker_lost(job& j, std::size_t worker, batch b, const rpc_parallel::error&
     --j.workers_alive;
   }
   if (++b.attempts > j.settings.retries) {
-    j.fail({error_kind::disconnected, "items " + std::to_string(b.first) + " to " +
-                                          std::to_string(b.first + b.count - 1) + " were lost with " +
-                                          std::to_string(b.attempts) + " workers (retries: " +
-                                          std::to_string(j.settings.retries) + "); last: " + why.message});
+    j.fail({error_kind::disconnected,
+            "items " + std::to_string(b.first) + " to " + std::to_string(b.first + b.count - 1) +
+                " were lost with " + std::to_string(b.attempts) + " workers (retries: " +
+                std::to_string(j.settings.retries) + "); last: " + why.message});
     return;
   }
   j.progress.retried += b.count;
   j.lost.push_back(std::move(b));
   if (j.workers_alive == 0)
-    j.fail({error_kind::disconnected, "every worker was lost before the work was done; last: " + why.message});
+    j.fail({error_kind::disconnected,
+            "every worker was lost before the work was done; last: " + why.message});
   j.changed.notify();
 }
 
@@ -247,9 +257,10 @@ asio::awaitable<void> lane(std::shared_ptr<job> shared, std::size_t worker) {
       // A function threw: deterministic, so not retried. Reply: status, u32 offset, error.
       std::uint32_t offset = 0;
       if (reply->size() >= 5) std::memcpy(&offset, reply->data() + 1, 4);
-      rpc_parallel::error e = reply->size() >= 5
-                                  ? decode<rpc_parallel::error>(std::string_view(*reply).substr(5), "item error")
-                                  : rpc_parallel::error{error_kind::failed, "malformed batch reply"};
+      rpc_parallel::error e =
+          reply->size() >= 5
+              ? decode<rpc_parallel::error>(std::string_view(*reply).substr(5), "item error")
+              : rpc_parallel::error{error_kind::failed, "malformed batch reply"};
       j.fail(with_context(std::move(e), "item " + std::to_string(b.first + offset)));
       break;
     }
@@ -283,7 +294,8 @@ asio::awaitable<void> run_map_job(map_hooks hooks, map_job_settings settings) {
     }
   while (!j.stopping && !j.finished() && j.lanes_running > 0) co_await j.changed.wait();
   if (!j.stopping && !j.finished() && !j.failure)
-    j.failure = rpc_parallel::error{error_kind::disconnected, "every worker was lost before the work was done"};
+    j.failure = rpc_parallel::error{error_kind::disconnected,
+                                    "every worker was lost before the work was done"};
   // End the calls still in flight, and wait for every lane: they use the caller's hooks.
   j.stopping = true;
   j.changed.notify();

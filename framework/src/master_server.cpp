@@ -73,7 +73,8 @@ asio::awaitable<void> master_server::accept_loop() {
   auto self = shared_from_this();
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor_.is_open()) co_return;
       co_await back_off_after_accept_error(executor_);
@@ -116,7 +117,8 @@ asio::awaitable<void> master_server::handshake(tcp::socket socket) {
 
 void master_server::watch(std::shared_ptr<transport> link, std::string worker_name,
                           std::function<void(error)> on_failure) {
-  asio::co_spawn(executor_, read_failures(std::move(link), std::move(worker_name), std::move(on_failure)),
+  asio::co_spawn(executor_,
+                 read_failures(std::move(link), std::move(worker_name), std::move(on_failure)),
                  asio::detached);
 }
 
@@ -127,7 +129,8 @@ asio::awaitable<void> master_server::read_failures(std::shared_ptr<transport> li
   try {
     while (auto f = co_await link->read()) {
       if (f->kind != frame_kind::failure) continue;
-      error e = with_context(decode<error>(f->payload, "failure report"), "worker \"" + name + "\" failed");
+      error e = with_context(decode<error>(f->payload, "failure report"),
+                             "worker \"" + name + "\" failed");
       if (on_failure) on_failure(std::move(e));
     }
   } catch (const std::exception&) {

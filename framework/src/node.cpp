@@ -6,10 +6,10 @@
 #include "rpc_parallel/detail/worker_server.hpp"
 #include "rpc_parallel/worker.hpp"
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
 
 namespace rpc_parallel::detail {
 namespace {

@@ -13,14 +13,17 @@ namespace asio = boost::asio;
 
 std::shared_ptr<output_relay> output_relay::start(asio::any_io_executor executor, int fd,
                                                   std::ostream& out, std::string fallback_prefix) {
-  std::shared_ptr<output_relay> relay(new output_relay(executor, fd, out, std::move(fallback_prefix)));
+  std::shared_ptr<output_relay> relay(
+      new output_relay(executor, fd, out, std::move(fallback_prefix)));
   asio::co_spawn(executor, relay->relay(), asio::detached);
   return relay;
 }
 
 output_relay::output_relay(asio::any_io_executor executor, int fd, std::ostream& out,
                            std::string fallback_prefix)
-    : pipe_(executor, fd), out_(&out), fallback_prefix_(std::move(fallback_prefix)),
+    : pipe_(executor, fd),
+      out_(&out),
+      fallback_prefix_(std::move(fallback_prefix)),
       done_signal_(executor) {}
 
 void output_relay::emit(const std::string& line) {
@@ -45,8 +48,10 @@ asio::awaitable<void> output_relay::relay() {
     std::size_t n = co_await asio::async_read_until(pipe_, asio::dynamic_buffer(buffer), '\n',
                                                     asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      if (!buffer.empty()) n = buffer.size();  // a last line without its newline
-      else break;
+      if (!buffer.empty())
+        n = buffer.size();  // a last line without its newline
+      else
+        break;
     }
     std::string line = buffer.substr(0, n);
     buffer.erase(0, n);

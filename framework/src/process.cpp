@@ -7,14 +7,14 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 extern char** environ;
 
@@ -38,11 +38,13 @@ struct pipe_pair {
 
 void check_env_name(const std::string& name) {
   RPCP_REQUIRE(name != worker_env_marker && !name.empty() && name.find('=') == std::string::npos,
-               "spawn option env: \"", name, "\" is not a usable variable name (empty, has '=', or ",
+               "spawn option env: \"", name,
+               "\" is not a usable variable name (empty, has '=', or ",
                "conflicts with rpc_parallel machinery)");
 }
 
-std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& extra) {
+std::vector<std::string> child_environment(
+    const std::vector<std::pair<std::string, std::string>>& extra) {
   std::vector<std::string> result;
   for (char** e = environ; *e; ++e) {
     std::string_view entry(*e);
@@ -96,9 +98,10 @@ launched spawn_process(const std::string& program, bool search_path, std::vector
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
 
   pid_t pid = -1;
-  int rc = search_path
-               ? ::posix_spawnp(&pid, program.c_str(), &actions, &attributes, argv_ptrs.data(), env_ptrs.data())
-               : ::posix_spawn(&pid, program.c_str(), &actions, &attributes, argv_ptrs.data(), env_ptrs.data());
+  int rc = search_path ? ::posix_spawnp(&pid, program.c_str(), &actions, &attributes,
+                                        argv_ptrs.data(), env_ptrs.data())
+                       : ::posix_spawn(&pid, program.c_str(), &actions, &attributes,
+                                       argv_ptrs.data(), env_ptrs.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   for (int fd : {in.read, out.write, err.write}) ::close(fd);
@@ -151,7 +154,8 @@ asio::awaitable<int> wait_exit(pid_t pid) {
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status))
-    return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+    return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
   return "ended with wait status " + std::to_string(status);
 }
 

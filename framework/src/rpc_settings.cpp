@@ -17,8 +17,10 @@ std::uint64_t parse_number(std::string_view key, std::string_view text) {
 }
 
 std::chrono::milliseconds parse_duration(std::string_view key, std::string_view text) {
-  if (text.ends_with("ms")) return std::chrono::milliseconds(parse_number(key, text.substr(0, text.size() - 2)));
-  if (text.ends_with("s")) return std::chrono::seconds(parse_number(key, text.substr(0, text.size() - 1)));
+  if (text.ends_with("ms"))
+    return std::chrono::milliseconds(parse_number(key, text.substr(0, text.size() - 2)));
+  if (text.ends_with("s"))
+    return std::chrono::seconds(parse_number(key, text.substr(0, text.size() - 1)));
   return std::chrono::milliseconds(parse_number(key, text));
 }
 
@@ -26,9 +28,9 @@ std::chrono::milliseconds parse_duration(std::string_view key, std::string_view 
 
 rpc_settings validate(rpc_settings s) {
   RPCP_REQUIRE(s.heartbeat_interval.count() > 0 && s.heartbeat_timeout.count() > 0 &&
-                   s.handshake_timeout.count() > 0 && s.max_message_size > 0 &&
-                   s.stream_window > 0,
-               "rpc settings: timeouts, heartbeat interval, max_message_size and stream_window must be positive");
+                   s.handshake_timeout.count() > 0 && s.max_message_size > 0 && s.stream_window > 0,
+               "rpc settings: timeouts, heartbeat interval, max_message_size and stream_window "
+               "must be positive");
   return s;
 }
 
@@ -42,11 +44,16 @@ rpc_settings override_rpc_settings(rpc_settings base, std::string_view text) {
     RPCP_REQUIRE(eq != std::string_view::npos, rpc_settings_env_var, ": \"", field,
                  "\" is not key=value");
     auto key = field.substr(0, eq), value = field.substr(eq + 1);
-    if (key == "max_message_size") base.max_message_size = parse_number(key, value);
-    else if (key == "handshake_timeout") base.handshake_timeout = parse_duration(key, value);
-    else if (key == "heartbeat_interval") base.heartbeat_interval = parse_duration(key, value);
-    else if (key == "heartbeat_timeout") base.heartbeat_timeout = parse_duration(key, value);
-    else if (key == "stream_window") base.stream_window = parse_number(key, value);
+    if (key == "max_message_size")
+      base.max_message_size = parse_number(key, value);
+    else if (key == "handshake_timeout")
+      base.handshake_timeout = parse_duration(key, value);
+    else if (key == "heartbeat_interval")
+      base.heartbeat_interval = parse_duration(key, value);
+    else if (key == "heartbeat_timeout")
+      base.heartbeat_timeout = parse_duration(key, value);
+    else if (key == "stream_window")
+      base.stream_window = parse_number(key, value);
     else
       RPCP_REQUIRE(false, rpc_settings_env_var, ": unknown field \"", key,
                    "\"; known: max_message_size, handshake_timeout, heartbeat_interval, "

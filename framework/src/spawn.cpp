@@ -17,22 +17,22 @@
 #include "rpc_parallel/detail/launcher.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
 #include "rpc_parallel/detail/node.hpp"
-#include "rpc_parallel/detail/process.hpp"
 #include "rpc_parallel/detail/output_relay.hpp"
+#include "rpc_parallel/detail/process.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/writable_pipe.hpp>
+#include <boost/asio/write.hpp>
 
-#include <iostream>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+#include <iostream>
 
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
@@ -86,7 +86,8 @@ asio::awaitable<void> send_config(asio::writable_pipe stdin_pipe, std::string by
   std::memcpy(message.data(), &size, 4);
   message += bytes;
   boost::system::error_code ec;  // a worker that died early shows up in the next steps
-  co_await asio::async_write(stdin_pipe, asio::buffer(message), asio::redirect_error(asio::use_awaitable, ec));
+  co_await asio::async_write(stdin_pipe, asio::buffer(message),
+                             asio::redirect_error(asio::use_awaitable, ec));
 }
 
 // What is left to read in a pipe whose writers have exited (non-blocking), last 2 KiB.
@@ -139,8 +140,8 @@ asio::awaitable<started> await_start(node& self, const spawn_request& r, const s
     int status = std::get<1>(first);
     if (r.foreground || status != 0) {
       if (relay) co_await relay->finished();
-      throw rpc_error(startup_failure("the worker process " + describe_status(status) +
-                                          " before it registered", relay));
+      throw rpc_error(startup_failure(
+          "the worker process " + describe_status(status) + " before it registered", relay));
     }
     // The daemonising parent exited cleanly once the worker was released: the registration
     // frame is already on its way.
@@ -163,12 +164,14 @@ asio::awaitable<void> await_released(node& self, const spawn_request& r, pid_t p
   auto exited = co_await (wait_exit(pid) || released.async_wait(asio::use_awaitable));
   if (exited.index() == 1) {
     co_await kill_and_reap(pid);
-    throw rpc_error({error_kind::timed_out, "the worker registered but was not released within "
-                                            "connection_timeout"});
+    throw rpc_error({error_kind::timed_out,
+                     "the worker registered but was not released within "
+                     "connection_timeout"});
   }
   int status = std::get<0>(exited);
   if (status != 0)
-    throw rpc_error(startup_failure("the daemonising worker process " + describe_status(status), relay));
+    throw rpc_error(
+        startup_failure("the daemonising worker process " + describe_status(status), relay));
 }
 
 asio::awaitable<void> await_init(const master_server::registered& reg) {
@@ -198,7 +201,8 @@ asio::awaitable<master_server::registered> start_and_init(
     // Initialisation and the daemonising parent's exit overlap: both follow the release.
     auto both = co_await (capture(await_init(start.registered)) &&
                           capture(await_released(self, r, pid, relay)));
-    if (auto failure = std::get<1>(both).failure ? std::get<1>(both).failure : std::get<0>(both).failure)
+    if (auto failure =
+            std::get<1>(both).failure ? std::get<1>(both).failure : std::get<0>(both).failure)
       std::rethrow_exception(failure);
   } else {
     auto init = co_await capture(await_init(start.registered));
@@ -224,19 +228,22 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
   const spawn_request& r = *request;
   node& self = node::current();
   std::string name = r.options.name.empty() ? r.type->name : r.options.name;
-  std::string context = "spawn worker \"" + name + "\" of type \"" + r.type->name + "\"" +
-                        (r.options.how.launcher() ? " on " + r.options.how.launcher()->where() : "");
+  std::string context =
+      "spawn worker \"" + name + "\" of type \"" + r.type->name + "\"" +
+      (r.options.how.launcher() ? " on " + r.options.how.launcher()->where() : "");
   std::string id = make_worker_id();
   try {
     self.type(r.type->name);  // a type missing from the app fails here, before any process
     self.master_server().expect(id);
     const auto& remote = r.options.how.launcher();
     auto forwarded = [&r, &remote](const fd_redirection& f) {
-      return !r.foreground && resolve(f, remote != nullptr).how() == fd_redirection::mode::to_spawner;
+      return !r.foreground &&
+             resolve(f, remote != nullptr).how() == fd_redirection::mode::to_spawner;
     };
     bool pipe_stdout = r.foreground || forwarded(r.options.redirect_stdout);
     // Through ssh, forwarded output keeps the session (and our ssh child) open until the end.
-    bool parent_stays = remote && (forwarded(r.options.redirect_stdout) || forwarded(r.options.redirect_stderr));
+    bool parent_stays =
+        remote && (forwarded(r.options.redirect_stdout) || forwarded(r.options.redirect_stderr));
     prepared_launch prepared{"127.0.0.1", nullptr};
     if (remote) prepared = co_await remote->prepare(self.master_server().port(), parent_stays);
     worker_config config = make_config(self, r, id, name, prepared.master_address);
@@ -247,23 +254,26 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
                                           r.options.how.wrapper());
     std::string config_bytes;
     encode(config, config_bytes);
-    asio::co_spawn(self.executor(),
-                   send_config(asio::writable_pipe(self.executor(), child.stdin_fd),
-                               std::move(config_bytes)),
-                   asio::detached);
+    asio::co_spawn(
+        self.executor(),
+        send_config(asio::writable_pipe(self.executor(), child.stdin_fd), std::move(config_bytes)),
+        asio::detached);
     std::string host = remote ? remote->host() : host_name();
     std::shared_ptr<output_relay> relay, stdout_relay;
     if (!r.foreground) {
       std::string unnamed = "[" + host + " - " + name + "] ";
       relay = output_relay::start(self.executor(), child.stderr_fd, std::cerr, unnamed);
-      if (pipe_stdout) stdout_relay = output_relay::start(self.executor(), child.stdout_fd, std::cout, unnamed);
+      if (pipe_stdout)
+        stdout_relay = output_relay::start(self.executor(), child.stdout_fd, std::cout, unnamed);
     }
     auto name_output = [&](const master_server::registered& reg) {
-      std::string prefix = "[" + host + " " + std::to_string(reg.registration.pid) + " " + name + "] ";
+      std::string prefix =
+          "[" + host + " " + std::to_string(reg.registration.pid) + " " + name + "] ";
       if (relay) relay->name(prefix);
       if (stdout_relay) stdout_relay->name(prefix);
     };
-    auto reg = co_await capture(start_and_init(self, r, id, child.pid, parent_stays, relay, name_output));
+    auto reg =
+        co_await capture(start_and_init(self, r, id, child.pid, parent_stays, relay, name_output));
     if (reg.failure) {
       if (!r.foreground) std::rethrow_exception(reg.failure);
       // The foreground child has exited: what it wrote to stderr explains why.
@@ -291,14 +301,15 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
   }
 }
 
-asio::awaitable<connected_spawn> spawn_connected_worker(std::shared_ptr<const spawn_request> request,
-                                                       std::string connection_arg) {
+asio::awaitable<connected_spawn> spawn_connected_worker(
+    std::shared_ptr<const spawn_request> request, std::string connection_arg) {
   auto spawned = co_await spawn_worker(request);
   // The registration link becomes the owner connection: no second TCP handshake.
   auto opened = co_await capture(client::open_over(spawned.link, spawned.worker, request->type,
                                                    std::move(connection_arg),
                                                    failure_handler(request->options)));
-  if (!opened.failure) co_return connected_spawn{std::move(*opened.value), std::move(spawned.process)};
+  if (!opened.failure)
+    co_return connected_spawn{std::move(*opened.value), std::move(spawned.process)};
   // The worker is up but unusable: stop it now rather than when its connection_timeout passes.
   co_await capture(shutdown_worker(spawned.worker));
   if (spawned.process) co_await spawned.process->wait();

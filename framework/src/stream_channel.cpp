@@ -12,9 +12,12 @@ namespace rpc_parallel {
 
 std::string_view to_string(stream_closed_by who) noexcept {
   switch (who) {
-    case stream_closed_by::nobody: return "open";
-    case stream_closed_by::remote_side: return "by remote side";
-    case stream_closed_by::local_side: return "by local side";
+    case stream_closed_by::nobody:
+      return "open";
+    case stream_closed_by::remote_side:
+      return "by remote side";
+    case stream_closed_by::local_side:
+      return "by local side";
   }
   return "unknown";
 }
@@ -42,7 +45,8 @@ void inbound_stream::send_control(frame_kind kind, std::uint64_t value) noexcept
   try {
     char bytes[sizeof value];
     std::memcpy(bytes, &value, sizeof value);
-    transport_->send(kind, id_, std::string_view(bytes, kind == frame_kind::stream_credit ? sizeof value : 0));
+    transport_->send(kind, id_,
+                     std::string_view(bytes, kind == frame_kind::stream_credit ? sizeof value : 0));
   } catch (const rpc_error&) {
     // The connection closed meanwhile; its end reaches every stream through the table.
   }
@@ -81,10 +85,11 @@ void inbound_stream::on_item(std::string payload, bool more) {
   }
   std::int64_t size = static_cast<std::int64_t>(payload.size() + frame_header_size);
   credit_outstanding_ -= size;
-  std::int64_t one_value = static_cast<std::int64_t>(transport_->settings().max_message_size + frame_header_size);
+  std::int64_t one_value =
+      static_cast<std::int64_t>(transport_->settings().max_message_size + frame_header_size);
   if (credit_outstanding_ < -one_value)
-    throw rpc_error({error_kind::failed, "protocol error from " + transport_->peer() +
-                                             ": stream " + std::to_string(id_) +
+    throw rpc_error({error_kind::failed, "protocol error from " + transport_->peer() + ": stream " +
+                                             std::to_string(id_) +
                                              " overran its flow-control window"});
   items_.push_back(std::move(payload));
   changed_.notify();
@@ -102,8 +107,9 @@ void inbound_stream::on_end(std::optional<rpc_parallel::error> failure) {
 
 void inbound_stream::on_disconnect(const std::string& why) {
   if (ended()) return;
-  failure_ = rpc_parallel::error{error_kind::disconnected,
-                                 "stream from " + transport_->peer() + " ended early: the connection was lost" + why};
+  failure_ = rpc_parallel::error{
+      error_kind::disconnected,
+      "stream from " + transport_->peer() + " ended early: the connection was lost" + why};
   abort_sent_ = true;
   changed_.notify();
 }
@@ -146,7 +152,10 @@ void inbound_stream::request_abort() noexcept {
 // ---- outbound ----
 
 outbound_stream::outbound_stream(std::shared_ptr<transport> t, std::uint64_t id, bool held)
-    : transport_(std::move(t)), id_(id), held_(held), changed_(transport_->socket().get_executor()) {}
+    : transport_(std::move(t)),
+      id_(id),
+      held_(held),
+      changed_(transport_->socket().get_executor()) {}
 
 std::shared_ptr<outbound_stream> writer_handle(std::shared_ptr<outbound_stream> s) {
   outbound_stream* raw = s.get();
@@ -159,11 +168,11 @@ std::shared_ptr<outbound_stream> writer_handle(std::shared_ptr<outbound_stream> 
 bool outbound_stream::write(std::string f) {
   std::size_t size = f.size() - frame_header_size;
   if (size > transport_->settings().max_message_size)
-    throw rpc_error({error_kind::failed,
-                     "stream value of " + std::to_string(size) + " bytes to " + transport_->peer() +
-                         " exceeds max_message_size " +
-                         std::to_string(transport_->settings().max_message_size) +
-                         "; send it in parts or raise max_message_size"});
+    throw rpc_error(
+        {error_kind::failed, "stream value of " + std::to_string(size) + " bytes to " +
+                                 transport_->peer() + " exceeds max_message_size " +
+                                 std::to_string(transport_->settings().max_message_size) +
+                                 "; send it in parts or raise max_message_size"});
   if (is_closed()) return false;
   if (!held_ && queue_.empty() && credit_ > 0) {
     credit_ -= static_cast<std::int64_t>(f.size());

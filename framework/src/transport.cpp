@@ -2,9 +2,9 @@
 
 #include "rpc_parallel/error.hpp"
 
+#include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
 #include <netinet/tcp.h>
@@ -33,9 +33,11 @@ void configure_socket(asio::ip::tcp::socket& socket, const rpc_settings& setting
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
   int fd = socket.native_handle();
   int on = 1;
-  int interval = static_cast<int>(std::max<std::int64_t>(1, settings.heartbeat_interval.count() / 1000));
-  int count = static_cast<int>(
-      std::max<std::int64_t>(1, settings.heartbeat_timeout.count() / std::max<std::int64_t>(1, settings.heartbeat_interval.count())));
+  int interval =
+      static_cast<int>(std::max<std::int64_t>(1, settings.heartbeat_interval.count() / 1000));
+  int count = static_cast<int>(std::max<std::int64_t>(
+      1, settings.heartbeat_timeout.count() /
+             std::max<std::int64_t>(1, settings.heartbeat_interval.count())));
   unsigned int user_timeout = static_cast<unsigned int>(settings.heartbeat_timeout.count());
   ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &interval, sizeof interval);
@@ -59,12 +61,13 @@ asio::awaitable<std::optional<frame>> transport::read() {
     if (available >= frame_header_size) {
       frame_header header = parse_frame_header(read_buffer_.data() + read_begin_);
       if (header.size > settings_.max_message_size)
-        throw rpc_error({error_kind::failed,
-                         "protocol error from " + peer_ + ": frame of " +
-                             std::to_string(header.size) + " bytes exceeds max_message_size " +
-                             std::to_string(settings_.max_message_size)});
-      bool flags_ok = header.flags == 0 || (header.flags == frame_flag_more &&
-                                            header.kind == static_cast<std::uint8_t>(frame_kind::stream_item));
+        throw rpc_error({error_kind::failed, "protocol error from " + peer_ + ": frame of " +
+                                                 std::to_string(header.size) +
+                                                 " bytes exceeds max_message_size " +
+                                                 std::to_string(settings_.max_message_size)});
+      bool flags_ok =
+          header.flags == 0 || (header.flags == frame_flag_more &&
+                                header.kind == static_cast<std::uint8_t>(frame_kind::stream_item));
       if (header.kind == 0 || header.kind > max_frame_kind || !flags_ok)
         throw rpc_error({error_kind::failed, "protocol error from " + peer_ +
                                                  ": unknown frame kind " +
@@ -84,7 +87,8 @@ asio::awaitable<std::optional<frame>> transport::read() {
         // buffer stays small.
         read_begin_ += frame_header_size;
         std::string payload = co_await read_large_payload(header.size);
-        co_return frame{static_cast<frame_kind>(header.kind), header.id, std::move(payload), header.flags};
+        co_return frame{static_cast<frame_kind>(header.kind), header.id, std::move(payload),
+                        header.flags};
       }
     }
     // Make room for the whole frame (its size is already checked), then read more.
@@ -118,8 +122,8 @@ asio::awaitable<std::string> transport::read_large_payload(std::size_t size) {
                             asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     open_ = false;
-    throw rpc_error({error_kind::disconnected, "connection to " + peer_ +
-                                                   " lost in the middle of a frame: " + ec.message()});
+    throw rpc_error({error_kind::disconnected,
+                     "connection to " + peer_ + " lost in the middle of a frame: " + ec.message()});
   }
   co_return payload;
 }
@@ -137,9 +141,9 @@ void transport::send(std::string f) {
     throw rpc_error({error_kind::failed,
                      "message of " + std::to_string(size) + " bytes to " + peer_ +
                          " exceeds max_message_size " + std::to_string(settings_.max_message_size) +
-                         "; raise it with app::run's settings, --rpc-max-message-size or " + std::string(rpc_settings_env_var)});
-  if (!open_)
-    throw rpc_error({error_kind::disconnected, "connection to " + peer_ + " is closed"});
+                         "; raise it with app::run's settings, --rpc-max-message-size or " +
+                         std::string(rpc_settings_env_var)});
+  if (!open_) throw rpc_error({error_kind::disconnected, "connection to " + peer_ + " is closed"});
   if (queued_.empty())
     queued_ = std::move(f);
   else
@@ -148,8 +152,7 @@ void transport::send(std::string f) {
 }
 
 void transport::send_stream(std::string f, frame_kind kind, std::uint64_t id) {
-  if (!open_)
-    throw rpc_error({error_kind::disconnected, "connection to " + peer_ + " is closed"});
+  if (!open_) throw rpc_error({error_kind::disconnected, "connection to " + peer_ + " is closed"});
   std::size_t payload = f.size() - frame_header_size;
   if (payload > packed_frame_limit) {
     stream_queue_.push_back({std::move(f), false, kind, id, 0});
@@ -200,7 +203,8 @@ void transport::start_write() {
     budget -= std::min(budget, take + frame_header_size);
     if (more) {
       // Stays at the front (deque elements do not move) until its last fragment is written.
-      in_flight_buffers_.push_back(asio::buffer(next.bytes.data() + frame_header_size + begin, take));
+      in_flight_buffers_.push_back(
+          asio::buffer(next.bytes.data() + frame_header_size + begin, take));
       break;
     }
     in_flight_stream_.push_back(std::move(next));

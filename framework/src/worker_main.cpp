@@ -13,19 +13,19 @@
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
-#include "rpc_parallel/detail/worker_server.hpp"
 #include "rpc_parallel/detail/worker_runtime.hpp"
+#include "rpc_parallel/detail/worker_server.hpp"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <csignal>
 #include <fcntl.h>
-#include <iostream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
 
 namespace rpc_parallel::detail {
 namespace {
@@ -87,7 +87,8 @@ int daemonize() {
 int open_redirection(const fd_redirection& r) {
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
   if (r.how() == fd_redirection::mode::to_spawner) return -1;
-  if (r.how() != fd_redirection::mode::file_append && r.how() != fd_redirection::mode::file_truncate)
+  if (r.how() != fd_redirection::mode::file_append &&
+      r.how() != fd_redirection::mode::file_truncate)
     return ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   flags |= r.how() == fd_redirection::mode::file_append ? O_APPEND : O_TRUNC;
   int fd = ::open(r.path().c_str(), flags, 0644);
@@ -107,12 +108,15 @@ int run_worker_role(const type_registry& types) {
   ::close(devnull);
   int release_fd = config.daemonize ? daemonize() : -1;
   if (::chdir(config.cd.c_str()) != 0)
-    die("cannot change directory to \"" + config.cd + "\" (spawn option cd): " + std::strerror(errno));
+    die("cannot change directory to \"" + config.cd +
+        "\" (spawn option cd): " + std::strerror(errno));
   if (config.umask >= 0) ::umask(static_cast<mode_t>(config.umask));
   auto type = types.find(config.type);
   if (type == types.end())
-    die("worker type \"" + config.type + "\" is not registered in this binary: call "
-        "app.add_worker<" + config.type + ">() in main before run");
+    die("worker type \"" + config.type +
+        "\" is not registered in this binary: call "
+        "app.add_worker<" +
+        config.type + ">() in main before run");
 
   // Forwarded lines should reach the spawner as they are written, not when a buffer fills; and
   // a spawner gone (a closed pipe) must not kill the worker by SIGPIPE.

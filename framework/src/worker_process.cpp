@@ -22,11 +22,14 @@ asio::awaitable<std::string> read_to_end(asio::readable_pipe& pipe) {
 }
 }  // namespace
 
-worker_process::worker_process(asio::any_io_executor executor, pid_t pid, int stdout_fd, int stderr_fd)
+worker_process::worker_process(asio::any_io_executor executor, pid_t pid, int stdout_fd,
+                               int stderr_fd)
     : pid_(pid), stdout_(executor, stdout_fd), stderr_(executor, stderr_fd) {}
 
 worker_process::worker_process(worker_process&& other) noexcept
-    : pid_(other.pid_), reaped_(other.reaped_), stdout_(std::move(other.stdout_)),
+    : pid_(other.pid_),
+      reaped_(other.reaped_),
+      stdout_(std::move(other.stdout_)),
       stderr_(std::move(other.stderr_)) {
   other.reaped_ = true;
 }
@@ -40,8 +43,12 @@ worker_process::~worker_process() {
   }
 }
 
-asio::awaitable<std::string> worker_process::read_stdout() { co_return co_await read_to_end(stdout_); }
-asio::awaitable<std::string> worker_process::read_stderr() { co_return co_await read_to_end(stderr_); }
+asio::awaitable<std::string> worker_process::read_stdout() {
+  co_return co_await read_to_end(stdout_);
+}
+asio::awaitable<std::string> worker_process::read_stderr() {
+  co_return co_await read_to_end(stderr_);
+}
 
 asio::awaitable<int> worker_process::wait() {
   int status = co_await detail::wait_exit(pid_);

@@ -14,9 +14,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <unistd.h>
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
@@ -73,7 +73,8 @@ class worker_runtime {
     auto settings = config_.settings;
     tcp::socket socket(io_);
     tcp::endpoint master(asio::ip::make_address(config_.master_host), config_.master_port);
-    std::string peer = "master at " + config_.master_host + ":" + std::to_string(config_.master_port);
+    std::string peer =
+        "master at " + config_.master_host + ":" + std::to_string(config_.master_port);
     try {
       co_await with_deadline(socket.async_connect(master, asio::use_awaitable),
                              std::chrono::milliseconds(config_.connection_timeout_ms),
@@ -161,11 +162,11 @@ class worker_runtime {
 
 }  // namespace
 
-int serve_as_worker(const type_registry& types, const worker_type_entry& type,
-                    worker_config config, std::function<void()> release) {
+int serve_as_worker(const type_registry& types, const worker_type_entry& type, worker_config config,
+                    std::function<void()> release) {
   asio::io_context io(1);
-  node self(io.get_executor(),
-            node_config{config.key, config.settings, config.worker_command, config.pass_name, types});
+  node self(io.get_executor(), node_config{config.key, config.settings, config.worker_command,
+                                           config.pass_name, types});
   worker_runtime runtime(io, type, std::move(config), std::move(release));
   asio::co_spawn(io, runtime.start(), [&](std::exception_ptr e) {
     if (!e) return;

@@ -34,11 +34,11 @@ void send_reply(transport& t, std::uint64_t id, std::string reply_frame) {
     return;
   }
   send_error(t, frame_kind::reply_error, id,
-             {error_kind::failed, "the response of " + std::to_string(size) +
-                                      " bytes exceeds max_message_size " +
-                                      std::to_string(t.settings().max_message_size) +
-                                      "; raise it with app::run's settings, --rpc-max-message-size or " +
-                                      std::string(rpc_settings_env_var)});
+             {error_kind::failed,
+              "the response of " + std::to_string(size) + " bytes exceeds max_message_size " +
+                  std::to_string(t.settings().max_message_size) +
+                  "; raise it with app::run's settings, --rpc-max-message-size or " +
+                  std::string(rpc_settings_env_var)});
 }
 }  // namespace
 
@@ -50,9 +50,12 @@ std::shared_ptr<worker_server> worker_server::bind(asio::any_io_executor executo
       new worker_server(std::move(acceptor), type, std::move(id), std::move(name)));
 }
 
-worker_server::worker_server(tcp::acceptor acceptor, const worker_type_entry& type,
-                             std::string id, std::string name)
-    : acceptor_(std::move(acceptor)), type_(type), id_(std::move(id)), name_(std::move(name)),
+worker_server::worker_server(tcp::acceptor acceptor, const worker_type_entry& type, std::string id,
+                             std::string name)
+    : acceptor_(std::move(acceptor)),
+      type_(type),
+      id_(std::move(id)),
+      name_(std::move(name)),
       port_(acceptor_.local_endpoint().port()) {}
 
 void worker_server::start(std::shared_ptr<void> state, hooks h) {
@@ -77,7 +80,8 @@ asio::awaitable<void> worker_server::accept_loop() {
   auto self = shared_from_this();
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor_.is_open()) co_return;
       // e.g. EMFILE: keep serving the connections we have, and retry a little later.
@@ -96,7 +100,8 @@ asio::awaitable<void> worker_server::serve(tcp::socket socket) {
   {
     boost::system::error_code ec;
     auto remote = socket.remote_endpoint(ec);
-    peer = ec ? std::string("a client") : remote.address().to_string() + ":" + std::to_string(remote.port());
+    peer = ec ? std::string("a client")
+              : remote.address().to_string() + ":" + std::to_string(remote.port());
   }
   try {
     co_await authenticate_server(socket, node::current().key(), settings.handshake_timeout);
@@ -162,17 +167,21 @@ asio::awaitable<bool> worker_server::open(std::shared_ptr<transport> t,
                      {});
   if (request.type != type_.name)
     co_return refuse({error_kind::unimplemented, "worker " + id_ + " is of type \"" + type_.name +
-                                                     "\", not \"" + request.type + "\""}, {});
+                                                     "\", not \"" + request.type + "\""},
+                     {});
   auto ours = type_.functions.signatures();
   if (!request.control_only && request.signatures != ours)
-    co_return refuse({error_kind::unimplemented, "worker type \"" + type_.name +
-                                                     "\" has a different function table"},
+    co_return refuse({error_kind::unimplemented,
+                      "worker type \"" + type_.name + "\" has a different function table"},
                      ours);
   if (!request.control_only) {
     try {
-      conn_state = co_await type_.init_connection_state(state_.get(), std::move(request.connection_arg));
+      conn_state =
+          co_await type_.init_connection_state(state_.get(), std::move(request.connection_arg));
     } catch (...) {
-      co_return refuse(with_context(current_exception_error(), "init_connection_state of worker type \"" + type_.name + "\""), {});
+      co_return refuse(with_context(current_exception_error(),
+                                    "init_connection_state of worker type \"" + type_.name + "\""),
+                       {});
     }
   }
   owner = request.owner;
@@ -193,7 +202,8 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
       bool one_way = f.kind == frame_kind::one_way;
       std::uint32_t index = 0;
       function_kind wanted = one_way ? function_kind::one_way : function_kind::rpc;
-      if (f.payload.size() < 4 || (std::memcpy(&index, f.payload.data(), 4), index >= type_.functions.size()) ||
+      if (f.payload.size() < 4 ||
+          (std::memcpy(&index, f.payload.data(), 4), index >= type_.functions.size()) ||
           type_.functions.at(index).kind != wanted) {
         if (!one_way)
           send_error(*t, frame_kind::reply_error, f.id,
@@ -205,7 +215,8 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
       const function_entry& fn = type_.functions.at(index);
       if (fn.async) {
         asio::co_spawn(acceptor_.get_executor(),
-                       run_async(t, f.id, index, f.payload.substr(4), conn_state, one_way), asio::detached);
+                       run_async(t, f.id, index, f.payload.substr(4), conn_state, one_way),
+                       asio::detached);
         return;
       }
       std::string reply = begin_frame();
@@ -247,10 +258,9 @@ void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
   if (f.payload.size() < 4 || index >= type_.functions.size() ||
       !is_streaming(type_.functions.at(index).kind)) {
     send_error(*t, frame_kind::reply_error, f.id,
-               {error_kind::unimplemented, "worker type \"" + type_.name +
-                                               "\" has no streaming function at index " +
-                                               std::to_string(index) +
-                                               ": master and worker binaries differ"});
+               {error_kind::unimplemented,
+                "worker type \"" + type_.name + "\" has no streaming function at index " +
+                    std::to_string(index) + ": master and worker binaries differ"});
     return;
   }
   function_kind kind = type_.functions.at(index).kind;
@@ -264,9 +274,10 @@ void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
     out = streams.open_outbound(t, f.id, /*held=*/kind != function_kind::pipe);
   }
   if (kind == function_kind::pipe) t->send(frame_kind::reply_ok, f.id, {});
-  asio::co_spawn(acceptor_.get_executor(),
-                 run_stream(t, f.id, index, f.payload.substr(4), conn_state, std::move(out), std::move(in)),
-                 asio::detached);
+  asio::co_spawn(
+      acceptor_.get_executor(),
+      run_stream(t, f.id, index, f.payload.substr(4), conn_state, std::move(out), std::move(in)),
+      asio::detached);
 }
 
 asio::awaitable<void> worker_server::run_stream(std::shared_ptr<transport> t, std::uint64_t id,
@@ -323,10 +334,10 @@ asio::awaitable<void> worker_server::run_async(std::shared_ptr<transport> t, std
 
 // Called inside a catch block: a call's error goes back to its caller; a one-way's is a
 // background failure of the worker.
-void worker_server::report(const std::shared_ptr<transport>& t, std::uint64_t id,
-                           std::size_t index, bool one_way) {
-  error e = with_context(current_exception_error(),
-                         type_.name + "." + type_.functions.at(index).name);
+void worker_server::report(const std::shared_ptr<transport>& t, std::uint64_t id, std::size_t index,
+                           bool one_way) {
+  error e =
+      with_context(current_exception_error(), type_.name + "." + type_.functions.at(index).name);
   if (one_way) {
     if (hooks_.on_background_failure) hooks_.on_background_failure(std::move(e));
     return;

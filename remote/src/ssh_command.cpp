@@ -31,7 +31,8 @@ std::string shell_quote(std::string_view text) {
 namespace {
 asio::awaitable<void> feed(asio::writable_pipe pipe, std::string input) {
   boost::system::error_code ignored;  // a command that stops reading shows in its status
-  co_await asio::async_write(pipe, asio::buffer(input), asio::redirect_error(asio::use_awaitable, ignored));
+  co_await asio::async_write(pipe, asio::buffer(input),
+                             asio::redirect_error(asio::use_awaitable, ignored));
 }
 
 }  // namespace

@@ -82,7 +82,8 @@ std::vector<std::string> ssh_command_on(const ssh_options& ssh, const std::strin
   return args;
 }
 
-asio::awaitable<void> ensure_connection(const ssh_options& ssh, const std::string& host, std::size_t slot) {
+asio::awaitable<void> ensure_connection(const ssh_options& ssh, const std::string& host,
+                                        std::size_t slot) {
   if (!ssh.multiplex) co_return;
   auto executor = co_await asio::this_coro::executor;
   connection_table& all = table_of(executor);
@@ -103,10 +104,10 @@ asio::awaitable<void> ensure_connection(const ssh_options& ssh, const std::strin
   connection.opening = false;
   connection.changed.notify();
   if (result.status != 0)
-    throw rpc_error({error_kind::disconnected, "cannot connect to " + host + " over ssh (status " +
-                                                   std::to_string(result.status) + ": " +
-                                                   last_line(result.err) +
-                                                   "); check the host name, its key and the host key policy"});
+    throw rpc_error({error_kind::disconnected,
+                     "cannot connect to " + host + " over ssh (status " +
+                         std::to_string(result.status) + ": " + last_line(result.err) +
+                         "); check the host name, its key and the host key policy"});
   connection.last_used = clock::now();
 }
 

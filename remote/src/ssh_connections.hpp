@@ -29,7 +29,8 @@ boost::asio::awaitable<void> ensure_connection(const ssh_options& ssh, const std
 
 /// Reserves room for a lasting session on the first connection to `host` that has some (opening
 /// it if need be) and returns that connection's slot. Give it back with `release_session`.
-boost::asio::awaitable<std::size_t> reserve_session(const ssh_options& ssh, const std::string& host);
+boost::asio::awaitable<std::size_t> reserve_session(const ssh_options& ssh,
+                                                    const std::string& host);
 void release_session(const boost::asio::any_io_executor& executor, const ssh_options& ssh,
                      const std::string& host, std::size_t slot);
 

@@ -16,9 +16,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -27,25 +27,25 @@
 
 #include <sodium.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <sstream>
-#include <optional>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
 #include <utility>
 
 namespace rpc_parallel {
 
 std::vector<std::string> ssh_options::arguments() const {
   static constexpr const char* policies[] = {"yes", "accept-new", "no"};
-  std::vector<std::string> args{"-o", "BatchMode=yes", "-o",
-                                std::string("StrictHostKeyChecking=") +
-                                    policies[static_cast<int>(host_keys)]};
+  std::vector<std::string> args{
+      "-o", "BatchMode=yes", "-o",
+      std::string("StrictHostKeyChecking=") + policies[static_cast<int>(host_keys)]};
   args.insert(args.end(), {"-o", "ConnectTimeout=" + std::to_string(connect_timeout.count())});
   if (multiplex) {
     static const std::string control_dir = [] {
@@ -108,7 +108,8 @@ class ssh_launcher final : public launcher {
   const std::string& path() const noexcept { return path_; }
   const ssh_options& ssh() const noexcept { return ssh_; }
 
-  asio::awaitable<prepared_launch> prepare(std::uint16_t /*master_port*/, bool lasting) const override {
+  asio::awaitable<prepared_launch> prepare(std::uint16_t /*master_port*/,
+                                           bool lasting) const override {
     prepared_launch prepared;
     if (lasting && ssh_.multiplex) {
       auto executor = co_await asio::this_coro::executor;
@@ -147,7 +148,8 @@ class ssh_launcher final : public launcher {
     for (std::size_t i = 1; i < request.argv.size(); ++i) add(request.argv[i]);
     auto* room = static_cast<session_room*>(prepared.hold.get());
     auto args = ssh_command_on(ssh_, host_, {command}, room ? room->slot : 0);
-    launched child = spawn_process("ssh", true, std::move(args), this_environment(), request.pipe_stdout);
+    launched child =
+        spawn_process("ssh", true, std::move(args), this_environment(), request.pipe_stdout);
     // The session lasts as long as the ssh child: keep its room until that exits.
     if (room) {
       auto executor = room->executor;
@@ -172,41 +174,50 @@ class ssh_launcher final : public launcher {
     captured result = co_await run_capture(std::move(check));
     if (result.status != 0)
       throw rpc_error({error_kind::disconnected,
-                       "cannot check the remote executable " + where_path() + ": ssh exited with status " +
-                           std::to_string(result.status) + " (" + last_line(result.err) +
+                       "cannot check the remote executable " + where_path() +
+                           ": ssh exited with status " + std::to_string(result.status) + " (" +
+                           last_line(result.err) +
                            "); check the host name, its key, and the host key policy"});
     std::istringstream lines(result.out);
     std::string hash, arch, probe_output, line;
     int probe_status = -1;
     for (bool first = true; std::getline(lines, line); first = false) {
-      if (first && line.find("  ") == 2 * crypto_hash_sha256_BYTES) hash = line.substr(0, line.find(' '));
-      else if (line.rfind("arch ", 0) == 0 && arch.empty()) arch = line.substr(5);
-      else if (line.rfind("probe ", 0) == 0) probe_status = std::atoi(line.c_str() + 6);
-      else probe_output = line;
+      if (first && line.find("  ") == 2 * crypto_hash_sha256_BYTES)
+        hash = line.substr(0, line.find(' '));
+      else if (line.rfind("arch ", 0) == 0 && arch.empty())
+        arch = line.substr(5);
+      else if (line.rfind("probe ", 0) == 0)
+        probe_status = std::atoi(line.c_str() + 6);
+      else
+        probe_output = line;
     }
     if (hash.empty())
-      throw rpc_error({error_kind::failed, "the remote executable " + where_path() + " cannot be read (" +
-                                               last_line(result.err) + "); copy it there with copy_to_host"});
+      throw rpc_error({error_kind::failed, "the remote executable " + where_path() +
+                                               " cannot be read (" + last_line(result.err) +
+                                               "); copy it there with copy_to_host"});
     if (hash != local_binary_hash())
       throw rpc_error({error_kind::failed, "the remote executable " + where_path() +
                                                " does not match the local executable"});
     if (arch != local_architecture())
-      throw rpc_error({error_kind::failed, "the remote executable " + where_path() + " cannot run there: " +
-                                               host_ + " is " + arch + ", this binary is built for " +
-                                               local_architecture()});
+      throw rpc_error({error_kind::failed,
+                       "the remote executable " + where_path() + " cannot run there: " + host_ +
+                           " is " + arch + ", this binary is built for " + local_architecture()});
     if (probe_status == 0 && probe_output == probe_answer) co_return;
     if (probe_status == 126)
-      throw rpc_error({error_kind::failed, "cannot execute the remote executable " + where_path() + " (" +
-                                               probe_output + "): its directory is probably mounted noexec; "
-                                               "copy it to one that allows executing (copy_options::with_dir)"});
+      throw rpc_error({error_kind::failed,
+                       "cannot execute the remote executable " + where_path() + " (" +
+                           probe_output +
+                           "): its directory is probably mounted noexec; "
+                           "copy it to one that allows executing (copy_options::with_dir)"});
     if (probe_output.find("error while loading shared libraries") != std::string::npos)
-      throw rpc_error({error_kind::failed, "the remote executable " + where_path() + " cannot start on " +
-                                               host_ + ": " + probe_output +
-                                               "; install those libraries there or deploy a static build "
-                                               "(docs/remote.md)"});
+      throw rpc_error(
+          {error_kind::failed, "the remote executable " + where_path() + " cannot start on " +
+                                   host_ + ": " + probe_output +
+                                   "; install those libraries there or deploy a static build "
+                                   "(docs/remote.md)"});
     throw rpc_error({error_kind::failed, "cannot execute the remote executable " + where_path() +
-                                             " (exit status " + std::to_string(probe_status) + ": " +
-                                             probe_output + ")"});
+                                             " (exit status " + std::to_string(probe_status) +
+                                             ": " + probe_output + ")"});
   }
 
   std::vector<std::string> ssh_command(std::vector<std::string> remote) const {
@@ -225,7 +236,8 @@ class ssh_launcher final : public launcher {
     std::string key, hostname;
     for (std::string line; std::getline(lines, line);)
       if (line.rfind("hostname ", 0) == 0) hostname = line.substr(9);
-    RPCP_REQUIRE(!hostname.empty(), "ssh -G ", host_, " printed no hostname: ", last_line(config.err));
+    RPCP_REQUIRE(!hostname.empty(), "ssh -G ", host_,
+                 " printed no hostname: ", last_line(config.err));
     auto executor = co_await asio::this_coro::executor;
     asio::ip::udp::resolver resolver(executor);
     auto endpoints = resolver.resolve(hostname, "22");  // blocking only for a name, once a spawn
@@ -282,22 +294,23 @@ boost::asio::awaitable<remote_executable> copy_to_host(std::string host, copy_op
   co_await detail::ensure_connection(options.ssh, host);
   // Already there, with this content? Then no upload.
   std::vector<std::string> check = detail::ssh_command(
-      options.ssh, host, {"sha256sum", "--", detail::shell_quote(path), "2>/dev/null", "||", "true"});
+      options.ssh, host,
+      {"sha256sum", "--", detail::shell_quote(path), "2>/dev/null", "||", "true"});
   detail::captured present = co_await detail::run_capture(std::move(check));
   if (present.status != 0)
-    throw rpc_error({error_kind::disconnected, "copy_to_host " + where + ": ssh exited with status " +
-                                                   std::to_string(present.status) + ": " +
-                                                   detail::last_line(present.err)});
+    throw rpc_error({error_kind::disconnected,
+                     "copy_to_host " + where + ": ssh exited with status " +
+                         std::to_string(present.status) + ": " + detail::last_line(present.err)});
   bool uploaded = present.out.substr(0, present.out.find(' ')) != hash;
   if (uploaded) {
     std::ifstream in("/proc/self/exe", std::ios::binary);
     std::string binary((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::string quoted = detail::shell_quote(path);
     std::string temporary = detail::shell_quote(path + ".upload");
-    std::vector<std::string> upload = detail::ssh_command(
-        options.ssh, host,
-        {"cat >" + temporary + ".$$ && chmod 755 " + temporary + ".$$ && mv -f " + temporary +
-         ".$$ " + quoted});
+    std::vector<std::string> upload =
+        detail::ssh_command(options.ssh, host,
+                            {"cat >" + temporary + ".$$ && chmod 755 " + temporary +
+                             ".$$ && mv -f " + temporary + ".$$ " + quoted});
     detail::captured copied = co_await detail::run_capture(std::move(upload), std::move(binary));
     if (copied.status != 0)
       throw rpc_error({error_kind::failed, "copy_to_host " + where + ": upload failed (" +
@@ -315,8 +328,9 @@ boost::asio::awaitable<void> remove(remote_executable executable) {
                ": only copies made by copy_to_host can be removed");
   const auto& launcher = static_cast<const detail::ssh_launcher&>(*executable.launcher());
   co_await detail::ensure_connection(launcher.ssh(), executable.host());
-  std::vector<std::string> command = detail::ssh_command(
-      launcher.ssh(), executable.host(), {"rm", "-f", "--", detail::shell_quote(executable.path())});
+  std::vector<std::string> command =
+      detail::ssh_command(launcher.ssh(), executable.host(),
+                          {"rm", "-f", "--", detail::shell_quote(executable.path())});
   detail::captured removed = co_await detail::run_capture(std::move(command));
   if (removed.status != 0)
     throw rpc_error({error_kind::failed, "remove " + executable.host() + ":" + executable.path() +

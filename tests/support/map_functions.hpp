@@ -3,13 +3,13 @@
 
 #include <rpc_parallel/map_reduce.hpp>
 
+#include <unistd.h>
 #include <csignal>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 

@@ -19,7 +19,7 @@ struct job {
   int repeat = 1;
   template <class Archive>
   void serialize(Archive& a, unsigned) {
-    a & text & repeat;
+    a& text& repeat;
   }
 };
 
@@ -36,16 +36,16 @@ struct natural_worker {
   /// The job back with the prefix added and the repeat doubled, from a coroutine.
   static constexpr rpc_parallel::rpc<natural_worker, job, job> grow{"grow"};
   /// Renders `text` on `peer`, from inside this worker's coroutine, in every natural form.
-  static constexpr rpc_parallel::rpc<natural_worker,
-                                     std::pair<rpc_parallel::worker<natural_worker>, std::string>,
-                                     std::string>
+  static constexpr rpc_parallel::rpc<
+      natural_worker, std::pair<rpc_parallel::worker<natural_worker>, std::string>, std::string>
       relay{"relay"};
   /// prefix + the streamed strings, joined by '+'.
   static constexpr rpc_parallel::reverse_pipe_rpc<natural_worker, rpc_parallel::unit, std::string,
                                                   std::string>
       join{"join"};
   /// (length, text) of its argument.
-  static constexpr rpc_parallel::rpc<natural_worker, std::string, std::pair<std::int64_t, std::string>>
+  static constexpr rpc_parallel::rpc<natural_worker, std::string,
+                                     std::pair<std::int64_t, std::string>>
       measure{"measure"};
 
   static std::string rendered(const state& s, const job& j) {
@@ -59,28 +59,31 @@ struct natural_worker {
     impl.add(grow, [](state& s, job j) -> boost::asio::awaitable<job> {
       co_return job{s.prefix + j.text, j.repeat * 2};
     });
-    impl.add(relay, [](state& s, std::pair<rpc_parallel::worker<natural_worker>, std::string> q)
-                        -> boost::asio::awaitable<std::string> {
-      auto c = co_await rpc_parallel::connect(q.first);
-      std::string a = co_await c.run(render, job{q.second, 2});
-      std::string b = co_await c.run(render, {.text = s.prefix + q.second, .repeat = 1});
-      std::string label = s.prefix;
-      std::string d = co_await rpc_parallel::with_client(
-          q.first, rpc_parallel::unit{},
-          [label, text = q.second](rpc_parallel::connection<natural_worker>& peer)
-              -> boost::asio::awaitable<std::string> {
-            std::string r = co_await peer.run(render, job{label + text, 1});
-            co_return r;
-          });
-      auto [length, text] = co_await c.run(measure, a + b + d);
-      co_return std::to_string(length) + ":" + text;
-    });
-    impl.add(join, [](state& s, rpc_parallel::unit, rpc_parallel::stream_reader<std::string> values)
+    impl.add(relay,
+             [](state& s, std::pair<rpc_parallel::worker<natural_worker>, std::string> q)
+                 -> boost::asio::awaitable<std::string> {
+               auto c = co_await rpc_parallel::connect(q.first);
+               std::string a = co_await c.run(render, job{q.second, 2});
+               std::string b = co_await c.run(render, {.text = s.prefix + q.second, .repeat = 1});
+               std::string label = s.prefix;
+               std::string d = co_await rpc_parallel::with_client(
+                   q.first, rpc_parallel::unit{},
+                   [label, text = q.second](rpc_parallel::connection<natural_worker>& peer)
                        -> boost::asio::awaitable<std::string> {
-      std::string out = s.prefix;
-      while (auto value = co_await values.next()) out += *value + "+";
-      co_return out;
-    });
+                     std::string r = co_await peer.run(render, job{label + text, 1});
+                     co_return r;
+                   });
+               auto [length, text] = co_await c.run(measure, a + b + d);
+               co_return std::to_string(length) + ":" + text;
+             });
+    impl.add(
+        join,
+        [](state& s, rpc_parallel::unit,
+           rpc_parallel::stream_reader<std::string> values) -> boost::asio::awaitable<std::string> {
+          std::string out = s.prefix;
+          while (auto value = co_await values.next()) out += *value + "+";
+          co_return out;
+        });
     impl.add(measure, [](state&, std::string text) {
       return std::pair<std::int64_t, std::string>{static_cast<std::int64_t>(text.size()), text};
     });

@@ -38,8 +38,8 @@ const std::string& hosts_dir() {
 
 test_hosts::test_hosts() {
   auto scripts = repository() / "remote" / "test_hosts";
-  std::string command = "RPCP_TEST_HOSTS_DIR=" + hosts_dir() + " " + (scripts / "setup.sh").string() +
-                        " 3 > " + hosts_dir() + ".list";
+  std::string command = "RPCP_TEST_HOSTS_DIR=" + hosts_dir() + " " +
+                        (scripts / "setup.sh").string() + " 3 > " + hosts_dir() + ".list";
   BOOST_TEST_REQUIRE(std::system(command.c_str()) == 0, "remote/test_hosts/setup.sh failed");
   std::ifstream list(hosts_dir() + ".list");
   for (std::string name; std::getline(list, name);) names.push_back(name);
@@ -48,7 +48,8 @@ test_hosts::test_hosts() {
 
 test_hosts::~test_hosts() {
   auto scripts = repository() / "remote" / "test_hosts";
-  std::string command = "RPCP_TEST_HOSTS_DIR=" + hosts_dir() + " " + (scripts / "teardown.sh").string();
+  std::string command =
+      "RPCP_TEST_HOSTS_DIR=" + hosts_dir() + " " + (scripts / "teardown.sh").string();
   (void)std::system(command.c_str());
   std::filesystem::remove(hosts_dir() + ".list");
 }

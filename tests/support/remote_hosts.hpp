@@ -53,7 +53,8 @@ rpc_parallel::ssh_options known_hosts_ssh(rpc_parallel::ssh_options::host_key_po
 bool contains(const std::string& text, const std::string& part);
 
 /// Spawns an echo worker labelled `label` from `executable` into `slot` (which outlives it).
-boost::asio::awaitable<void> spawn_into(rpc_parallel::remote_executable executable, std::string label,
+boost::asio::awaitable<void> spawn_into(rpc_parallel::remote_executable executable,
+                                        std::string label,
                                         std::optional<rpc_parallel::connection<echo_worker>>& slot);
 
 struct answers {

@@ -7,9 +7,9 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -21,9 +21,9 @@ namespace {
 // Spawns workers under every policy that must not outlive their master (plus a grandchild),
 // prints their pids, then waits to be killed.
 asio::awaitable<void> spawn_and_hang() {
-  auto beating = co_await rp::spawn<echo_worker>(rp::shutdown_on::heartbeater_timeout,
-                                                 rp::spawn_options().with_name("beating"),
-                                                 std::string("b"));
+  auto beating =
+      co_await rp::spawn<echo_worker>(rp::shutdown_on::heartbeater_timeout,
+                                      rp::spawn_options().with_name("beating"), std::string("b"));
   auto beating_conn = co_await rp::connect(beating);
   auto owned = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
                                                rp::spawn_options().with_name("owned"), "o");
@@ -31,9 +31,9 @@ asio::awaitable<void> spawn_and_hang() {
                                                 rp::spawn_options().with_name("chain"), 2);
   // Spawned last, it would hold copies of every earlier link if descriptors leaked into it,
   // and then none of the others would see this master die.
-  auto immortal = co_await rp::spawn<echo_worker>(rp::shutdown_on::called_shutdown_function,
-                                                  rp::spawn_options().with_name("immortal"),
-                                                  std::string("i"));
+  auto immortal =
+      co_await rp::spawn<echo_worker>(rp::shutdown_on::called_shutdown_function,
+                                      rp::spawn_options().with_name("immortal"), std::string("i"));
   auto immortal_conn = co_await rp::connect(immortal);
   std::vector<std::int64_t> pids;
   std::int64_t pid = co_await beating_conn.run(echo_worker::pid, unit{});
@@ -46,11 +46,13 @@ asio::awaitable<void> spawn_and_hang() {
   std::int64_t immortal_pid = co_await immortal_conn.run(echo_worker::pid, unit{});
   std::cout << "immortal " << immortal_pid << "\n";
   std::cout << "ready" << std::endl;
-  asio::steady_timer forever(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+  asio::steady_timer forever(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
   co_await forever.async_wait(asio::use_awaitable);
 }
 
-// Renames its own binary while running, then spawns again (Rpc_parallel's remove_running_executable).
+// Renames its own binary while running, then spawns again (Rpc_parallel's
+// remove_running_executable).
 asio::awaitable<void> rename_and_spawn() {
   auto first = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
                                                rp::spawn_options(), "before");
@@ -61,7 +63,8 @@ asio::awaitable<void> rename_and_spawn() {
                                                 rp::spawn_options(), "after");
   std::string after = co_await second.run(echo_worker::echo, "ping");
   std::filesystem::rename(path + ".moved", path);
-  std::cout << (before == "before:ping" && after == "after:ping" ? "Ok." : "Wrong answers") << std::endl;
+  std::cout << (before == "before:ping" && after == "after:ping" ? "Ok." : "Wrong answers")
+            << std::endl;
 }
 
 // Spawns workers on the test hosts named in RPCP_SCENARIO_HOSTS (with the ssh config in
@@ -88,7 +91,8 @@ asio::awaitable<void> remote_spawn_and_hang() {
     beating.push_back(std::move(link));
   }
   std::cout << "ready" << std::endl;
-  asio::steady_timer forever(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+  asio::steady_timer forever(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
   co_await forever.async_wait(asio::use_awaitable);
 }
 
@@ -96,10 +100,14 @@ asio::awaitable<void> remote_spawn_and_hang() {
 
 int run_scenario(const std::string& name) {
   std::function<asio::awaitable<void>()> body;
-  if (name == "spawn_and_hang") body = spawn_and_hang;
-  else if (name == "rename_and_spawn") body = rename_and_spawn;
-  else if (name == "remote_spawn_and_hang") body = remote_spawn_and_hang;
-  else return 2;
+  if (name == "spawn_and_hang")
+    body = spawn_and_hang;
+  else if (name == "rename_and_spawn")
+    body = rename_and_spawn;
+  else if (name == "remote_spawn_and_hang")
+    body = remote_spawn_and_hang;
+  else
+    return 2;
   try {
     tests::run(body, 600s);
     return 0;

@@ -5,10 +5,10 @@
 #include <rpc_parallel/for_testing.hpp>
 
 #include <dirent.h>
+#include <unistd.h>
 #include <fstream>
 #include <sstream>
 #include <thread>
-#include <unistd.h>
 
 namespace tests {
 

@@ -6,10 +6,10 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <sys/types.h>
 #include <chrono>
 #include <functional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace tests {

@@ -12,6 +12,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -21,8 +23,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -58,7 +58,8 @@ struct echo_worker {
   static constexpr rpc_parallel::rpc<echo_worker, unit, std::vector<std::string>> argv{"argv"};
   static constexpr rpc_parallel::rpc<echo_worker, std::int64_t, std::int64_t> busy{"busy"};
   static constexpr rpc_parallel::rpc<echo_worker, std::uint64_t, std::string> big{"big"};
-  static constexpr rpc_parallel::rpc<echo_worker, std::int64_t, std::int64_t> sleep_async{"sleep_async"};
+  static constexpr rpc_parallel::rpc<echo_worker, std::int64_t, std::int64_t> sleep_async{
+      "sleep_async"};
   static constexpr rpc_parallel::rpc<echo_worker, unit, std::string> settings{"settings"};
   static constexpr rpc_parallel::rpc<echo_worker, unit, std::int64_t> umask{"umask"};
   static constexpr rpc_parallel::rpc<echo_worker, unit, std::string> hostname{"hostname"};
@@ -73,7 +74,8 @@ struct echo_worker {
       return s.label + ":" + text;
     });
     impl.add(count, [](state& s, unit) { return ++s.calls; });
-    impl.add(fail, [](state&, std::string text) -> std::int64_t { throw std::runtime_error(text); });
+    impl.add(fail,
+             [](state&, std::string text) -> std::int64_t { throw std::runtime_error(text); });
     impl.add(getenv, [](state&, std::string key) {
       const char* value = std::getenv(key.c_str());
       return value ? std::string(value) : std::string("<none>");
@@ -173,22 +175,25 @@ struct chain_worker {
                                      std::vector<std::pair<std::int64_t, std::vector<std::string>>>>
       ancestry{"ancestry"};
   static void implement(rpc_parallel::implementations<chain_worker>& impl) {
-    impl.add(ancestry, [](state& s, unit) -> boost::asio::awaitable<std::vector<
-                                                std::pair<std::int64_t, std::vector<std::string>>>> {
-      std::vector<std::pair<std::int64_t, std::vector<std::string>>> below;
-      if (s.next) below = co_await s.next->run(ancestry, unit{});
-      below.insert(below.begin(), {static_cast<std::int64_t>(::getpid()), own_argv()});
-      co_return below;
-    });
+    impl.add(
+        ancestry,
+        [](state& s, unit) -> boost::asio::awaitable<
+                               std::vector<std::pair<std::int64_t, std::vector<std::string>>>> {
+          std::vector<std::pair<std::int64_t, std::vector<std::string>>> below;
+          if (s.next) below = co_await s.next->run(ancestry, unit{});
+          below.insert(below.begin(), {static_cast<std::int64_t>(::getpid()), own_argv()});
+          co_return below;
+        });
   }
 };
 
-inline boost::asio::awaitable<chain_worker::state> chain_worker::init_worker_state(std::int64_t depth) {
+inline boost::asio::awaitable<chain_worker::state> chain_worker::init_worker_state(
+    std::int64_t depth) {
   state s;
   if (depth > 0) {
     auto options = rpc_parallel::spawn_options().with_name("chain-" + std::to_string(depth - 1));
-    auto next = co_await rpc_parallel::spawn<chain_worker>(rpc_parallel::shutdown_on::connection_closed,
-                                                           std::move(options), depth - 1);
+    auto next = co_await rpc_parallel::spawn<chain_worker>(
+        rpc_parallel::shutdown_on::connection_closed, std::move(options), depth - 1);
     s.next.emplace(std::move(next));
   }
   co_return s;
@@ -200,15 +205,17 @@ struct dispatcher_worker {
   using spawn_arg = unit;
   struct state {};
   static state init_worker_state(unit) { return {}; }
-  static constexpr rpc_parallel::rpc<dispatcher_worker, rpc_parallel::worker<echo_worker>, std::int64_t>
+  static constexpr rpc_parallel::rpc<dispatcher_worker, rpc_parallel::worker<echo_worker>,
+                                     std::int64_t>
       count_on{"count_on"};
   static void implement(rpc_parallel::implementations<dispatcher_worker>& impl) {
-    impl.add(count_on, [](state&, rpc_parallel::worker<echo_worker> target)
-                           -> boost::asio::awaitable<std::int64_t> {
-      auto connection = co_await rpc_parallel::connect(target);
-      std::int64_t n = co_await connection.run(echo_worker::count, unit{});
-      co_return n;
-    });
+    impl.add(count_on,
+             [](state&,
+                rpc_parallel::worker<echo_worker> target) -> boost::asio::awaitable<std::int64_t> {
+               auto connection = co_await rpc_parallel::connect(target);
+               std::int64_t n = co_await connection.run(echo_worker::count, unit{});
+               co_return n;
+             });
   }
 };
 

@@ -112,19 +112,23 @@ class connection {
   /// Calls a pipe (or direct pipe) function and returns the reader of its stream. Throws
   /// `rpc_error` as `run` does when the call fails; errors after that come from the reader.
   template <class Q, class T>
-  boost::asio::awaitable<stream_reader<T>> run(pipe_rpc<W, Q, T> fn, std::type_identity_t<Q> query) {
+  boost::asio::awaitable<stream_reader<T>> run(pipe_rpc<W, Q, T> fn,
+                                               std::type_identity_t<Q> query) {
     return open_stream<T>(make_frame(*client_, fn.name, query));
   }
   template <class Q, class T>
-  boost::asio::awaitable<stream_reader<T>> run(direct_pipe_rpc<W, Q, T> fn, std::type_identity_t<Q> query) {
+  boost::asio::awaitable<stream_reader<T>> run(direct_pipe_rpc<W, Q, T> fn,
+                                               std::type_identity_t<Q> query) {
     return open_stream<T>(make_frame(*client_, fn.name, query));
   }
 
   /// Calls a state function: its state now, and the reader of its updates.
   template <class Q, class S, class U>
-  boost::asio::awaitable<state_stream<S, U>> run(state_rpc<W, Q, S, U> fn, std::type_identity_t<Q> query) {
+  boost::asio::awaitable<state_stream<S, U>> run(state_rpc<W, Q, S, U> fn,
+                                                 std::type_identity_t<Q> query) {
     auto client = client_;
-    detail::client::stream_reply reply = co_await client->call_streaming_from(make_frame(*client, fn.name, query));
+    detail::client::stream_reply reply =
+        co_await client->call_streaming_from(make_frame(*client, fn.name, query));
     S state = detail::decode<S>(reply.bytes, "state");
     co_return state_stream<S, U>{std::move(state), stream_reader<U>(std::move(reply.stream))};
   }
@@ -151,7 +155,8 @@ class connection {
   boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn, std::type_identity_t<Q> query,
                                 Range values) {
     auto [id, out] = client_->start_streaming_to(make_frame(*client_, fn.name, query));
-    return detail::reverse_call<R>(client_, id, detail::write_range<U>(std::move(out), std::move(values)));
+    return detail::reverse_call<R>(client_, id,
+                                   detail::write_range<U>(std::move(out), std::move(values)));
   }
 
   /// Calls a reverse pipe whose values `produce(stream_writer<U>)` writes (returning an
@@ -164,7 +169,8 @@ class connection {
   boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn, std::type_identity_t<Q> query,
                                 F produce) {
     auto [id, out] = client_->start_streaming_to(make_frame(*client_, fn.name, query));
-    return detail::reverse_call<R>(client_, id, detail::feed_stream<U>(std::move(out), std::move(produce)));
+    return detail::reverse_call<R>(client_, id,
+                                   detail::feed_stream<U>(std::move(out), std::move(produce)));
   }
 
   /// Asks the worker to stop writing stream `id`; values already sent still arrive, then the

@@ -30,7 +30,7 @@ struct error {
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
-    archive & kind & message;
+    archive& kind& message;
   }
   bool operator==(const error&) const = default;
 };

@@ -18,7 +18,9 @@ class fd_redirection {
   static fd_redirection to_spawner() { return {mode::to_spawner, {}}; }
   /// `to_spawner` for a worker on another host, `dev_null` for a local one: the spawn default.
   static fd_redirection automatic() { return {mode::automatic, {}}; }
-  static fd_redirection file_append(std::string path) { return {mode::file_append, std::move(path)}; }
+  static fd_redirection file_append(std::string path) {
+    return {mode::file_append, std::move(path)};
+  }
   static fd_redirection file_truncate(std::string path) {
     return {mode::file_truncate, std::move(path)};
   }
@@ -28,7 +30,7 @@ class fd_redirection {
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
-    archive & how_ & path_;
+    archive& how_& path_;
   }
 
  private:

@@ -110,7 +110,8 @@ using spawn_arg_t = typename detail::member_or_unit<detail::spawn_arg_member, W>
 
 /// The per-connection state of `W`: `W::connection_state`, or `unit` when it declares none.
 template <class W>
-using connection_state_t = typename detail::member_or_unit<detail::connection_state_member, W>::type;
+using connection_state_t =
+    typename detail::member_or_unit<detail::connection_state_member, W>::type;
 
 /// The argument `connect` takes for `W`: `W::connection_arg`, or `unit` when it declares none.
 template <class W>
@@ -158,11 +159,13 @@ class implementations {
   /// Implementations take the query and a `stream_writer<T>` after the states.
   template <class Q, class T, class F>
   void add(pipe_rpc<W, Q, T> fn, F impl) {
-    table_.add(detail::make_pipe_entry<W, Q, T>(fn.name, detail::function_kind::pipe, std::move(impl)));
+    table_.add(
+        detail::make_pipe_entry<W, Q, T>(fn.name, detail::function_kind::pipe, std::move(impl)));
   }
   template <class Q, class T, class F>
   void add(direct_pipe_rpc<W, Q, T> fn, F impl) {
-    table_.add(detail::make_pipe_entry<W, Q, T>(fn.name, detail::function_kind::direct_pipe, std::move(impl)));
+    table_.add(detail::make_pipe_entry<W, Q, T>(fn.name, detail::function_kind::direct_pipe,
+                                                std::move(impl)));
   }
   /// Implementations take the query and a `stream_reader<U>` after the states.
   template <class Q, class U, class R, class F>
@@ -185,16 +188,22 @@ class implementations {
   template <class Q, class R, class F>
   static detail::function_entry make_entry(std::string_view name, bool one_way, F impl) {
     using result = decltype(call(impl, nullptr, nullptr, std::declval<Q>()));
-    detail::function_entry entry{std::string(name), signature<Q, R>(name, one_way),
-                                 one_way ? detail::function_kind::one_way : detail::function_kind::rpc,
-                                 {}, {}, {}};
+    detail::function_entry entry{
+        std::string(name),
+        signature<Q, R>(name, one_way),
+        one_way ? detail::function_kind::one_way : detail::function_kind::rpc,
+        {},
+        {},
+        {}};
     if constexpr (detail::is_awaitable<result>::value) {
       using value = typename detail::awaited<result>::type;
-      static_assert(std::is_void_v<value> ? std::is_same_v<R, unit> : std::is_convertible_v<value, R>,
-                    "the implementation's awaitable must yield the function's response type "
-                    "(nothing only when the response type is unit)");
-      entry.async = [impl = std::move(impl)](void* s, void* c,
-                                             std::string query) -> boost::asio::awaitable<std::string> {
+      static_assert(
+          std::is_void_v<value> ? std::is_same_v<R, unit> : std::is_convertible_v<value, R>,
+          "the implementation's awaitable must yield the function's response type "
+          "(nothing only when the response type is unit)");
+      entry.async = [impl = std::move(impl)](
+                        void* s, void* c,
+                        std::string query) -> boost::asio::awaitable<std::string> {
         std::string reply;
         if constexpr (std::is_void_v<value>) {
           auto decoded = detail::decode_owned<Q>(std::move(query), "query");
@@ -208,9 +217,10 @@ class implementations {
         co_return reply;
       };
     } else {
-      static_assert(std::is_void_v<result> ? std::is_same_v<R, unit> : std::is_convertible_v<result, R>,
-                    "the implementation must return the function's response type (nothing only "
-                    "when the response type is unit)");
+      static_assert(
+          std::is_void_v<result> ? std::is_same_v<R, unit> : std::is_convertible_v<result, R>,
+          "the implementation must return the function's response type (nothing only "
+          "when the response type is unit)");
       entry.sync = [impl = std::move(impl)](void* s, void* c, std::string_view query,
                                             std::string& reply) {
         if constexpr (std::is_void_v<result>) {

@@ -22,7 +22,7 @@ struct log_message {
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
-    archive & time_ns & level & text;
+    archive& time_ns& level& text;
   }
   bool operator==(const log_message&) const = default;
 };

@@ -58,7 +58,10 @@ class map_config {
   /// `remote`). As with any spawn, workers run in "/" unless `cd` says otherwise.
   spawn_options worker_options;
 
-  map_config&& with_local(std::size_t v) && { local = v; return std::move(*this); }
+  map_config&& with_local(std::size_t v) && {
+    local = v;
+    return std::move(*this);
+  }
   map_config&& with_remote(how_to_run how, std::size_t count) && {
     remote.push_back({std::move(how), count});
     return std::move(*this);
@@ -68,14 +71,26 @@ class map_config {
     remote.push_back({std::move(how), count});
     return *this;
   }
-  map_config&& with_batch_size(std::uint32_t v) && { batch_size = v; return std::move(*this); }
-  map_config&& with_batches_in_flight(std::size_t v) && { batches_in_flight = v; return std::move(*this); }
-  map_config&& with_retries(int v) && { retries = v; return std::move(*this); }
+  map_config&& with_batch_size(std::uint32_t v) && {
+    batch_size = v;
+    return std::move(*this);
+  }
+  map_config&& with_batches_in_flight(std::size_t v) && {
+    batches_in_flight = v;
+    return std::move(*this);
+  }
+  map_config&& with_retries(int v) && {
+    retries = v;
+    return std::move(*this);
+  }
   map_config&& with_on_progress(std::function<void(const map_progress&)> v) && {
     on_progress = std::move(v);
     return std::move(*this);
   }
-  map_config&& with_progress_bar(bool v) && { progress_bar = v; return std::move(*this); }
+  map_config&& with_progress_bar(bool v) && {
+    progress_bar = v;
+    return std::move(*this);
+  }
   map_config&& with_worker_options(spawn_options v) && {
     worker_options = std::move(v);
     return std::move(*this);
@@ -138,7 +153,8 @@ struct map_worker {
     try {
       if constexpr (reduce_function<F>) {
         typename F::accum total = call(s, in.next());
-        for (++offset; !in.empty(); ++offset) total = F::combine(std::move(total), call(s, in.next()));
+        for (++offset; !in.empty(); ++offset)
+          total = F::combine(std::move(total), call(s, in.next()));
         detail::encode(total, reply);
       } else {
         for (; !in.empty(); ++offset) detail::pack(call(s, in.next()), reply);
@@ -195,13 +211,15 @@ namespace detail {
 template <class F, class Range>
 boost::asio::awaitable<void> run_map(
     map_pool<F>& pool, Range inputs, bool ordered, bool owned,
-    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver);
+    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)>
+        deliver);
 
 /// `run_map` on a pool of its own, spawned from `config` for this call.
 template <class F, class Range>
 boost::asio::awaitable<void> run_map(
     map_config config, Range inputs, map_param_t<F> param, bool ordered,
-    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver) {
+    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)>
+        deliver) {
   auto pool = co_await map_pool<F>::start(std::move(config), std::move(param));
   co_await run_map<F>(pool, std::move(inputs), ordered, true, std::move(deliver));
 }
@@ -241,7 +259,9 @@ boost::asio::awaitable<std::vector<typename F::output>> map(map_config config, R
                                                             map_param_t<F> param) {
   std::vector<typename F::output> outputs;
   if constexpr (std::ranges::sized_range<Range>) outputs.reserve(std::ranges::size(inputs));
-  auto collect = [&outputs](std::uint64_t, typename F::output value) { outputs.push_back(std::move(value)); };
+  auto collect = [&outputs](std::uint64_t, typename F::output value) {
+    outputs.push_back(std::move(value));
+  };
   co_await map<F>(std::move(config), std::move(inputs), std::move(param), collect);
   co_return outputs;
 }
@@ -283,9 +303,11 @@ std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> combine_into
 
 template <class F, class Range>
 boost::asio::awaitable<std::optional<typename F::accum>> reduce(map_config config, Range inputs,
-                                                               map_param_t<F> param, bool ordered) {
+                                                                map_param_t<F> param,
+                                                                bool ordered) {
   std::optional<typename F::accum> total;
-  co_await run_map<F>(std::move(config), std::move(inputs), std::move(param), ordered, combine_into<F>(total));
+  co_await run_map<F>(std::move(config), std::move(inputs), std::move(param), ordered,
+                      combine_into<F>(total));
   co_return total;
 }
 }  // namespace detail
@@ -317,7 +339,9 @@ template <class F, std::ranges::input_range Range>
 boost::asio::awaitable<std::vector<typename F::output>> map(map_pool<F>& pool, Range inputs) {
   std::vector<typename F::output> outputs;
   if constexpr (std::ranges::sized_range<Range>) outputs.reserve(std::ranges::size(inputs));
-  auto collect = [&outputs](std::uint64_t, typename F::output value) { outputs.push_back(std::move(value)); };
+  auto collect = [&outputs](std::uint64_t, typename F::output value) {
+    outputs.push_back(std::move(value));
+  };
   co_await map<F>(pool, std::move(inputs), collect);
   co_return outputs;
 }
@@ -340,11 +364,13 @@ template <reduce_function F, std::ranges::input_range Range>
 boost::asio::awaitable<std::optional<typename F::accum>> map_reduce_commutative(map_pool<F>& pool,
                                                                                 Range inputs) {
   std::optional<typename F::accum> total;
-  co_await detail::run_map<F>(pool, std::move(inputs), false, false, detail::combine_into<F>(total));
+  co_await detail::run_map<F>(pool, std::move(inputs), false, false,
+                              detail::combine_into<F>(total));
   co_return total;
 }
 template <reduce_function F, std::ranges::input_range Range>
-boost::asio::awaitable<std::optional<typename F::accum>> map_reduce(map_pool<F>& pool, Range inputs) {
+boost::asio::awaitable<std::optional<typename F::accum>> map_reduce(map_pool<F>& pool,
+                                                                    Range inputs) {
   std::optional<typename F::accum> total;
   co_await detail::run_map<F>(pool, std::move(inputs), true, false, detail::combine_into<F>(total));
   co_return total;
@@ -383,7 +409,8 @@ boost::asio::awaitable<std::vector<connection<map_worker<F>>>> spawn_map_workers
     map_config config, map_param_t<F> param) {
   std::vector<how_to_run> places(config.local, how_to_run::local());
   for (const auto& r : config.remote) places.insert(places.end(), r.count, r.how);
-  RPCP_REQUIRE(!places.empty(), "map-reduce needs at least one worker: set map_config::local or remote");
+  RPCP_REQUIRE(!places.empty(),
+               "map-reduce needs at least one worker: set map_config::local or remote");
   std::vector<connection<map_worker<F>>> workers;
   std::optional<error> last_failure;
   // Started together; each that fails is reported and left out.
@@ -412,25 +439,29 @@ boost::asio::awaitable<std::vector<connection<map_worker<F>>>> spawn_map_workers
 template <class F, class Range>
 boost::asio::awaitable<void> run_map(
     map_pool<F>& pool, Range inputs, bool ordered, bool owned,
-    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver) {
+    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)>
+        deliver) {
   std::vector<connection<map_worker<F>>*> workers;
   for (auto& w : pool.workers())
     if (!w.is_closed()) workers.push_back(&w);
   if (workers.empty())
-    throw rpc_error({error_kind::disconnected, "every worker of this map_pool was lost; start a new one"});
+    throw rpc_error(
+        {error_kind::disconnected, "every worker of this map_pool was lost; start a new one"});
   const map_config& config = pool.config();
   auto it = std::ranges::begin(inputs);
   auto end = std::ranges::end(inputs);
   map_hooks hooks;
   hooks.pull = [&it, &end](std::uint32_t max_items, std::size_t max_bytes, std::string& payload) {
     if constexpr (is_raw_v<typename F::input>)
-      payload.reserve(std::min<std::size_t>(max_bytes, std::size_t(max_items) * sizeof(typename F::input)));
+      payload.reserve(
+          std::min<std::size_t>(max_bytes, std::size_t(max_items) * sizeof(typename F::input)));
     std::uint32_t n = 0;
     for (; n < max_items && it != end && payload.size() < max_bytes; ++it, ++n)
       pack(static_cast<typename F::input>(*it), payload);
     return n;
   };
-  hooks.run = [&workers](std::size_t w, std::string payload) -> boost::asio::awaitable<std::string> {
+  hooks.run = [&workers](std::size_t w,
+                         std::string payload) -> boost::asio::awaitable<std::string> {
     std::string reply = co_await workers[w]->run(map_worker<F>::run_batch, std::move(payload));
     co_return reply;
   };

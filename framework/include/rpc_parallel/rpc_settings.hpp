@@ -11,9 +11,9 @@ namespace rpc_parallel {
 /// Settings of every connection. The master fixes them once (the `app::run` argument, then the
 /// `--rpc-*` command-line options, then the environment variable `RPC_PARALLEL_RPC_SETTINGS`,
 /// each field by field) and hands them to every worker it spawns. Heartbeat durations are
-/// rounded down to whole seconds (at least 1) for the kernel. Heartbeats are TCP keepalives answered by the kernel, so a process busy in
-/// a long computation never looks dead, while a dead peer process is seen at once (FIN/RST) and
-/// a vanished peer host after `heartbeat_timeout`.
+/// rounded down to whole seconds (at least 1) for the kernel. Heartbeats are TCP keepalives
+/// answered by the kernel, so a process busy in a long computation never looks dead, while a dead
+/// peer process is seen at once (FIN/RST) and a vanished peer host after `heartbeat_timeout`.
 struct rpc_settings {
   std::uint64_t max_message_size = 100 * 1024 * 1024;  ///< Checked from each frame's header.
   std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
@@ -27,7 +27,7 @@ struct rpc_settings {
   void serialize(Archive& archive, unsigned /*version*/) {
     std::int64_t handshake = handshake_timeout.count(), interval = heartbeat_interval.count(),
                  timeout = heartbeat_timeout.count();
-    archive & max_message_size & handshake & interval & timeout & stream_window;
+    archive& max_message_size& handshake& interval& timeout& stream_window;
     handshake_timeout = std::chrono::milliseconds(handshake);
     heartbeat_interval = std::chrono::milliseconds(interval);
     heartbeat_timeout = std::chrono::milliseconds(timeout);

@@ -20,5 +20,9 @@ inline constexpr called_shutdown_function_t called_shutdown_function{};
 }  // namespace rpc_parallel::shutdown_on
 
 namespace rpc_parallel::detail {
-enum class shutdown_policy : unsigned char { connection_closed, heartbeater_timeout, called_shutdown };
+enum class shutdown_policy : unsigned char {
+  connection_closed,
+  heartbeater_timeout,
+  called_shutdown
+};
 }

@@ -16,8 +16,7 @@ namespace detail {
 // and return a coroutine taking only that request, so no argument of theirs is a temporary
 // living across a suspension in a coroutine frame (see docs/gcc12_coroutines.md).
 template <worker_type W>
-std::shared_ptr<const spawn_request> make_request(spawn_options& options,
-                                                  const spawn_arg_t<W>& arg,
+std::shared_ptr<const spawn_request> make_request(spawn_options& options, const spawn_arg_t<W>& arg,
                                                   shutdown_policy policy, bool foreground) {
   auto r = std::make_shared<spawn_request>(
       spawn_request{&worker_type_of<W>(), std::move(options), {}, policy, foreground});
@@ -112,9 +111,11 @@ boost::asio::awaitable<foreground<connection<W>>> spawn_foreground_connected(
 }
 
 template <worker_type W>
-boost::asio::awaitable<foreground<worker<W>>> spawn_foreground_unconnected(std::shared_ptr<const spawn_request> request) {
+boost::asio::awaitable<foreground<worker<W>>> spawn_foreground_unconnected(
+    std::shared_ptr<const spawn_request> request) {
   auto spawned = co_await spawn_worker(std::move(request));
-  co_return foreground<worker<W>>{worker<W>(std::move(spawned.worker)), std::move(*spawned.process)};
+  co_return foreground<worker<W>>{worker<W>(std::move(spawned.worker)),
+                                  std::move(*spawned.process)};
 }
 }  // namespace detail
 
@@ -132,8 +133,7 @@ boost::asio::awaitable<foreground<connection<W>>> spawn_in_foreground(
 /// `spawn_in_foreground` under connection_closed with a default-constructed connection argument.
 template <worker_type W>
 boost::asio::awaitable<foreground<connection<W>>> spawn_in_foreground(
-    shutdown_on::connection_closed_t policy, spawn_options options,
-    const spawn_arg_t<W>& arg) {
+    shutdown_on::connection_closed_t policy, spawn_options options, const spawn_arg_t<W>& arg) {
   return spawn_in_foreground<W>(policy, std::move(options), arg, connection_arg_t<W>{});
 }
 
@@ -146,7 +146,8 @@ boost::asio::awaitable<foreground<worker<W>>> spawn_in_foreground(Policy, spawn_
   auto policy = std::same_as<Policy, shutdown_on::heartbeater_timeout_t>
                     ? detail::shutdown_policy::heartbeater_timeout
                     : detail::shutdown_policy::called_shutdown;
-  return detail::spawn_foreground_unconnected<W>(detail::make_request<W>(options, arg, policy, true));
+  return detail::spawn_foreground_unconnected<W>(
+      detail::make_request<W>(options, arg, policy, true));
 }
 
 /// Any `spawn_in_foreground` without its spawn argument: a default-constructed one.

@@ -5,11 +5,11 @@
 #include "rpc_parallel/fd_redirection.hpp"
 #include "rpc_parallel/how_to_run.hpp"
 
+#include <sys/types.h>
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <utility>
 #include <vector>
 
@@ -46,13 +46,22 @@ struct spawn_options {
   /// worker exits. Empty: print it to stderr.
   std::function<void(const rpc_parallel::error&)> on_failure;
 
-  spawn_options&& with_name(std::string v) && { name = std::move(v); return std::move(*this); }
+  spawn_options&& with_name(std::string v) && {
+    name = std::move(v);
+    return std::move(*this);
+  }
   spawn_options&& with_env(std::string key, std::string value) && {
     env.emplace_back(std::move(key), std::move(value));
     return std::move(*this);
   }
-  spawn_options&& with_cd(std::string v) && { cd = std::move(v); return std::move(*this); }
-  spawn_options&& with_umask(mode_t v) && { umask = v; return std::move(*this); }
+  spawn_options&& with_cd(std::string v) && {
+    cd = std::move(v);
+    return std::move(*this);
+  }
+  spawn_options&& with_umask(mode_t v) && {
+    umask = v;
+    return std::move(*this);
+  }
   spawn_options&& with_connection_timeout(std::chrono::milliseconds v) && {
     connection_timeout = v;
     return std::move(*this);

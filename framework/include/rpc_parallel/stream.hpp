@@ -84,7 +84,8 @@ class stream_writer {
   boost::asio::awaitable<void> closed() { return stream_->closed(); }
 
  private:
-  static boost::asio::awaitable<bool> wait_sent(std::shared_ptr<detail::outbound_stream> s, bool queued) {
+  static boost::asio::awaitable<bool> wait_sent(std::shared_ptr<detail::outbound_stream> s,
+                                                bool queued) {
     if (!queued) co_return false;
     if (s->queued_bytes() > 0) co_await s->flushed();
     co_return !s->is_closed();

@@ -20,7 +20,7 @@ struct worker_ref {
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
-    archive & host & port & id & type & name;
+    archive& host& port& id& type& name;
   }
   bool operator==(const worker_ref&) const = default;
 };
@@ -43,7 +43,7 @@ class worker {
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
-    archive & ref_;
+    archive& ref_;
   }
   bool operator==(const worker&) const = default;
 

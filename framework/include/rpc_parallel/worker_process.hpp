@@ -5,8 +5,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/readable_pipe.hpp>
 
-#include <string>
 #include <sys/types.h>
+#include <string>
 
 namespace rpc_parallel {
 

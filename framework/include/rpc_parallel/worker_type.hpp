@@ -43,8 +43,7 @@ boost::asio::awaitable<std::shared_ptr<void>> make_state(Make make) {
   if constexpr (is_awaitable<decltype(make())>::value) {
     T state = co_await make();
     co_return std::make_shared<T>(std::move(state));
-  }
-  else
+  } else
     co_return std::make_shared<T>(make());
 }
 

@@ -26,7 +26,7 @@ struct ssh_options {
   std::uint16_t port = 0;     ///< `-p`; 0: from the config or 22.
   std::string identity_file;  ///< `-i`; empty: from the config or the agent.
   host_key_policy host_keys = host_key_policy::yes;  ///< StrictHostKeyChecking.
-  std::chrono::seconds connect_timeout{5};           ///< ConnectTimeout: an unreachable host fails fast.
+  std::chrono::seconds connect_timeout{5};  ///< ConnectTimeout: an unreachable host fails fast.
   /// One ssh connection per host (ControlMaster), reused by every check, copy and spawn there
   /// and kept 30 s after its last use; the sockets live in a private directory.
   bool multiplex = true;
@@ -35,11 +35,26 @@ struct ssh_options {
   /// address on its route to the host, which is right unless NAT or a tunnel is in between.
   std::string dial_back_address;
 
-  ssh_options&& with_config_file(std::string v) && { config_file = std::move(v); return std::move(*this); }
-  ssh_options&& with_user(std::string v) && { user = std::move(v); return std::move(*this); }
-  ssh_options&& with_port(std::uint16_t v) && { port = v; return std::move(*this); }
-  ssh_options&& with_identity_file(std::string v) && { identity_file = std::move(v); return std::move(*this); }
-  ssh_options&& with_host_keys(host_key_policy v) && { host_keys = v; return std::move(*this); }
+  ssh_options&& with_config_file(std::string v) && {
+    config_file = std::move(v);
+    return std::move(*this);
+  }
+  ssh_options&& with_user(std::string v) && {
+    user = std::move(v);
+    return std::move(*this);
+  }
+  ssh_options&& with_port(std::uint16_t v) && {
+    port = v;
+    return std::move(*this);
+  }
+  ssh_options&& with_identity_file(std::string v) && {
+    identity_file = std::move(v);
+    return std::move(*this);
+  }
+  ssh_options&& with_host_keys(host_key_policy v) && {
+    host_keys = v;
+    return std::move(*this);
+  }
   ssh_options&& with_dial_back_address(std::string v) && {
     dial_back_address = std::move(v);
     return std::move(*this);
@@ -58,10 +73,15 @@ struct copy_options {
   copy_options() = default;
   std::string dir = "/tmp";  ///< On the host; must exist and allow executing.
   ssh_options ssh;
-  copy_options&& with_dir(std::string v) && { dir = std::move(v); return std::move(*this); }
-  copy_options&& with_ssh(ssh_options v) && { ssh = std::move(v); return std::move(*this); }
+  copy_options&& with_dir(std::string v) && {
+    dir = std::move(v);
+    return std::move(*this);
+  }
+  copy_options&& with_ssh(ssh_options v) && {
+    ssh = std::move(v);
+    return std::move(*this);
+  }
 };
-
 
 /// This program's binary on another host. Rpc_parallel's `Remote_executable.t`.
 class remote_executable {

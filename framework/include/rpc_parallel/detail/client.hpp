@@ -28,7 +28,7 @@ struct open_request {
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
-    archive & worker_id & type & signatures & connection_arg & owner & control_only;
+    archive& worker_id& type& signatures& connection_arg& owner& control_only;
   }
 };
 

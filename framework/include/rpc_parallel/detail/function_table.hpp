@@ -41,7 +41,7 @@ struct function_entry {
   std::string name;
   std::string signature;  ///< "name(query type) -> response type", compared at connect.
   function_kind kind = function_kind::rpc;
-  sync_handler sync;    ///< Exactly one of `sync`, `async` and `stream` is set.
+  sync_handler sync;  ///< Exactly one of `sync`, `async` and `stream` is set.
   async_handler async;
   stream_handler stream;
 };

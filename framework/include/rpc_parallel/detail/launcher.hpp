@@ -43,7 +43,8 @@ class launcher {
   /// the host and what to do), and finds the address a worker there dials to reach this
   /// process, whose master server listens on `master_port`. `lasting`: the launch keeps its
   /// channel open for the worker's life (its output comes back through it).
-  virtual boost::asio::awaitable<prepared_launch> prepare(std::uint16_t master_port, bool lasting) const = 0;
+  virtual boost::asio::awaitable<prepared_launch> prepare(std::uint16_t master_port,
+                                                          bool lasting) const = 0;
 
   /// Starts the worker as `prepared` said; its stdin, stderr (and stdout when asked) are pipes
   /// to us, as for a local worker. They stay open for as long as the worker keeps them. Throws

@@ -21,7 +21,8 @@ enum class batch_status : std::uint8_t { ok = 0, item_failed = 1 };
 struct map_hooks {
   /// Appends up to `max_items` packed inputs to `payload` (stopping early past `max_bytes`) and
   /// returns how many; 0 once the input is exhausted.
-  std::function<std::uint32_t(std::uint32_t max_items, std::size_t max_bytes, std::string& payload)> pull;
+  std::function<std::uint32_t(std::uint32_t max_items, std::size_t max_bytes, std::string& payload)>
+      pull;
   /// Runs a batch on worker `worker` and returns its reply. Throws `rpc_error`: `disconnected`
   /// when the worker is lost.
   std::function<boost::asio::awaitable<std::string>(std::size_t worker, std::string payload)> run;
@@ -34,13 +35,13 @@ struct map_hooks {
 
 struct map_job_settings {
   std::size_t workers = 0;
-  std::size_t batches_in_flight = 2;  ///< Per worker.
-  std::uint32_t batch_size = 0;       ///< 0: adaptive.
-  int retries = 2;                    ///< Per item, when its worker is lost.
-  bool ordered = false;               ///< Deliver batches in input order.
-  std::optional<std::uint64_t> total; ///< Number of inputs, when known (for the ETA).
+  std::size_t batches_in_flight = 2;   ///< Per worker.
+  std::uint32_t batch_size = 0;        ///< 0: adaptive.
+  int retries = 2;                     ///< Per item, when its worker is lost.
+  bool ordered = false;                ///< Deliver batches in input order.
+  std::optional<std::uint64_t> total;  ///< Number of inputs, when known (for the ETA).
   std::function<void(const map_progress&)> on_progress;
-  bool progress_bar = false;          ///< Draw one on stdout (the caller checked it is a terminal).
+  bool progress_bar = false;  ///< Draw one on stdout (the caller checked it is a terminal).
 };
 
 /// Runs the job to its end: every input delivered, `deliver` returned false, or a failure.

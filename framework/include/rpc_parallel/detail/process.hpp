@@ -3,8 +3,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include <string>
 #include <sys/types.h>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -22,8 +22,8 @@ struct launched {
 /// With a `wrapper` (program on PATH and arguments), that runs instead, given the binary's path
 /// and `argv` after `argv[0]`. Never forks this process. Throws `rpc_error` naming what failed.
 launched launch_self(const std::vector<std::string>& argv,
-                     const std::vector<std::pair<std::string, std::string>>& env,
-                     bool pipe_stdout, const std::vector<std::string>& wrapper);
+                     const std::vector<std::pair<std::string, std::string>>& env, bool pipe_stdout,
+                     const std::vector<std::string>& wrapper);
 
 /// posix_spawn (posix_spawnp with `search_path`) of `program` with stdin, stderr and (when
 /// `pipe_stdout`) stdout as pipes, else stdout on /dev/null; descriptors above 2 are not

@@ -37,7 +37,7 @@ boost::asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_re
 class client;
 
 struct connected_spawn {
-  std::shared_ptr<client> owner;          ///< The first connection: the worker exits when it closes.
+  std::shared_ptr<client> owner;  ///< The first connection: the worker exits when it closes.
   std::optional<worker_process> process;  ///< Foreground only.
 };
 
@@ -47,7 +47,8 @@ boost::asio::awaitable<connected_spawn> spawn_connected_worker(
     std::shared_ptr<const spawn_request> request, std::string connection_arg);
 
 /// Runs a worker server of `type` inside this process.
-boost::asio::awaitable<worker_ref> serve_worker(const worker_type_entry& type, std::string spawn_arg);
+boost::asio::awaitable<worker_ref> serve_worker(const worker_type_entry& type,
+                                                std::string spawn_arg);
 
 /// Asks the worker to exit (a served one: to stop) and waits until it has closed the connection.
 boost::asio::awaitable<void> shutdown_worker(worker_ref worker);

@@ -69,7 +69,9 @@ class inbound_stream {
   /// Asks the writer to stop; values already sent still arrive, then its end.
   void request_abort() noexcept;
 
-  bool ended() const noexcept { return closed_by_ != stream_closed_by::nobody || failure_.has_value(); }
+  bool ended() const noexcept {
+    return closed_by_ != stream_closed_by::nobody || failure_.has_value();
+  }
   stream_closed_by closed_by() const noexcept { return closed_by_; }
   std::uint64_t id() const noexcept { return id_; }
 
@@ -86,7 +88,7 @@ class inbound_stream {
   std::shared_ptr<transport> transport_;
   std::uint64_t id_;
   std::deque<std::string> items_;
-  std::optional<std::string> partial_;  // a large value's fragments so far
+  std::optional<std::string> partial_;   // a large value's fragments so far
   std::int64_t credit_outstanding_ = 0;  // granted minus received; below -(one value) is abuse
   std::uint64_t consumed_unreported_ = 0;
   stream_closed_by closed_by_ = stream_closed_by::nobody;

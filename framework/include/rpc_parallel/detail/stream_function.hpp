@@ -22,13 +22,14 @@ function_entry make_pipe_entry(std::string_view name, function_kind kind, F impl
   entry.signature = std::string(name) + "(" + type_name(typeid(Q)) + ") -> " +
                     (kind == function_kind::pipe ? "pipe<" : "direct_pipe<") +
                     type_name(typeid(T)) + ">";
-  entry.stream = [impl = std::move(impl), kind](void* s, void* c, std::string query,
-                                                std::shared_ptr<outbound_stream> out,
-                                                std::shared_ptr<inbound_stream>) -> boost::asio::awaitable<std::string> {
+  entry.stream = [impl = std::move(impl), kind](
+                     void* s, void* c, std::string query, std::shared_ptr<outbound_stream> out,
+                     std::shared_ptr<inbound_stream>) -> boost::asio::awaitable<std::string> {
     auto decoded = decode_owned<Q>(std::move(query), "query");
     // A pipe ends when its implementation does (the server closes it, with the error if any);
     // a direct pipe when its last writer goes.
-    stream_writer<T> writer(kind == function_kind::pipe ? std::move(out) : writer_handle(std::move(out)));
+    stream_writer<T> writer(kind == function_kind::pipe ? std::move(out)
+                                                        : writer_handle(std::move(out)));
     if constexpr (returns_awaitable_v<result>)
       co_await invoke_implementation<W>(impl, s, c, std::move(decoded), std::move(writer));
     else
@@ -50,9 +51,9 @@ function_entry make_reverse_pipe_entry(std::string_view name, F impl) {
   entry.kind = function_kind::reverse_pipe;
   entry.signature = std::string(name) + "(" + type_name(typeid(Q)) + ", reverse_pipe<" +
                     type_name(typeid(U)) + ">) -> " + type_name(typeid(R));
-  entry.stream = [impl = std::move(impl)](void* s, void* c, std::string query,
-                                          std::shared_ptr<outbound_stream>,
-                                          std::shared_ptr<inbound_stream> in) -> boost::asio::awaitable<std::string> {
+  entry.stream = [impl = std::move(impl)](
+                     void* s, void* c, std::string query, std::shared_ptr<outbound_stream>,
+                     std::shared_ptr<inbound_stream> in) -> boost::asio::awaitable<std::string> {
     auto decoded = decode_owned<Q>(std::move(query), "query");
     stream_reader<U> reader(std::move(in));
     std::string reply;
@@ -63,7 +64,8 @@ function_entry make_reverse_pipe_entry(std::string_view name, F impl) {
         invoke_implementation<W>(impl, s, c, std::move(decoded), std::move(reader));
       encode(R{}, reply);
     } else if constexpr (returns_awaitable_v<result>) {
-      R response = co_await invoke_implementation<W>(impl, s, c, std::move(decoded), std::move(reader));
+      R response =
+          co_await invoke_implementation<W>(impl, s, c, std::move(decoded), std::move(reader));
       encode<R>(response, reply);
     } else {
       R response = invoke_implementation<W>(impl, s, c, std::move(decoded), std::move(reader));
@@ -86,14 +88,15 @@ function_entry make_state_entry(std::string_view name, F impl) {
   entry.kind = function_kind::state;
   entry.signature = std::string(name) + "(" + type_name(typeid(Q)) + ") -> state<" +
                     type_name(typeid(S)) + ", " + type_name(typeid(U)) + ">";
-  entry.stream = [impl = std::move(impl)](void* s, void* c, std::string query,
-                                          std::shared_ptr<outbound_stream> out,
-                                          std::shared_ptr<inbound_stream>) -> boost::asio::awaitable<std::string> {
+  entry.stream = [impl = std::move(impl)](
+                     void* s, void* c, std::string query, std::shared_ptr<outbound_stream> out,
+                     std::shared_ptr<inbound_stream>) -> boost::asio::awaitable<std::string> {
     auto decoded = decode_owned<Q>(std::move(query), "query");
     stream_writer<U> writer(writer_handle(std::move(out)));
     std::string reply;
     if constexpr (returns_awaitable_v<result>) {
-      S state = co_await invoke_implementation<W>(impl, s, c, std::move(decoded), std::move(writer));
+      S state =
+          co_await invoke_implementation<W>(impl, s, c, std::move(decoded), std::move(writer));
       encode<S>(state, reply);
     } else {
       S state = invoke_implementation<W>(impl, s, c, std::move(decoded), std::move(writer));

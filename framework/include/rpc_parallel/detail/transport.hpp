@@ -33,7 +33,8 @@ void configure_socket(boost::asio::ip::tcp::socket& socket, const rpc_settings& 
 /// Frames leave in two lanes, each in order. Calls, replies and control frames take the
 /// priority lane, all of which goes out with every write. Stream values and ends take the stream
 /// lane: at most `stream_slice` bytes of it per write, and a value over `stream_fragment` bytes
-/// in fragments (the first starting with the value's u64 size). So a large value delays a small call by at most one slice, not the whole value.
+/// in fragments (the first starting with the value's u64 size). So a large value delays a small
+/// call by at most one slice, not the whole value.
 class transport : public std::enable_shared_from_this<transport> {
  public:
   static constexpr std::size_t stream_fragment = 1024 * 1024;

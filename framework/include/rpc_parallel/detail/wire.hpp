@@ -11,22 +11,22 @@ namespace rpc_parallel::detail {
 /// u32 payload size, u8 kind, u8 flags, 2 zero bytes, u64 id (call id; 0 when unused).
 /// Little-endian.
 enum class frame_kind : std::uint8_t {
-  open = 1,          ///< client -> worker: open_request
-  open_ok = 2,       ///< worker -> client
-  open_error = 3,    ///< worker -> client: error
-  call = 4,          ///< client -> worker: u32 function index, query
-  one_way = 5,       ///< client -> worker: u32 function index, query
-  reply_ok = 6,      ///< worker -> client: response
-  reply_error = 7,   ///< worker -> client: error
-  shutdown = 8,      ///< client -> worker: exit the worker (or stop a served one)
-  close_server = 9,  ///< client -> worker: stop accepting; answered by reply_ok
-  registration = 10, ///< worker -> master: registration
-  init_done = 11,    ///< worker -> master: empty, or an error from init_worker_state
-  failure = 12,      ///< worker -> master: background failure (error); the worker then exits
-  spawned = 13,      ///< master -> worker: the spawn succeeded; until then a lost link ends it
-  stream_call = 14,  ///< client -> worker: u32 function index, query; opens stream `id`
-  stream_item = 15,  ///< writer -> reader: one value of stream `id`
-  stream_end = 16,   ///< writer -> reader: empty (closed by the writer), or an error
+  open = 1,            ///< client -> worker: open_request
+  open_ok = 2,         ///< worker -> client
+  open_error = 3,      ///< worker -> client: error
+  call = 4,            ///< client -> worker: u32 function index, query
+  one_way = 5,         ///< client -> worker: u32 function index, query
+  reply_ok = 6,        ///< worker -> client: response
+  reply_error = 7,     ///< worker -> client: error
+  shutdown = 8,        ///< client -> worker: exit the worker (or stop a served one)
+  close_server = 9,    ///< client -> worker: stop accepting; answered by reply_ok
+  registration = 10,   ///< worker -> master: registration
+  init_done = 11,      ///< worker -> master: empty, or an error from init_worker_state
+  failure = 12,        ///< worker -> master: background failure (error); the worker then exits
+  spawned = 13,        ///< master -> worker: the spawn succeeded; until then a lost link ends it
+  stream_call = 14,    ///< client -> worker: u32 function index, query; opens stream `id`
+  stream_item = 15,    ///< writer -> reader: one value of stream `id`
+  stream_end = 16,     ///< writer -> reader: empty (closed by the writer), or an error
   stream_credit = 17,  ///< reader -> writer: u64 more bytes the writer may send
   stream_abort = 18,   ///< reader -> writer: stop writing; the writer answers with stream_end
 };

@@ -40,9 +40,9 @@ struct worker_config {
 
   template <class Archive>
   void serialize(Archive& a, unsigned /*version*/) {
-    a & type & id & name & master_host & master_port & key & settings & worker_command & pass_name;
-    a & daemonize & cd & umask & redirect_stdout & redirect_stderr & connection_timeout_ms;
-    a & policy & spawn_arg;
+    a& type& id& name& master_host& master_port& key& settings& worker_command& pass_name;
+    a& daemonize& cd& umask& redirect_stdout& redirect_stderr& connection_timeout_ms;
+    a& policy& spawn_arg;
   }
 };
 
@@ -54,7 +54,7 @@ struct registration {
 
   template <class Archive>
   void serialize(Archive& a, unsigned /*version*/) {
-    a & worker_id & port & pid;
+    a& worker_id& port& pid;
   }
 };
 

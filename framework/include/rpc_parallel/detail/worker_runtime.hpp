@@ -9,7 +9,7 @@
 namespace rpc_parallel::detail {
 
 /// Registers with the master, calls `release`, initialises and serves. Returns the exit code.
-int serve_as_worker(const type_registry& types, const worker_type_entry& type,
-                    worker_config config, std::function<void()> release);
+int serve_as_worker(const type_registry& types, const worker_type_entry& type, worker_config config,
+                    std::function<void()> release);
 
 }  // namespace rpc_parallel::detail

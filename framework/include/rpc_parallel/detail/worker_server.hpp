@@ -54,8 +54,8 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   boost::asio::awaitable<void> serve_connection(std::shared_ptr<transport> t, bool adopted);
   boost::asio::awaitable<bool> open(std::shared_ptr<transport> t, std::shared_ptr<void>& conn_state,
                                     bool& owner, bool& control_only);
-  void dispatch(const std::shared_ptr<transport>& t, frame f, const std::shared_ptr<void>& conn_state,
-                stream_table& streams);
+  void dispatch(const std::shared_ptr<transport>& t, frame f,
+                const std::shared_ptr<void>& conn_state, stream_table& streams);
   void start_stream(const std::shared_ptr<transport>& t, frame f,
                     const std::shared_ptr<void>& conn_state, stream_table& streams);
   boost::asio::awaitable<void> run_stream(std::shared_ptr<transport> t, std::uint64_t id,
