@@ -43,6 +43,8 @@ BOOST_AUTO_TEST_CASE(braced_and_designated_aggregates_inline_in_run) {
     BOOST_TEST(b == "p-" + repeated(text, 2));
     std::string d = co_await c.run(natural_worker::render, {text});
     BOOST_TEST(d == "p-" + text);
+    std::int64_t renders = co_await c.run(natural_worker::renders);
+    BOOST_TEST(renders == 3);  // the state is move-only, made by init_worker_state
   });
 }
 

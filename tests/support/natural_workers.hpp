@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -26,10 +27,14 @@ struct job {
 struct natural_worker {
   static constexpr std::string_view name = "natural_worker";
   using spawn_arg = std::string;
+  /// Move-only and without a default constructor: init_worker_state makes it.
   struct state {
+    explicit state(std::string p)
+        : prefix(std::move(p)), renders(std::make_unique<std::int64_t>(0)) {}
     std::string prefix;
+    std::unique_ptr<std::int64_t> renders;
   };
-  static state init_worker_state(std::string prefix) { return {std::move(prefix)}; }
+  static state init_worker_state(std::string prefix) { return state(std::move(prefix)); }
 
   /// prefix + text repeated.
   static constexpr rpc_parallel::rpc<natural_worker, job, std::string> render{"render"};
@@ -43,6 +48,9 @@ struct natural_worker {
   static constexpr rpc_parallel::reverse_pipe_rpc<natural_worker, rpc_parallel::unit, std::string,
                                                   std::string>
       join{"join"};
+  /// How many times `render` ran.
+  static constexpr rpc_parallel::rpc<natural_worker, rpc_parallel::unit, std::int64_t> renders{
+      "renders"};
   /// (length, text) of its argument.
   static constexpr rpc_parallel::rpc<natural_worker, std::string,
                                      std::pair<std::int64_t, std::string>>
@@ -55,7 +63,11 @@ struct natural_worker {
   }
 
   static void implement(rpc_parallel::implementations<natural_worker>& impl) {
-    impl.add(render, [](state& s, job j) { return rendered(s, j); });
+    impl.add(render, [](state& s, job j) {
+      ++*s.renders;
+      return rendered(s, j);
+    });
+    impl.add(renders, [](state& s, rpc_parallel::unit) { return *s.renders; });
     impl.add(grow, [](state& s, job j) -> boost::asio::awaitable<job> {
       co_return job{s.prefix + j.text, j.repeat * 2};
     });
