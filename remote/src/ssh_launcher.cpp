@@ -34,7 +34,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <optional>
 #include <sstream>
 #include <utility>
@@ -86,6 +85,18 @@ const std::string& local_binary_hash() {
     return std::string(hex);
   }();
   return hash;
+}
+
+// The bytes of this binary, in one read (a byte-wise istreambuf_iterator took 20 s for a
+// 70 MB sanitizer build).
+std::string own_binary() {
+  std::ifstream in("/proc/self/exe", std::ios::binary | std::ios::ate);
+  std::string bytes(in ? static_cast<std::size_t>(in.tellg()) : 0, '\0');
+  in.seekg(0);
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+    throw rpc_error(
+        {error_kind::failed, "copy_to_host: cannot read this binary through /proc/self/exe"});
+  return bytes;
 }
 
 // `uname -m` of this host.
@@ -303,8 +314,7 @@ boost::asio::awaitable<remote_executable> copy_to_host(std::string host, copy_op
                          std::to_string(present.status) + ": " + detail::last_line(present.err)});
   bool uploaded = present.out.substr(0, present.out.find(' ')) != hash;
   if (uploaded) {
-    std::ifstream in("/proc/self/exe", std::ios::binary);
-    std::string binary((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string binary = detail::own_binary();
     std::string quoted = detail::shell_quote(path);
     std::string temporary = detail::shell_quote(path + ".upload");
     std::vector<std::string> upload =
