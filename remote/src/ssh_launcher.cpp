@@ -9,6 +9,7 @@
 #include "ssh_connections.hpp"
 
 #include "rpc_parallel/detail/launcher.hpp"
+#include "rpc_parallel/detail/stream_channel.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/worker_process.hpp"
@@ -34,6 +35,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <utility>
@@ -129,9 +131,24 @@ class ssh_launcher final : public launcher {
     } else {
       co_await ensure_connection(ssh_, host_);
     }
-    // Checked once per executable: later spawns on the same copy skip the round trips. (A
-    // failure drops `prepared`, which gives the room back.)
+    // Checked once per executable: later spawns on the same copy skip the round trips, and
+    // spawns started together wait for the first one's check instead of each running its own
+    // (twenty at once would open twenty sessions on one connection, past sshd's MaxSessions).
+    // A failure drops `prepared`, which gives the room back; the next spawn checks again.
     if (master_address_.empty()) {
+      auto executor = co_await asio::this_coro::executor;
+      if (!checked_) checked_ = std::make_unique<wakeup>(executor);
+      while (checking_) co_await checked_->wait();
+    }
+    if (master_address_.empty()) {
+      checking_ = true;
+      struct done_checking {
+        const ssh_launcher& self;
+        ~done_checking() {
+          self.checking_ = false;
+          self.checked_->notify();
+        }
+      } done{*this};
       if (prepared.hold) co_await ensure_connection(ssh_, host_);  // the checks use the first
       co_await preflight();
       if (!ssh_.dial_back_address.empty())
@@ -284,7 +301,9 @@ class ssh_launcher final : public launcher {
   std::string host_;
   std::string path_;
   ssh_options ssh_;
-  mutable std::string master_address_;  // set once the binary checked out; one I/O thread
+  mutable std::string master_address_;       // set once the binary checked out; one I/O thread
+  mutable bool checking_ = false;            // a spawn is checking the binary now
+  mutable std::unique_ptr<wakeup> checked_;  // notified when that check ends
 };
 
 }  // namespace
