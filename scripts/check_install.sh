@@ -68,9 +68,8 @@ with_cmake() {
 # The recipe of docs/gcc12_coroutines.md: g++ 12 with ASan + UBSan against the installed library.
 with_pkg_config() {
   copy_template pkg-config-app && cd "$work/pkg-config-app" || return 1
-  local dir=$prefix
   g++-12 -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer main.cpp -o demo \
-    $(PKG_CONFIG_PATH=$dir/lib/pkgconfig pkg-config --cflags --libs rpc_parallel_remote) \
+    $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs rpc_parallel_remote) \
     2> link.log || { cat link.log; return 1; }
   cat link.log
   [ "$(grep -c 'rpc_parallel: built with g++ 12' link.log)" -eq 1 ] ||
