@@ -9,6 +9,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <sys/resource.h>
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -52,6 +55,28 @@ struct unregistered_worker {
   static void implement(rp::implementations<unregistered_worker>& impl) {
     impl.add(nothing, [](state&, unit) { return unit{}; });
   }
+};
+
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++n;
+  return n;
+}
+
+/// Lowers this process's soft descriptor limit for one scope.
+class descriptor_limit {
+ public:
+  explicit descriptor_limit(rlim_t soft) {
+    ::getrlimit(RLIMIT_NOFILE, &old_);
+    rlimit lowered = old_;
+    lowered.rlim_cur = soft;
+    ::setrlimit(RLIMIT_NOFILE, &lowered);
+  }
+  ~descriptor_limit() { ::setrlimit(RLIMIT_NOFILE, &old_); }
+
+ private:
+  rlimit old_{};
 };
 
 }  // namespace
@@ -320,6 +345,55 @@ BOOST_AUTO_TEST_CASE(failed_spawns_leave_no_zombies) {
       BOOST_TEST(foreground_failed);
     }
   });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
+BOOST_AUTO_TEST_CASE(spawns_at_the_descriptor_limit_fail_clearly_and_leak_no_descriptor) {
+  tests::run(
+      []() -> asio::awaitable<void> {
+        // The master server exists from here on: count from after the first spawn.
+        (void)co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                              rp::spawn_options(), "first");
+        std::size_t start = open_descriptors();
+        descriptor_limit limit(256);
+        auto executor = co_await asio::this_coro::executor;
+        std::size_t failures = 0, answers = 0;
+        for (int round = 0; round < 5; ++round) {
+          constexpr int count = 400;
+          int finished = 0;
+          asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+          for (int i = 0; i < count; ++i) {
+            asio::co_spawn(
+                executor,
+                [&]() -> asio::awaitable<void> {
+                  auto conn = co_await rp::try_spawn<echo_worker>(
+                      rp::shutdown_on::connection_closed, rp::spawn_options(), "w");
+                  if (conn.has_error()) {
+                    ++failures;
+                    BOOST_TEST(conn.error().message.find("open files") != std::string::npos,
+                               conn.error().message);
+                  } else if (co_await conn.value().try_run(echo_worker::echo, "x")) {
+                    ++answers;
+                  }
+                  if (++finished == count) all_done.cancel();
+                },
+                asio::detached);
+          }
+          boost::system::error_code ec;
+          co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          // Connections closed, the workers exit; their relays and reapers finish soon after.
+          asio::steady_timer settle(executor);
+          auto deadline = std::chrono::steady_clock::now() + 20s;
+          while (open_descriptors() > start && std::chrono::steady_clock::now() < deadline) {
+            settle.expires_after(20ms);
+            co_await settle.async_wait(asio::use_awaitable);
+          }
+          BOOST_TEST_REQUIRE(open_descriptors() == start, "round " << round);
+        }
+        BOOST_TEST(failures > 0u);  // the limit was reached
+        BOOST_TEST(answers > 0u);   // and spawns below it still worked
+      },
+      180s);
   BOOST_TEST(tests::zombie_children().empty());
 }
 

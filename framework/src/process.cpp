@@ -4,6 +4,7 @@
 #include "rpc_parallel/error.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -15,6 +16,8 @@
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <utility>
 
 extern char** environ;
 
@@ -23,15 +26,38 @@ namespace asio = boost::asio;
 
 namespace {
 
-struct pipe_pair {
-  int read = -1, write = -1;
+// Both ends of a pipe, closed unless released: a spawn that fails half-way (a later pipe2 at
+// the descriptor limit, or posix_spawn itself) leaves no descriptor behind.
+class pipe_pair {
+ public:
   pipe_pair() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
-      throw rpc_error({error_kind::failed, std::string("pipe2: ") + std::strerror(errno)});
-    read = fds[0];
-    write = fds[1];
+      throw rpc_error({error_kind::failed,
+                       std::string("pipe2 for a worker's stdio: ") + std::strerror(errno) +
+                           (errno == EMFILE || errno == ENFILE
+                                ? " (too many open files: raise `ulimit -n` or spawn fewer "
+                                  "workers at once)"
+                                : "")});
+    read_ = fds[0];
+    write_ = fds[1];
   }
+  pipe_pair(const pipe_pair&) = delete;
+  pipe_pair& operator=(const pipe_pair&) = delete;
+  ~pipe_pair() {
+    for (int fd : {read_, write_})
+      if (fd >= 0) ::close(fd);
+  }
+
+  int read() const noexcept { return read_; }
+  int write() const noexcept { return write_; }
+  /// Gives the read (or write) end to the caller; the destructor leaves it open.
+  int release_read() noexcept { return std::exchange(read_, -1); }
+  int release_write() noexcept { return std::exchange(write_, -1); }
+
+ private:
+  int read_ = -1;
+  int write_ = -1;
 };
 
 }  // namespace
@@ -77,15 +103,16 @@ launched spawn_process(const std::string& program, bool search_path, std::vector
   auto argv_ptrs = pointers(args);
   auto env_ptrs = pointers(environment);
   pipe_pair in, err;
-  pipe_pair out;
+  std::optional<pipe_pair> out;
+  if (pipe_stdout) out.emplace();
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in.read, 0);
-  if (pipe_stdout)
-    posix_spawn_file_actions_adddup2(&actions, out.write, 1);
+  posix_spawn_file_actions_adddup2(&actions, in.read(), 0);
+  if (out)
+    posix_spawn_file_actions_adddup2(&actions, out->write(), 1);
   else
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, err.write, 2);
+  posix_spawn_file_actions_adddup2(&actions, err.write(), 2);
   // Asio opens sockets without close-on-exec: without this a worker would hold this process's
   // links and listeners, and keep other workers from seeing this process die.
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
@@ -104,17 +131,11 @@ launched spawn_process(const std::string& program, bool search_path, std::vector
                                        argv_ptrs.data(), env_ptrs.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  for (int fd : {in.read, out.write, err.write}) ::close(fd);
-  if (rc != 0) {
-    for (int fd : {in.write, out.read, err.read}) ::close(fd);
+  if (rc != 0)
     throw rpc_error({error_kind::failed, "posix_spawn of " + program + ": " + std::strerror(rc) +
                                              (search_path ? " (is it on PATH?)" : "")});
-  }
-  if (!pipe_stdout) {
-    ::close(out.read);
-    out.read = -1;
-  }
-  return {pid, in.write, out.read, err.read};
+  // The child's ends close with the pairs; ours go to the caller.
+  return {pid, in.release_write(), out ? out->release_read() : -1, err.release_read()};
 }
 
 std::vector<std::string> this_environment() {
@@ -140,11 +161,23 @@ asio::awaitable<int> wait_exit(pid_t pid) {
   int status = 0;
   // glibc 2.36 declares pidfd_open without C linkage for C++: call the system call directly.
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0)
+  if (fd < 0 && errno != EMFILE && errno != ENFILE)
     throw rpc_error({error_kind::failed, std::string("pidfd_open of child ") + std::to_string(pid) +
                                              ": " + std::strerror(errno) +
-                                             " (needs Linux 5.3 or later and a free descriptor)"});
-  asio::posix::stream_descriptor descriptor(co_await asio::this_coro::executor, fd);
+                                             " (needs Linux 5.3 or later)"});
+  auto executor = co_await asio::this_coro::executor;
+  if (fd < 0) {
+    // Out of descriptors: look every few milliseconds instead, so that the child is still
+    // reaped (a spawn failing at the descriptor limit must not leave zombies).
+    asio::steady_timer poll(executor);
+    for (;;) {
+      pid_t done = ::waitpid(pid, &status, WNOHANG);
+      if (done == pid || (done < 0 && errno != EINTR)) co_return status;
+      poll.expires_after(std::chrono::milliseconds(5));
+      co_await poll.async_wait(asio::use_awaitable);
+    }
+  }
+  asio::posix::stream_descriptor descriptor(executor, fd);
   co_await descriptor.async_wait(asio::posix::stream_descriptor::wait_read, asio::use_awaitable);
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
