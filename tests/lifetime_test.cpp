@@ -27,21 +27,28 @@ struct child {
   int stdout_fd = -1;
 };
 
-child launch(const std::string& program, const std::string& scenario) {
+/// Starts `argv` (searched on PATH) with its stdout piped to us.
+child launch(std::vector<std::string> argv) {
   int out[2];
   BOOST_REQUIRE(::pipe(out) == 0);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_addclose(&actions, out[0]);
-  std::string flag = "--scenario";
-  char* argv[] = {const_cast<char*>(program.c_str()), flag.data(),
-                  const_cast<char*>(scenario.c_str()), nullptr};
+  std::vector<char*> pointers;
+  for (auto& arg : argv) pointers.push_back(arg.data());
+  pointers.push_back(nullptr);
   pid_t pid = -1;
-  BOOST_REQUIRE(::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, environ) == 0);
+  BOOST_REQUIRE(::posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, pointers.data(),
+                               environ) == 0);
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
   return {pid, out[0]};
+}
+
+/// Starts this test binary (or a copy at `program`) as the master of `scenario`.
+child launch(const std::string& program, const std::string& scenario) {
+  return launch({program, "--scenario", scenario});
 }
 
 /// Reads lines until `last` (or end of file / deadline).
@@ -128,6 +135,23 @@ BOOST_AUTO_TEST_CASE(busy_worker_is_still_alive_after_several_heartbeat_timeouts
         BOOST_TEST(after == "busy:still here");
       },
       60s, quick);
+}
+
+BOOST_AUTO_TEST_CASE(master_that_is_pid_1_leaves_no_zombies) {
+  // As a container's entrypoint: PID 1 of a new pid namespace, with its own /proc.
+  child master = launch(
+      {"unshare", "--pid", "--fork", "--mount-proc", tests::self_path(), "--scenario",
+       "spawn_cycles_through_app"});
+  auto lines = read_lines_until(master.stdout_fd, "done", 120s);
+  int status = 0;
+  ::waitpid(master.pid, &status, 0);
+  ::close(master.stdout_fd);
+  BOOST_REQUIRE_MESSAGE(!lines.empty() && lines.back() == "done",
+                        "the scenario did not finish (unshare exit status " << status << ")");
+  std::string report = lines.size() >= 2 ? lines[lines.size() - 2] : "";
+  BOOST_TEST(report == "cycles 300 zombies 0");
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(renamed_running_binary_still_spawns) {

@@ -2,6 +2,7 @@
 
 #include "rpc_parallel/error.hpp"
 
+#include "rpc_parallel/detail/pid1.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/detail/worker_main.hpp"
 
@@ -90,6 +91,7 @@ void app::add(const detail::worker_type_entry& entry) {
 int app::run(int argc, char** argv, const po::options_description& options, master_main main,
              rpc_settings settings) const {
   if (is_worker_invocation(argc, argv)) return detail::run_worker_role(types_);
+  detail::become_init_if_pid1();
   po::options_description all;
   all.add(options).add(framework_options());
   // clang-format off: one option per line

@@ -96,9 +96,51 @@ asio::awaitable<void> remote_spawn_and_hang() {
   co_await forever.async_wait(asio::use_awaitable);
 }
 
+// Zombies among all processes this /proc shows (the whole pid namespace under --mount-proc).
+std::size_t zombies_in_namespace() {
+  std::size_t zombies = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") == std::string::npos &&
+        process_state(std::stoi(name)) == 'Z')
+      ++zombies;
+  }
+  return zombies;
+}
+
+// Spawns and shuts down 300 daemonised workers, then reports the zombies left in its pid
+// namespace (where, run as PID 1, it would be the parent of every exited worker).
+asio::awaitable<int> spawn_cycles() {
+  constexpr int cycles = 300;
+  for (int i = 0; i < cycles; ++i) {
+    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), std::string("c"));
+    co_await conn.run(echo_worker::pid);
+    conn.close();
+    co_await conn.closed();
+  }
+  // The last workers may still be exiting: wait until each is reaped, or 10 s.
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer poll(executor);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (zombies_in_namespace() > 0 && std::chrono::steady_clock::now() < deadline) {
+    poll.expires_after(20ms);
+    co_await poll.async_wait(asio::use_awaitable);
+  }
+  std::cout << "cycles " << cycles << " zombies " << zombies_in_namespace() << "\n"
+            << "done" << std::endl;
+  co_return 0;
+}
+
 }  // namespace
 
 int run_scenario(const std::string& name) {
+  if (name == "spawn_cycles_through_app") {
+    // Through app::run, as a user's main would be (it is what handles a master that is PID 1).
+    char program[] = "scenario";
+    char* argv[] = {program, nullptr};
+    return app().run(1, argv, spawn_cycles);
+  }
   std::function<asio::awaitable<void>()> body;
   if (name == "spawn_and_hang")
     body = spawn_and_hang;
