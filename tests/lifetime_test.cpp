@@ -39,8 +39,8 @@ child launch(std::vector<std::string> argv) {
   for (auto& arg : argv) pointers.push_back(arg.data());
   pointers.push_back(nullptr);
   pid_t pid = -1;
-  BOOST_REQUIRE(::posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, pointers.data(),
-                               environ) == 0);
+  BOOST_REQUIRE(
+      ::posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, pointers.data(), environ) == 0);
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
   return {pid, out[0]};
@@ -139,9 +139,8 @@ BOOST_AUTO_TEST_CASE(busy_worker_is_still_alive_after_several_heartbeat_timeouts
 
 BOOST_AUTO_TEST_CASE(master_that_is_pid_1_leaves_no_zombies) {
   // As a container's entrypoint: PID 1 of a new pid namespace, with its own /proc.
-  child master = launch(
-      {"unshare", "--pid", "--fork", "--mount-proc", tests::self_path(), "--scenario",
-       "spawn_cycles_through_app"});
+  child master = launch({"unshare", "--pid", "--fork", "--mount-proc", tests::self_path(),
+                         "--scenario", "spawn_cycles_through_app"});
   auto lines = read_lines_until(master.stdout_fd, "done", 120s);
   int status = 0;
   ::waitpid(master.pid, &status, 0);

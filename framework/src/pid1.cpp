@@ -11,8 +11,9 @@ namespace rpc_parallel::detail {
 namespace {
 
 [[noreturn]] void exit_as(int status) {
-  std::_Exit(WIFEXITED(status) ? WEXITSTATUS(status)
-                               : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1);
+  std::_Exit(WIFEXITED(status)     ? WEXITSTATUS(status)
+             : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                   : 1);
 }
 
 // PID 1 from here on: signals are only ever taken synchronously, by sigwaitinfo.

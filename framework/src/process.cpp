@@ -33,12 +33,12 @@ class pipe_pair {
   pipe_pair() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
-      throw rpc_error({error_kind::failed,
-                       std::string("pipe2 for a worker's stdio: ") + std::strerror(errno) +
-                           (errno == EMFILE || errno == ENFILE
-                                ? " (too many open files: raise `ulimit -n` or spawn fewer "
-                                  "workers at once)"
-                                : "")});
+      throw rpc_error(
+          {error_kind::failed, std::string("pipe2 for a worker's stdio: ") + std::strerror(errno) +
+                                   (errno == EMFILE || errno == ENFILE
+                                        ? " (too many open files: raise `ulimit -n` or spawn fewer "
+                                          "workers at once)"
+                                        : "")});
     read_ = fds[0];
     write_ = fds[1];
   }
