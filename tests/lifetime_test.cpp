@@ -121,6 +121,28 @@ BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_worker_and_no_zombie) {
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+BOOST_AUTO_TEST_CASE(master_killed_while_its_workers_are_inside_plain_functions_leaves_none) {
+  BOOST_REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+  child master = launch(tests::self_path(), "spawn_busy_and_hang");
+  auto lines = read_lines_until(master.stdout_fd, "ready", 60s);
+  BOOST_REQUIRE(!lines.empty());
+  BOOST_REQUIRE_EQUAL(lines.back(), "ready");
+  std::vector<pid_t> workers;
+  for (auto& line : lines)
+    if (line.rfind("pid ", 0) == 0) workers.push_back(std::stoi(line.substr(4)));
+  BOOST_REQUIRE_EQUAL(workers.size(), 8u);
+  ::kill(master.pid, SIGKILL);
+  ::waitpid(master.pid, nullptr, 0);
+  // Each is 30 s into nothing but computing: only its guardian thread can see the master go.
+  rp::rpc_settings defaults;
+  for (pid_t pid : workers)
+    BOOST_TEST(reap_within(pid, defaults.heartbeat_timeout + 1s),
+               "worker " << pid << " outlived its master");
+  ::close(master.stdout_fd);
+  BOOST_TEST(tests::zombie_children().empty());
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 BOOST_AUTO_TEST_CASE(busy_worker_is_still_alive_after_several_heartbeat_timeouts) {
   rp::rpc_settings quick;
   quick.heartbeat_interval = 1s;

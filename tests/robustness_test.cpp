@@ -15,6 +15,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstring>
+#include <fstream>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -79,6 +80,14 @@ rp::rpc_settings small_settings() {
   s.max_message_size = 1024 * 1024;
   s.handshake_timeout = 1s;
   return s;
+}
+
+/// Resident memory of process `pid` in KiB (VmRSS), or 0.
+std::size_t resident_kib(std::int64_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+  return 0;
 }
 
 }  // namespace
@@ -154,6 +163,32 @@ BOOST_AUTO_TEST_CASE(oversized_frame_header_closes_only_that_connection) {
         co_await expect_still_serving(real, "after oversized");
       },
       60s, small_settings());
+}
+
+BOOST_AUTO_TEST_CASE(silent_peers_claiming_the_largest_frames_cost_the_worker_nothing) {
+  rp::rpc_settings settings;  // max_message_size 100 MiB
+  settings.handshake_timeout = 30s;
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options(), "r");
+        std::int64_t pid = co_await real.run(echo_worker::pid);
+        std::size_t before = resident_kib(pid);
+        std::uint32_t largest = static_cast<std::uint32_t>(rp::rpc_settings{}.max_message_size);
+        std::vector<tcp::socket> silent;
+        for (int i = 0; i < 10; ++i) {
+          silent.push_back(co_await authenticated(real.peer().ref()));
+          std::string frame =
+              header(largest, static_cast<std::uint8_t>(rp::detail::frame_kind::open));
+          co_await asio::async_write(silent.back(), asio::buffer(frame), asio::use_awaitable);
+        }
+        // A round trip after those headers: the worker has read them by then.
+        co_await expect_still_serving(real, "after silent peers");
+        std::size_t after = resident_kib(pid);
+        BOOST_TEST_MESSAGE("worker RSS " << before << " KiB -> " << after << " KiB");
+        BOOST_TEST(after < before + 4 * 1024);
+      },
+      60s, settings);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_frame_kind_and_garbage_payload_close_only_that_connection) {

@@ -3,6 +3,7 @@
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/node.hpp"
 
 #include <boost/asio/async_result.hpp>
@@ -100,6 +101,7 @@ asio::awaitable<std::shared_ptr<client>> client::open(worker_ref worker,
   co_await authenticate_client(socket, self.key(), settings.handshake_timeout, describe(worker),
                                std::move(open));
   auto t = std::make_shared<transport>(std::move(socket), settings, describe(worker));
+  self.guardian().watch(t->input());
   auto c = co_await finish_open(std::move(t), std::move(worker), type, std::move(signatures), {});
   co_return c;
 }

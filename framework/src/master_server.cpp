@@ -3,6 +3,7 @@
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/listener.hpp"
 #include "rpc_parallel/detail/node.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -17,20 +18,25 @@ using asio::ip::tcp;
 master_server::master_server(node& owner)
     : executor_(owner.executor()),
       settings_(owner.settings()),
-      key_(owner.key()),
-      acceptor_(executor_, tcp::endpoint(tcp::v4(), 0)) {
-  port_ = acceptor_.local_endpoint().port();
-}
+      listener_(listener::bind(owner.guardian(), settings_, owner.key(), "worker at ")),
+      port_(listener_->port()) {}
 
 std::shared_ptr<master_server> master_server::start(node& owner) {
   std::shared_ptr<master_server> server(new master_server(owner));
-  asio::co_spawn(server->executor_, server->accept_loop(), asio::detached);
+  listener::hooks accepting;
+  std::weak_ptr<master_server> weak = server;
+  accepting.on_connection = [weak](std::shared_ptr<transport> link, std::string host) {
+    if (auto self = weak.lock())
+      asio::co_spawn(self->executor_, self->receive_registration(std::move(link), std::move(host)),
+                     asio::detached);
+  };
+  server->listener_->start(std::move(accepting));
   return server;
 }
 
 void master_server::close() noexcept {
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
+  closed_ = true;
+  listener_->close();
   // Closing the links tells every worker with a heartbeat policy that its master is gone.
   for (auto& weak : links_)
     if (auto link = weak.lock()) link->close();
@@ -63,39 +69,18 @@ asio::awaitable<master_server::registered> master_server::await_registration(std
     s->arrived.expires_at(asio::steady_timer::time_point::max());
     boost::system::error_code ec;
     co_await s->arrived.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (!acceptor_.is_open())
-      throw rpc_error({error_kind::disconnected, "the master server closed"});
+    if (closed_) throw rpc_error({error_kind::disconnected, "the master server closed"});
   }
   co_return *s->value;  // the slot stays until `forget`, so a raced caller can await again
 }
 
-asio::awaitable<void> master_server::accept_loop() {
+// The first frame on an authenticated link (it came with the worker's proof) says which spawn
+// it answers.
+asio::awaitable<void> master_server::receive_registration(std::shared_ptr<transport> link,
+                                                          std::string host) {
   auto self = shared_from_this();
-  for (;;) {
-    boost::system::error_code ec;
-    tcp::socket socket =
-        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      if (!acceptor_.is_open()) co_return;
-      co_await back_off_after_accept_error(executor_);
-      continue;
-    }
-    asio::co_spawn(executor_, handshake(std::move(socket)), asio::detached);
-  }
-}
-
-asio::awaitable<void> master_server::handshake(tcp::socket socket) {
-  auto self = shared_from_this();
-  const rpc_settings& settings = settings_;
-  configure_socket(socket, settings);
-  boost::system::error_code ec;
-  auto remote = socket.remote_endpoint(ec);
-  if (ec) co_return;
-  std::string host = remote.address().to_string();
   try {
-    co_await authenticate_server(socket, key_, settings.handshake_timeout);
-    auto link = std::make_shared<transport>(std::move(socket), settings, "worker at " + host);
-    auto first = co_await with_deadline(link->read(), settings.handshake_timeout, "registration");
+    auto first = co_await with_deadline(link->read(), settings_.handshake_timeout, "registration");
     if (!first || first->kind != frame_kind::registration) co_return;
     auto reg = decode<registration>(first->payload, "registration");
     auto found = pending_.find(reg.worker_id);
@@ -111,7 +96,7 @@ asio::awaitable<void> master_server::handshake(tcp::socket socket) {
     found->second->value = registered{link, host, reg};
     found->second->arrived.cancel();
   } catch (const std::exception&) {
-    // Unauthenticated or malformed: dropped without touching any spawn.
+    // Malformed: dropped without touching any spawn.
   }
 }
 

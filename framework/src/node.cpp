@@ -1,6 +1,7 @@
 #include "rpc_parallel/detail/node.hpp"
 
 #include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/launcher.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
@@ -29,7 +30,10 @@ node* current_node = nullptr;  // the one node of this process; see node.hpp
 }  // namespace
 
 node::node(boost::asio::any_io_executor executor, node_config config)
-    : executor_(std::move(executor)), config_(std::move(config)), previous_(current_node) {
+    : executor_(std::move(executor)),
+      config_(std::move(config)),
+      guardian_(std::make_unique<detail::guardian>(executor_, config_.settings.heartbeat_timeout)),
+      previous_(current_node) {
   current_node = this;
 }
 

@@ -20,7 +20,7 @@ asio::awaitable<worker_ref> serve_worker(const worker_type_entry& type, std::str
     throw rpc_error(with_context(current_exception_error(),
                                  "serve worker of type \"" + type.name + "\": init_worker_state"));
   }
-  auto server = worker_server::bind(self.executor(), type, id, type.name);
+  auto server = worker_server::bind(self, type, id, type.name);
   std::weak_ptr<worker_server> weak = server;
   worker_server::hooks hooks;
   hooks.on_shutdown = [weak] {

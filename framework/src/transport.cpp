@@ -2,8 +2,11 @@
 
 #include "rpc_parallel/error.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -51,81 +54,65 @@ transport::transport(asio::ip::tcp::socket socket, rpc_settings settings, std::s
       settings_(settings),
       peer_(std::move(peer)),
       flushed_(socket_.get_executor()),
-      read_buffer_(64 * 1024) {}
+      wake_(std::make_shared<read_wake>()),
+      input_(
+          std::make_shared<frame_reader>(socket_.native_handle(), settings_.max_message_size, peer_,
+                                         [executor = socket_.get_executor(), wake = wake_] {
+                                           asio::post(executor, [wake] {
+                                             if (wake->waiting)
+                                               wake->signal.emit(asio::cancellation_type::terminal);
+                                           });
+                                         })) {}
+
+transport::~transport() { input_->close(); }
 
 asio::awaitable<std::optional<frame>> transport::read() {
   auto self = shared_from_this();  // the reader may be the last owner while it waits
   for (;;) {
-    std::size_t available = read_end_ - read_begin_;
-    std::size_t needed = frame_header_size;
-    if (available >= frame_header_size) {
-      frame_header header = parse_frame_header(read_buffer_.data() + read_begin_);
-      if (header.size > settings_.max_message_size)
-        throw rpc_error({error_kind::failed, "protocol error from " + peer_ + ": frame of " +
-                                                 std::to_string(header.size) +
-                                                 " bytes exceeds max_message_size " +
-                                                 std::to_string(settings_.max_message_size)});
-      bool flags_ok =
-          header.flags == 0 || (header.flags == frame_flag_more &&
-                                header.kind == static_cast<std::uint8_t>(frame_kind::stream_item));
-      if (header.kind == 0 || header.kind > max_frame_kind || !flags_ok)
-        throw rpc_error({error_kind::failed, "protocol error from " + peer_ +
-                                                 ": unknown frame kind " +
-                                                 std::to_string(header.kind) + " or flags " +
-                                                 std::to_string(header.flags)});
-      needed = frame_header_size + header.size;
-      if (available >= needed) {
-        const char* body = read_buffer_.data() + read_begin_ + frame_header_size;
-        frame f{static_cast<frame_kind>(header.kind), header.id, std::string(body, header.size),
-                header.flags};
-        read_begin_ += needed;
-        if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
-        co_return f;
-      }
-      if (needed > read_buffer_.size()) {
-        // A large frame is read straight into its own buffer: one copy fewer, and the read
-        // buffer stays small.
-        read_begin_ += frame_header_size;
-        std::string payload = co_await read_large_payload(header.size);
-        co_return frame{static_cast<frame_kind>(header.kind), header.id, std::move(payload),
-                        header.flags};
-      }
+    frame next;
+    frame_reader::status status{};
+    try {
+      status = input_->take(next);
+    } catch (const rpc_error&) {
+      open_ = false;
+      throw;
     }
-    // Make room for the whole frame (its size is already checked), then read more.
-    if (read_begin_ > 0 && read_buffer_.size() - read_end_ < std::max<std::size_t>(needed, 4096)) {
-      std::memmove(read_buffer_.data(), read_buffer_.data() + read_begin_, available);
-      read_begin_ = 0;
-      read_end_ = available;
+    if (status == frame_reader::status::frame) co_return next;
+    if (status == frame_reader::status::end) {
+      open_ = false;
+      co_return std::nullopt;
     }
+    // Received by whichever thread reads next (frame_reader.hpp): here we only wait, for the
+    // socket or for the guardian's wake. Our caller's cancellation (a deadline) still reaches
+    // the wait, through the wake signal.
+    asio::cancellation_slot caller = (co_await asio::this_coro::cancellation_state).slot();
+    bool caller_cancelled = false;
+    if (caller.is_connected())
+      caller.assign([wake = wake_, &caller_cancelled](asio::cancellation_type type) {
+        caller_cancelled = true;
+        wake->signal.emit(type);
+      });
+    struct waiting_flag {
+      read_wake& wake;
+      explicit waiting_flag(read_wake& w) : wake(w) { wake.waiting = true; }
+      ~waiting_flag() { wake.waiting = false; }
+    };
     boost::system::error_code ec;
-    std::size_t n = co_await socket_.async_read_some(
-        asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_),
-        asio::redirect_error(asio::use_awaitable, ec));
+    {
+      waiting_flag waiting(*wake_);
+      co_await socket_.async_wait(
+          asio::ip::tcp::socket::wait_read,
+          asio::bind_cancellation_slot(wake_->signal.slot(),
+                                       asio::redirect_error(asio::use_awaitable, ec)));
+    }
+    if (caller.is_connected()) caller.clear();
+    if (ec == asio::error::operation_aborted && !caller_cancelled && open_) continue;  // woken
     if (ec) {
       open_ = false;
-      if (ec == asio::error::eof && available == 0) co_return std::nullopt;
-      throw rpc_error({error_kind::disconnected,
-                       "connection to " + peer_ + " lost" +
-                           (available ? " in the middle of a frame: " : ": ") + ec.message()});
+      throw rpc_error(
+          {error_kind::disconnected, "connection to " + peer_ + " lost: " + ec.message()});
     }
-    read_end_ += n;
   }
-}
-
-asio::awaitable<std::string> transport::read_large_payload(std::size_t size) {
-  std::string payload(size, '\0');
-  std::size_t have = std::min(size, read_end_ - read_begin_);
-  std::memcpy(payload.data(), read_buffer_.data() + read_begin_, have);
-  read_begin_ = read_end_ = 0;
-  boost::system::error_code ec;
-  co_await asio::async_read(socket_, asio::buffer(payload.data() + have, size - have),
-                            asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
-    open_ = false;
-    throw rpc_error({error_kind::disconnected,
-                     "connection to " + peer_ + " lost in the middle of a frame: " + ec.message()});
-  }
-  co_return payload;
 }
 
 void transport::send(frame_kind kind, std::uint64_t id, std::string_view payload) {
@@ -239,6 +226,7 @@ asio::awaitable<void> transport::flush() {
 
 void transport::close() noexcept {
   open_ = false;
+  input_->close();  // before the descriptor goes: the guardian must never read a reused one
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -3,6 +3,7 @@
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/transport.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
 
@@ -26,17 +27,21 @@ namespace {
 
 class worker_runtime {
  public:
-  worker_runtime(asio::io_context& io, const worker_type_entry& type, worker_config config,
-                 std::function<void()> release)
-      : io_(io), type_(type), config_(std::move(config)), release_(std::move(release)) {}
+  worker_runtime(asio::io_context& io, node& self, const worker_type_entry& type,
+                 worker_config config, std::function<void()> release)
+      : io_(io),
+        node_(self),
+        type_(type),
+        config_(std::move(config)),
+        release_(std::move(release)) {}
 
   int exit_code() const { return exit_code_; }
   void fail() { exit(1); }
 
   asio::awaitable<void> start() {
     // What the worker logs until it serves is kept for its log's later subscribers.
-    node::current().logs().keep_messages(true);
-    auto server = worker_server::bind(io_.get_executor(), type_, config_.id, config_.name);
+    node_.logs().keep_messages(true);
+    auto server = worker_server::bind(node_, type_, config_.id, config_.name);
     server_ = server;
     link_ = co_await register_with_master(server->port());
     release_();
@@ -55,7 +60,7 @@ class worker_runtime {
       exit(1);
       co_return;
     }
-    node::current().logs().keep_messages(false);
+    node_.logs().keep_messages(false);
     server->start(std::move(state), hooks());
     link_->send(frame_kind::init_done, 0, {});
     if (config_.policy == shutdown_policy::connection_closed) {
@@ -91,13 +96,21 @@ class worker_runtime {
     finish_frame(frame, frame_kind::registration, 0);
     co_await authenticate_client(socket, config_.key, settings.handshake_timeout, peer,
                                  std::move(frame));
-    co_return std::make_shared<transport>(std::move(socket), settings, peer);
+    auto link = std::make_shared<transport>(std::move(socket), settings, peer);
+    // The link's end is the master's death (or, under connection_closed, the owner closing):
+    // the guardian ends the worker then even while user code holds the user thread. Only a
+    // confirmed called_shutdown_function worker outlives it (watch_master).
+    node_.guardian().watch(link->input(),
+                           {.exit_at_end = config_.policy != shutdown_policy::called_shutdown,
+                            .exit_at_shutdown = true});
+    co_return link;
   }
 
   worker_server::hooks hooks() {
     worker_server::hooks h;
     h.on_owner_closed = [this] { exit(0); };
     h.on_shutdown = [this] { exit(0); };
+    h.shutdown_ends_process = true;
     h.on_background_failure = [this](error e) {
       std::cerr << "rpc_parallel worker \"" << config_.name << "\": " << e.message
                 << "; shutting down" << std::endl;
@@ -152,6 +165,7 @@ class worker_runtime {
   }
 
   asio::io_context& io_;
+  node& node_;
   const worker_type_entry& type_;
   worker_config config_;
   std::function<void()> release_;
@@ -167,7 +181,7 @@ int serve_as_worker(const type_registry& types, const worker_type_entry& type, w
   asio::io_context io(1);
   node self(io.get_executor(), node_config{config.key, config.settings, config.worker_command,
                                            config.pass_name, types});
-  worker_runtime runtime(io, type, std::move(config), std::move(release));
+  worker_runtime runtime(io, self, type, std::move(config), std::move(release));
   asio::co_spawn(io, runtime.start(), [&](std::exception_ptr e) {
     if (!e) return;
     try {

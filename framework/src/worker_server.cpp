@@ -4,6 +4,7 @@
 #include "rpc_parallel/detail/client.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/listener.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/stream.hpp"
 
@@ -42,32 +43,39 @@ void send_reply(transport& t, std::uint64_t id, std::string reply_frame) {
 }
 }  // namespace
 
-std::shared_ptr<worker_server> worker_server::bind(asio::any_io_executor executor,
-                                                   const worker_type_entry& type, std::string id,
-                                                   std::string name) {
-  tcp::acceptor acceptor(executor, tcp::endpoint(tcp::v4(), 0));
+std::shared_ptr<worker_server> worker_server::bind(node& self, const worker_type_entry& type,
+                                                   std::string id, std::string name) {
   return std::shared_ptr<worker_server>(
-      new worker_server(std::move(acceptor), type, std::move(id), std::move(name)));
+      new worker_server(self, type, std::move(id), std::move(name)));
 }
 
-worker_server::worker_server(tcp::acceptor acceptor, const worker_type_entry& type, std::string id,
+worker_server::worker_server(node& self, const worker_type_entry& type, std::string id,
                              std::string name)
-    : acceptor_(std::move(acceptor)),
+    : node_(self),
+      executor_(self.executor()),
+      listener_(listener::bind(self.guardian(), self.settings(), self.key(), "")),
       type_(type),
       id_(std::move(id)),
       name_(std::move(name)),
-      port_(acceptor_.local_endpoint().port()) {}
+      port_(listener_->port()) {}
+
+worker_server::~worker_server() { listener_->close(); }
 
 void worker_server::start(std::shared_ptr<void> state, hooks h) {
   state_ = std::move(state);
   hooks_ = std::move(h);
-  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+  listener::hooks accepting;
+  std::weak_ptr<worker_server> weak = weak_from_this();
+  accepting.on_connection = [weak](std::shared_ptr<transport> t, std::string) {
+    if (auto self = weak.lock())
+      asio::co_spawn(self->executor_, self->serve_connection(std::move(t), false), asio::detached);
+  };
+  accepting.on_refused = [refused = refused_] { ++*refused; };
+  accepting.rules.exit_at_shutdown = hooks_.shutdown_ends_process;
+  listener_->start(std::move(accepting));
 }
 
-void worker_server::close_server() noexcept {
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-}
+void worker_server::close_server() noexcept { listener_->close(); }
 
 void worker_server::stop() noexcept {
   close_server();
@@ -76,44 +84,8 @@ void worker_server::stop() noexcept {
   connections_.clear();
 }
 
-asio::awaitable<void> worker_server::accept_loop() {
-  auto self = shared_from_this();
-  for (;;) {
-    boost::system::error_code ec;
-    tcp::socket socket =
-        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      if (!acceptor_.is_open()) co_return;
-      // e.g. EMFILE: keep serving the connections we have, and retry a little later.
-      co_await back_off_after_accept_error(acceptor_.get_executor());
-      continue;
-    }
-    asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
-  }
-}
-
-asio::awaitable<void> worker_server::serve(tcp::socket socket) {
-  auto self = shared_from_this();
-  const rpc_settings& settings = node::current().settings();
-  configure_socket(socket, settings);
-  std::string peer;
-  {
-    boost::system::error_code ec;
-    auto remote = socket.remote_endpoint(ec);
-    peer = ec ? std::string("a client")
-              : remote.address().to_string() + ":" + std::to_string(remote.port());
-  }
-  try {
-    co_await authenticate_server(socket, node::current().key(), settings.handshake_timeout);
-  } catch (const std::exception&) {
-    ++refused_;  // nothing of theirs was read beyond fixed-size bytes; just drop them
-    co_return;
-  }
-  co_await serve_connection(std::make_shared<transport>(std::move(socket), settings, peer), false);
-}
-
 void worker_server::adopt(std::shared_ptr<transport> t) {
-  asio::co_spawn(acceptor_.get_executor(), serve_connection(std::move(t), true), asio::detached);
+  asio::co_spawn(executor_, serve_connection(std::move(t), true), asio::detached);
 }
 
 asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport> t, bool adopted) {
@@ -127,7 +99,7 @@ asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport>
   try {
     bool opened = co_await open(t, conn_state, owner, control_only);
     if (!opened) {
-      ++refused_;
+      ++*refused_;
       co_await t->flush();
       t->close();
       // An adopted link that never opened (the spawner gave up, or died) ends the worker too.
@@ -214,7 +186,7 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
       }
       const function_entry& fn = type_.functions.at(index);
       if (fn.async) {
-        asio::co_spawn(acceptor_.get_executor(),
+        asio::co_spawn(executor_,
                        run_async(t, f.id, index, f.payload.substr(4), conn_state, one_way),
                        asio::detached);
         return;
@@ -252,7 +224,7 @@ void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
     // The built-in log subscription every worker offers.
     auto out = streams.open_outbound(t, f.id, /*held=*/false);
     t->send(frame_kind::reply_ok, f.id, {});
-    node::current().logs().subscribe(stream_writer<log_message>(writer_handle(std::move(out))));
+    node_.logs().subscribe(stream_writer<log_message>(writer_handle(std::move(out))));
     return;
   }
   if (f.payload.size() < 4 || index >= type_.functions.size() ||
@@ -275,7 +247,7 @@ void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
   }
   if (kind == function_kind::pipe) t->send(frame_kind::reply_ok, f.id, {});
   asio::co_spawn(
-      acceptor_.get_executor(),
+      executor_,
       run_stream(t, f.id, index, f.payload.substr(4), conn_state, std::move(out), std::move(in)),
       asio::detached);
 }

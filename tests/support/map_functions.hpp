@@ -4,6 +4,7 @@
 #include <rpc_parallel/map_reduce.hpp>
 
 #include <unistd.h>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
@@ -107,6 +108,19 @@ struct concat {
   }
 };
 
+/// Computes 2 s without yielding, then returns the input's size (for large inputs).
+struct slow_size {
+  static constexpr std::string_view name = "slow_size";
+  using input = std::string;
+  using output = std::uint64_t;
+  static output map(const input& bytes) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < end) {
+    }
+    return bytes.size();
+  }
+};
+
 template <class App>
 void register_map_functions(App& app) {
   using rpc_parallel::map_worker;
@@ -118,7 +132,8 @@ void register_map_functions(App& app) {
       .template add_worker<map_worker<greet>>()
       .template add_worker<map_worker<sum>>()
       .template add_worker<map_worker<concat>>()
-      .template add_worker<map_worker<where_mapped>>();
+      .template add_worker<map_worker<where_mapped>>()
+      .template add_worker<map_worker<slow_size>>();
 }
 
 }  // namespace tests

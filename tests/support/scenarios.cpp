@@ -5,6 +5,10 @@
 
 #include <rpc_parallel/remote.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +21,16 @@ namespace rp = rpc_parallel;
 
 namespace tests {
 namespace {
+
+// Starts a 30 s spin (a plain function that never yields) on `conn`, in the background.
+void start_spinning(asio::any_io_executor executor, rp::connection<echo_worker>& conn) {
+  asio::co_spawn(
+      executor,
+      [](rp::connection<echo_worker>* c) -> asio::awaitable<void> {
+        (void)co_await c->try_run(echo_worker::busy, 30000);
+      }(&conn),
+      asio::detached);
+}
 
 // Spawns workers under every policy that must not outlive their master (plus a grandchild),
 // prints their pids, then waits to be killed.
@@ -48,6 +62,30 @@ asio::awaitable<void> spawn_and_hang() {
   std::cout << "ready" << std::endl;
   asio::steady_timer forever(co_await asio::this_coro::executor,
                              asio::steady_timer::time_point::max());
+  co_await forever.async_wait(asio::use_awaitable);
+}
+
+// Spawns 4 workers under connection_closed and 4 under heartbeater_timeout, starts a 30 s plain
+// function on each, prints their pids, then waits to be killed.
+asio::awaitable<void> spawn_busy_and_hang() {
+  auto executor = co_await asio::this_coro::executor;
+  std::vector<rp::connection<echo_worker>> conns;
+  for (int i = 0; i < 8; ++i) {
+    if (i < 4) {
+      conns.push_back(co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                      rp::spawn_options(), "owned"));
+    } else {
+      auto w = co_await rp::spawn<echo_worker>(rp::shutdown_on::heartbeater_timeout,
+                                               rp::spawn_options(), std::string("beating"));
+      conns.push_back(co_await rp::connect(w));
+    }
+    std::int64_t pid = co_await conns.back().run(echo_worker::pid);
+    std::cout << "pid " << pid << "\n";
+  }
+  for (auto& conn : conns) start_spinning(executor, conn);
+  co_await asio::post(executor, asio::use_awaitable);  // the calls are on their way
+  std::cout << "ready" << std::endl;
+  asio::steady_timer forever(executor, asio::steady_timer::time_point::max());
   co_await forever.async_wait(asio::use_awaitable);
 }
 
@@ -90,6 +128,11 @@ asio::awaitable<void> remote_spawn_and_hang() {
     std::cout << "pid " << pid << "\n";
     beating.push_back(std::move(link));
   }
+  // Every worker inside a plain function when the master dies: only the guardian can notice.
+  auto executor = co_await asio::this_coro::executor;
+  for (auto& conn : owned) start_spinning(executor, conn);
+  for (auto& conn : beating) start_spinning(executor, conn);
+  co_await asio::post(executor, asio::use_awaitable);  // the calls are on their way
   std::cout << "ready" << std::endl;
   asio::steady_timer forever(co_await asio::this_coro::executor,
                              asio::steady_timer::time_point::max());
@@ -144,6 +187,8 @@ int run_scenario(const std::string& name) {
   std::function<asio::awaitable<void>()> body;
   if (name == "spawn_and_hang")
     body = spawn_and_hang;
+  else if (name == "spawn_busy_and_hang")
+    body = spawn_busy_and_hang;
   else if (name == "rename_and_spawn")
     body = rename_and_spawn;
   else if (name == "remote_spawn_and_hang")

@@ -19,6 +19,7 @@
 
 namespace rpc_parallel::detail {
 
+class listener;
 class node;
 
 /// Shared with its coroutines (each holds a reference), so closing it while they are suspended
@@ -54,8 +55,8 @@ class master_server : public std::enable_shared_from_this<master_server> {
     std::optional<registered> value;
     boost::asio::steady_timer arrived;
   };
-  boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> handshake(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> receive_registration(std::shared_ptr<transport> link,
+                                                    std::string host);
   boost::asio::awaitable<void> read_failures(std::shared_ptr<transport> link, std::string name,
                                              std::function<void(rpc_parallel::error)> on_failure);
 
@@ -63,8 +64,8 @@ class master_server : public std::enable_shared_from_this<master_server> {
 
   boost::asio::any_io_executor executor_;
   rpc_settings settings_;
-  secret key_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<listener> listener_;
+  bool closed_ = false;
   std::uint16_t port_ = 0;
   std::map<std::string, std::shared_ptr<slot>> pending_;
   std::vector<std::weak_ptr<transport>> links_;

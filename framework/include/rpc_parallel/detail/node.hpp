@@ -16,6 +16,7 @@
 
 namespace rpc_parallel::detail {
 
+class guardian;
 class master_server;
 class worker_server;
 
@@ -47,7 +48,10 @@ class node {
   /// This process's log and its subscribers.
   log_hub& logs() noexcept { return logs_; }
 
+  /// The user thread's executor: user code and the framework's upper layers run on it.
   const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
+  /// This process's framework thread (guardian.hpp).
+  detail::guardian& guardian() noexcept { return *guardian_; }
   const node_config& config() const noexcept { return config_; }
   const secret& key() const noexcept { return config_.key; }
   const rpc_settings& settings() const noexcept { return config_.settings; }
@@ -65,6 +69,8 @@ class node {
  private:
   boost::asio::any_io_executor executor_;
   node_config config_;
+  // Before the servers: they accept on its thread, so it is destroyed after them.
+  std::unique_ptr<detail::guardian> guardian_;
   std::shared_ptr<detail::master_server> master_server_;
   std::vector<std::shared_ptr<worker_server>> servers_;
   log_hub logs_;

@@ -1,10 +1,12 @@
 // One authenticated TCP connection carrying frames: coalesced writes, size-checked reads.
 #pragma once
 
+#include "rpc_parallel/detail/frame_reader.hpp"
 #include "rpc_parallel/detail/wire.hpp"
 #include "rpc_parallel/rpc_settings.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -16,13 +18,6 @@
 #include <vector>
 
 namespace rpc_parallel::detail {
-
-struct frame {
-  frame_kind kind{};
-  std::uint64_t id = 0;
-  std::string payload;
-  std::uint8_t flags = 0;
-};
 
 /// Waits 100 ms: after a failed accept (out of descriptors), retrying at once would spin.
 boost::asio::awaitable<void> back_off_after_accept_error(boost::asio::any_io_executor executor);
@@ -41,11 +36,15 @@ class transport : public std::enable_shared_from_this<transport> {
   static constexpr std::size_t stream_slice = 1024 * 1024;
 
   transport(boost::asio::ip::tcp::socket socket, rpc_settings settings, std::string peer);
+  /// Closes the receiving side first, so that a guardian never reads the reused descriptor.
+  ~transport();
 
   /// The next frame, or nullopt at a clean end of stream. Throws `rpc_error`: `disconnected`
   /// when the connection breaks, `failed` on a frame that breaks the protocol (oversized,
-  /// unknown kind, truncated). The size is checked before any allocation.
+  /// unknown kind, truncated). The size is checked before any allocation. One reader at a time.
   boost::asio::awaitable<std::optional<frame>> read();
+  /// The receiving side, for the guardian to watch (guardian.hpp).
+  const std::shared_ptr<frame_reader>& input() const noexcept { return input_; }
 
   /// Queues a frame made by `begin_frame`/`finish_frame`. Frames queued while a write is in
   /// flight leave together in one write. Throws `rpc_error` (failed) if the payload exceeds
@@ -67,7 +66,6 @@ class transport : public std::enable_shared_from_this<transport> {
 
  private:
   void start_write();
-  boost::asio::awaitable<std::string> read_large_payload(std::size_t size);
 
   /// Stream-lane bytes: finished small frames packed together, or one large value (header
   /// space included) that leaves in fragments.
@@ -92,9 +90,14 @@ class transport : public std::enable_shared_from_this<transport> {
   std::deque<std::array<char, frame_header_size + sizeof(std::uint64_t)>> in_flight_headers_;
   std::vector<boost::asio::const_buffer> in_flight_buffers_;
   boost::asio::steady_timer flushed_;  // cancelled whenever a write completes
-  std::vector<char> read_buffer_;
-  std::size_t read_begin_ = 0;
-  std::size_t read_end_ = 0;
+  // A reader waiting for the socket is woken through `signal` when the guardian has received
+  // for it (the socket may then have nothing more to say). Shared with the posts that wake it.
+  struct read_wake {
+    boost::asio::cancellation_signal signal;
+    bool waiting = false;
+  };
+  std::shared_ptr<read_wake> wake_;
+  std::shared_ptr<frame_reader> input_;
 };
 
 }  // namespace rpc_parallel::detail

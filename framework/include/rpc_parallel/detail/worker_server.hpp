@@ -8,14 +8,17 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace rpc_parallel::detail {
+
+class listener;
+class node;
 
 class worker_server : public std::enable_shared_from_this<worker_server> {
  public:
@@ -24,12 +27,16 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
     std::function<void()> on_owner_closed;  ///< The `owner` connection closed.
     std::function<void()> on_shutdown;      ///< A client sent `shutdown`.
     std::function<void(rpc_parallel::error)> on_background_failure;  ///< A one-way threw.
+    /// A `shutdown` frame ends the process, even while user code holds the user thread (a
+    /// spawned worker's rule; a served one only stops).
+    bool shutdown_ends_process = false;
   };
 
   /// Binds a listening socket on all interfaces and an OS-chosen port; accepts nothing yet.
-  static std::shared_ptr<worker_server> bind(boost::asio::any_io_executor executor,
-                                             const worker_type_entry& type, std::string id,
-                                             std::string name);
+  /// Connections are accepted on `self`'s guardian thread and served on its executor.
+  static std::shared_ptr<worker_server> bind(node& self, const worker_type_entry& type,
+                                             std::string id, std::string name);
+  ~worker_server();
 
   /// Starts accepting connections that share `state`.
   void start(std::shared_ptr<void> state, hooks hooks);
@@ -44,13 +51,10 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   const std::string& id() const noexcept { return id_; }
   bool owner_has_connected() const noexcept { return owner_connected_; }
   /// Connections refused (failed authentication or a bad first frame), for tests.
-  std::size_t refused_count() const noexcept { return refused_; }
+  std::size_t refused_count() const noexcept { return *refused_; }
 
  private:
-  worker_server(boost::asio::ip::tcp::acceptor acceptor, const worker_type_entry& type,
-                std::string id, std::string name);
-  boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  worker_server(node& self, const worker_type_entry& type, std::string id, std::string name);
   boost::asio::awaitable<void> serve_connection(std::shared_ptr<transport> t, bool adopted);
   boost::asio::awaitable<bool> open(std::shared_ptr<transport> t, std::shared_ptr<void>& conn_state,
                                     bool& owner, bool& control_only);
@@ -69,7 +73,9 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   void report(const std::shared_ptr<transport>& t, std::uint64_t id, std::size_t index,
               bool one_way);
 
-  boost::asio::ip::tcp::acceptor acceptor_;
+  node& node_;
+  boost::asio::any_io_executor executor_;
+  std::shared_ptr<listener> listener_;
   const worker_type_entry& type_;
   std::string id_;
   std::string name_;
@@ -77,7 +83,10 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   std::shared_ptr<void> state_;
   hooks hooks_;
   bool owner_connected_ = false;
-  std::size_t refused_ = 0;
+  // Counted on the guardian's thread too, which must never own the server (its state is the
+  // user's, destroyed on the user thread).
+  std::shared_ptr<std::atomic<std::size_t>> refused_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
   std::vector<std::weak_ptr<transport>> connections_;
 };
 

@@ -1,0 +1,59 @@
+// A listening socket whose connections are accepted and authenticated on the guardian's thread.
+#pragma once
+
+#include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/guardian.hpp"
+#include "rpc_parallel/detail/transport.hpp"
+#include "rpc_parallel/rpc_settings.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace rpc_parallel::detail {
+
+/// So that a worker whose user code is busy still takes connections: they are accepted and
+/// authenticated on the guardian's thread, watched by it from then on, and handed to the user
+/// thread as transports. Shared with its coroutines; `close` ends them.
+class listener : public std::enable_shared_from_this<listener> {
+ public:
+  struct hooks {
+    /// On the user thread: an authenticated connection, and the peer's address.
+    std::function<void(std::shared_ptr<transport>, std::string host)> on_connection;
+    /// On the guardian's thread: a peer that failed the handshake (it has been dropped).
+    std::function<void()> on_refused;
+    /// What the guardian does for these connections by itself while the user thread stalls.
+    while_stalled rules;
+  };
+
+  /// Binds on all interfaces and an OS-chosen port; accepts nothing until `start`. Transports
+  /// are named `peer_prefix` + "ADDRESS:PORT" in errors. `g` must outlive the listener's use.
+  static std::shared_ptr<listener> bind(guardian& g, const rpc_settings& settings,
+                                        const secret& key, std::string peer_prefix);
+
+  void start(hooks h);
+  /// Stops accepting; connections already handed over are unaffected. Thread-safe.
+  void close() noexcept;
+  bool is_open() const noexcept { return open_; }
+  std::uint16_t port() const noexcept { return port_; }
+
+ private:
+  listener(guardian& g, const rpc_settings& settings, const secret& key, std::string peer_prefix);
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> handshake(boost::asio::ip::tcp::socket socket);
+
+  guardian& guardian_;
+  rpc_settings settings_;
+  secret key_;
+  std::string peer_prefix_;
+  boost::asio::ip::tcp::acceptor acceptor_;  // guardian thread only, after bind
+  std::uint16_t port_ = 0;
+  std::atomic<bool> open_{true};
+  hooks hooks_;
+};
+
+}  // namespace rpc_parallel::detail

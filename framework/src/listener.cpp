@@ -1,0 +1,83 @@
+#include "rpc_parallel/detail/listener.hpp"
+
+#include "rpc_parallel/detail/guardian.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace rpc_parallel::detail {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+std::shared_ptr<listener> listener::bind(guardian& g, const rpc_settings& settings,
+                                         const secret& key, std::string peer_prefix) {
+  return std::shared_ptr<listener>(new listener(g, settings, key, std::move(peer_prefix)));
+}
+
+listener::listener(guardian& g, const rpc_settings& settings, const secret& key,
+                   std::string peer_prefix)
+    : guardian_(g),
+      settings_(settings),
+      key_(key),
+      peer_prefix_(std::move(peer_prefix)),
+      acceptor_(g.executor(), tcp::endpoint(tcp::v4(), 0)),
+      port_(acceptor_.local_endpoint().port()) {}
+
+void listener::start(hooks h) {
+  hooks_ = std::move(h);
+  asio::co_spawn(guardian_.executor(), accept_loop(), asio::detached);
+}
+
+void listener::close() noexcept {
+  open_ = false;
+  asio::post(guardian_.executor(), [self = shared_from_this()] {
+    boost::system::error_code ignored;
+    self->acceptor_.close(ignored);
+  });
+}
+
+asio::awaitable<void> listener::accept_loop() {
+  auto self = shared_from_this();
+  while (open_) {
+    boost::system::error_code ec;
+    tcp::socket socket =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (!acceptor_.is_open() || !open_) co_return;
+      // e.g. EMFILE: keep serving the connections we have, and retry a little later.
+      co_await back_off_after_accept_error(guardian_.executor());
+      continue;
+    }
+    asio::co_spawn(guardian_.executor(), handshake(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> listener::handshake(tcp::socket socket) {
+  auto self = shared_from_this();
+  configure_socket(socket, settings_);
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  try {
+    co_await authenticate_server(socket, key_, settings_.handshake_timeout);
+  } catch (const std::exception&) {
+    // Nothing of theirs was read beyond fixed-size bytes; just drop them.
+    if (hooks_.on_refused) hooks_.on_refused();
+    co_return;
+  }
+  // From here the connection belongs to the user thread's executor, and is watched.
+  auto protocol = remote.protocol();
+  tcp::socket user_socket(guardian_.user_executor(), protocol, socket.release());
+  std::string host = remote.address().to_string();
+  auto t = std::make_shared<transport>(std::move(user_socket), settings_,
+                                       peer_prefix_ + host + ":" + std::to_string(remote.port()));
+  guardian_.watch(t->input(), hooks_.rules);
+  asio::post(guardian_.user_executor(), [self, t = std::move(t), host = std::move(host)]() mutable {
+    if (self->hooks_.on_connection) self->hooks_.on_connection(std::move(t), std::move(host));
+  });
+}
+
+}  // namespace rpc_parallel::detail
