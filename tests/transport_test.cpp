@@ -83,6 +83,25 @@ BOOST_AUTO_TEST_CASE(a_large_stream_value_leaves_in_fragments_that_small_frames_
   });
 }
 
+BOOST_AUTO_TEST_CASE(frames_of_every_size_class_arrive_whole_and_in_order) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto pair = co_await connect_pair();
+    // Around the 64 KiB read buffer, around half of a growing payload, and several MiB.
+    std::vector<std::size_t> sizes{0,      1,      65519,  65520,   65521,  100000,
+                                   131072, 200000, 999999, 4 << 20, 7777777};
+    for (std::size_t size : sizes) {
+      std::string payload = stream_value(size).substr(detail::frame_header_size);
+      pair.writer->send(detail::frame_kind::call, size, payload);
+    }
+    for (std::size_t size : sizes) {
+      auto f = co_await pair.reader->read();
+      BOOST_REQUIRE(f.has_value());
+      BOOST_TEST(f->id == size);
+      BOOST_TEST((f->payload == stream_value(size).substr(detail::frame_header_size)));
+    }
+  });
+}
+
 BOOST_AUTO_TEST_CASE(small_stream_frames_keep_their_order_across_writes) {
   tests::run([]() -> asio::awaitable<void> {
     auto pair = co_await connect_pair();

@@ -20,13 +20,16 @@ std::size_t waiting_in_kernel(int fd) {
                                                              : 0;
 }
 
-// The size a large frame's payload buffer grows to: room for what is proven to exist (received
-// or waiting), at least double what it was, and never a step that would hold more than 1.5x
-// the frame at once (the old and the new buffer both live while the bytes are copied).
+// The size a large frame's payload buffer grows to, from one holding `current` received bytes:
+// room for what is proven to exist (`proven`: received or waiting in the kernel), at least
+// double, and never a step that would hold more than 1.5x the frame at once (old and new
+// buffer both live while the bytes are copied): sizes stop at half the frame, then jump to it.
 std::size_t next_size(std::size_t total, std::size_t current, std::size_t proven) {
   std::size_t next = std::max({current * 2, proven, read_buffer_size});
   if (next >= total) return total;
-  return std::min(next, total - total / 2);
+  std::size_t half = total - total / 2;
+  if (next <= half) return next;
+  return current >= half ? total : half;
 }
 
 }  // namespace
@@ -189,7 +192,7 @@ bool frame_reader::check_header(const frame_header& header) {
 // The frame's bytes so far move from the read buffer into the frame's own payload, which the
 // rest is then received into directly.
 void frame_reader::start_large(const frame_header& header, std::size_t have) {
-  std::size_t size = next_size(header.size, 0, have + waiting_in_kernel(fd_));
+  std::size_t size = next_size(header.size, have, have + waiting_in_kernel(fd_));
   large_.emplace(large_frame{header, std::string(size, '\0'), have});
   std::memcpy(large_->payload.data(), buffer_.data() + begin_ + frame_header_size, have);
   begin_ = end_ = 0;
