@@ -36,7 +36,8 @@ constexpr std::size_t sixteen_mib = 16 * 1024 * 1024;
 
 /// Runs `op` in the background; `done` is cancelled (so it can be awaited) when it finishes.
 template <class T>
-void start(asio::awaitable<T> op, std::optional<rp::or_error<T>>& result, asio::steady_timer& done) {
+void start(asio::awaitable<T> op, std::optional<rp::or_error<T>>& result,
+           asio::steady_timer& done) {
   asio::co_spawn(
       done.get_executor(),
       [](asio::awaitable<T> op, std::optional<rp::or_error<T>>& result,

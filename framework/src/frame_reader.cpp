@@ -3,8 +3,8 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace rpc_parallel::detail {
@@ -57,8 +57,7 @@ frame_reader::status frame_reader::take(frame& out) {
                        "connection to " + peer_ + " lost in the middle of a frame: end of file"});
     return status::end;
   }
-  if (closed_)
-    throw rpc_error({error_kind::disconnected, "connection to " + peer_ + " is closed"});
+  if (closed_) throw rpc_error({error_kind::disconnected, "connection to " + peer_ + " is closed"});
   return status::empty;
 }
 
@@ -120,10 +119,10 @@ frame_reader::received frame_reader::receive(std::size_t limit, bool stop_at_fra
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return received::drained;
-      fail({error_kind::disconnected, "connection to " + peer_ + " lost" +
-                                          (end_ > begin_ || large_ ? " in the middle of a frame"
-                                                                   : "") +
-                                          ": " + std::strerror(errno)});
+      fail({error_kind::disconnected,
+            "connection to " + peer_ + " lost" +
+                (end_ > begin_ || large_ ? " in the middle of a frame" : "") + ": " +
+                std::strerror(errno)});
       return received::ended;
     }
     if (n == 0) {
@@ -161,9 +160,8 @@ void frame_reader::parse_buffered() {
       break;
     }
     const char* body = buffer_.data() + begin_ + frame_header_size;
-    ready_.push_back(
-        {static_cast<frame_kind>(header.kind), header.id, std::string(body, header.size),
-         header.flags});
+    ready_.push_back({static_cast<frame_kind>(header.kind), header.id,
+                      std::string(body, header.size), header.flags});
     if (ready_.back().kind == frame_kind::shutdown) shutdown_seen_ = true;
     begin_ += needed;
   }
@@ -199,8 +197,8 @@ void frame_reader::start_large(const frame_header& header, std::size_t have) {
 }
 
 void frame_reader::grow_large() {
-  std::size_t size = next_size(large_->header.size, large_->filled,
-                               large_->filled + waiting_in_kernel(fd_));
+  std::size_t size =
+      next_size(large_->header.size, large_->filled, large_->filled + waiting_in_kernel(fd_));
   // A new string of exactly this size: resize() and reserve() may round the capacity up.
   std::string grown(size, '\0');
   std::memcpy(grown.data(), large_->payload.data(), large_->filled);

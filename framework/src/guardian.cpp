@@ -1,11 +1,13 @@
 #include "rpc_parallel/detail/guardian.hpp"
 
+#include "rpc_parallel/detail/listener.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -58,8 +60,16 @@ guardian::guardian(asio::any_io_executor user_executor, milliseconds heartbeat_t
 }
 
 guardian::~guardian() {
-  io_.stop();
+  // Listeners first, on this thread, in order: their acceptors must be gone before io_ is.
+  for (auto& weak : listeners_)
+    if (auto l = weak.lock()) l->shut_down();
+  asio::post(io_, [this] { io_.stop(); });
   thread_.join();
+}
+
+void guardian::track(std::weak_ptr<listener> l) {
+  std::erase_if(listeners_, [](const std::weak_ptr<listener>& w) { return w.expired(); });
+  listeners_.push_back(std::move(l));
 }
 
 void guardian::watch(std::shared_ptr<frame_reader> input, while_stalled rules) {

@@ -14,7 +14,9 @@ using asio::ip::tcp;
 
 std::shared_ptr<listener> listener::bind(guardian& g, const rpc_settings& settings,
                                          const secret& key, std::string peer_prefix) {
-  return std::shared_ptr<listener>(new listener(g, settings, key, std::move(peer_prefix)));
+  std::shared_ptr<listener> l(new listener(g, settings, key, std::move(peer_prefix)));
+  g.track(l);
+  return l;
 }
 
 listener::listener(guardian& g, const rpc_settings& settings, const secret& key,
@@ -23,8 +25,8 @@ listener::listener(guardian& g, const rpc_settings& settings, const secret& key,
       settings_(settings),
       key_(key),
       peer_prefix_(std::move(peer_prefix)),
-      acceptor_(g.executor(), tcp::endpoint(tcp::v4(), 0)),
-      port_(acceptor_.local_endpoint().port()) {}
+      acceptor_(std::in_place, g.executor(), tcp::endpoint(tcp::v4(), 0)),
+      port_(acceptor_->local_endpoint().port()) {}
 
 void listener::start(hooks h) {
   hooks_ = std::move(h);
@@ -33,20 +35,28 @@ void listener::start(hooks h) {
 
 void listener::close() noexcept {
   open_ = false;
+  if (guardian_stopping_) return;
   asio::post(guardian_.executor(), [self = shared_from_this()] {
     boost::system::error_code ignored;
-    self->acceptor_.close(ignored);
+    if (self->acceptor_) self->acceptor_->close(ignored);
   });
+}
+
+void listener::shut_down() noexcept {
+  open_ = false;
+  guardian_stopping_ = true;
+  asio::post(guardian_.executor(), [self = shared_from_this()] { self->acceptor_.reset(); });
 }
 
 asio::awaitable<void> listener::accept_loop() {
   auto self = shared_from_this();
   while (open_) {
     boost::system::error_code ec;
+    if (!acceptor_) co_return;
     tcp::socket socket =
-        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      if (!acceptor_.is_open() || !open_) co_return;
+      if (!acceptor_ || !acceptor_->is_open() || !open_) co_return;
       // e.g. EMFILE: keep serving the connections we have, and retry a little later.
       co_await back_off_after_accept_error(guardian_.executor());
       continue;

@@ -5,7 +5,7 @@
 #include "rpc_parallel/detail/map_scheduler.hpp"
 
 #include "rpc_parallel/detail/codec.hpp"
-#include "rpc_parallel/detail/stream_channel.hpp"
+#include "rpc_parallel/detail/wakeup.hpp"
 #include "rpc_parallel/error.hpp"
 
 #include <boost/asio/co_spawn.hpp>

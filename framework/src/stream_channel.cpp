@@ -27,12 +27,6 @@ std::string_view to_string(stream_closed_by who) noexcept {
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
 
-asio::awaitable<void> wakeup::wait() {
-  timer_.expires_at(asio::steady_timer::time_point::max());
-  boost::system::error_code ignored;
-  co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-}
-
 // ---- inbound ----
 
 inbound_stream::inbound_stream(std::shared_ptr<transport> t, std::uint64_t id)

@@ -2,7 +2,7 @@
 
 #include "ssh_command.hpp"
 
-#include "rpc_parallel/detail/stream_channel.hpp"
+#include "rpc_parallel/detail/wakeup.hpp"
 #include "rpc_parallel/error.hpp"
 
 #include <boost/asio/execution/context.hpp>

@@ -9,7 +9,7 @@
 #include "ssh_connections.hpp"
 
 #include "rpc_parallel/detail/launcher.hpp"
-#include "rpc_parallel/detail/stream_channel.hpp"
+#include "rpc_parallel/detail/wakeup.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/worker_process.hpp"

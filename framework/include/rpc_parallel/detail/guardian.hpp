@@ -17,6 +17,8 @@
 
 namespace rpc_parallel::detail {
 
+class listener;
+
 /// Threads of a process:
 /// - the **user thread** runs the user's code (master_main, implementations, init functions,
 ///   sinks) and the framework's upper layers (calls, streams, dispatch): everything on
@@ -52,6 +54,11 @@ class guardian {
   /// Reads `input` whenever the user thread stalls, until `input` is closed. Thread-safe.
   void watch(std::shared_ptr<frame_reader> input, while_stalled rules = {});
 
+  /// Keeps track of a listener whose acceptor lives on this thread: before the thread stops,
+  /// the acceptor is closed and destroyed there (the listener itself may outlive us). Call on
+  /// the user thread.
+  void track(std::weak_ptr<listener> l);
+
  private:
   struct watched {
     std::shared_ptr<frame_reader> input;
@@ -77,6 +84,7 @@ class guardian {
   boost::asio::io_context io_{1};
   std::mutex watched_mutex_;
   std::vector<std::shared_ptr<watched>> watched_;
+  std::vector<std::weak_ptr<listener>> listeners_;  // user thread only
   std::thread thread_;
 };
 

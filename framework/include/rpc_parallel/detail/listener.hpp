@@ -12,6 +12,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace rpc_parallel::detail {
@@ -36,8 +37,11 @@ class listener : public std::enable_shared_from_this<listener> {
                                         const secret& key, std::string peer_prefix);
 
   void start(hooks h);
-  /// Stops accepting; connections already handed over are unaffected. Thread-safe.
+  /// Stops accepting; connections already handed over are unaffected. Call on the user thread.
   void close() noexcept;
+  /// For the guardian as it stops (on the user thread): closes and destroys the acceptor on the
+  /// guardian's thread; `close` does nothing after this.
+  void shut_down() noexcept;
   bool is_open() const noexcept { return open_; }
   std::uint16_t port() const noexcept { return port_; }
 
@@ -50,9 +54,10 @@ class listener : public std::enable_shared_from_this<listener> {
   rpc_settings settings_;
   secret key_;
   std::string peer_prefix_;
-  boost::asio::ip::tcp::acceptor acceptor_;  // guardian thread only, after bind
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;  // guardian thread only, after bind
   std::uint16_t port_ = 0;
   std::atomic<bool> open_{true};
+  bool guardian_stopping_ = false;  // user thread only
   hooks hooks_;
 };
 

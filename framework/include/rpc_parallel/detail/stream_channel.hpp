@@ -6,6 +6,7 @@
 // stream holds at most one window plus one value in memory on each side, however slow its reader.
 #pragma once
 
+#include "rpc_parallel/detail/wakeup.hpp"
 #include "rpc_parallel/detail/wire.hpp"
 #include "rpc_parallel/error.hpp"
 
@@ -38,18 +39,6 @@ namespace rpc_parallel::detail {
 
 class transport;
 struct frame;
-
-/// Wakes the coroutines waiting on state of one executor: `wait` returns after the next
-/// `notify` (or spuriously), so waiters re-check their condition in a loop.
-class wakeup {
- public:
-  explicit wakeup(boost::asio::any_io_executor executor) : timer_(std::move(executor)) {}
-  boost::asio::awaitable<void> wait();
-  void notify() noexcept { timer_.cancel(); }
-
- private:
-  boost::asio::steady_timer timer_;
-};
 
 /// The reading end: values queue here until the user takes them.
 class inbound_stream {
