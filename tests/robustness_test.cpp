@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(silent_peers_claiming_the_largest_frames_cost_the_worker_no
         co_await expect_still_serving(real, "after silent peers");
         std::size_t after = resident_kib(pid);
         BOOST_TEST_MESSAGE("worker RSS " << before << " KiB -> " << after << " KiB");
-        BOOST_TEST(after < before + 4 * 1024);
+        BOOST_TEST(after < before + 8 * 1024);  // a few MiB, sanitizer builds included
       },
       60s, settings);
 }
