@@ -82,11 +82,11 @@ rp::rpc_settings small_settings() {
   return s;
 }
 
-/// Resident memory of process `pid` in KiB (VmRSS), or 0.
-std::size_t resident_kib(std::int64_t pid) {
+/// A memory figure of process `pid` in KiB ("VmRSS", "VmHWM" for the peak), or 0.
+std::size_t memory_kib(std::int64_t pid, const std::string& field = "VmRSS") {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+    if (line.rfind(field + ":", 0) == 0) return std::stoul(line.substr(field.size() + 1));
   return 0;
 }
 
@@ -173,7 +173,7 @@ BOOST_AUTO_TEST_CASE(silent_peers_claiming_the_largest_frames_cost_the_worker_no
         auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
                                                     rp::spawn_options(), "r");
         std::int64_t pid = co_await real.run(echo_worker::pid);
-        std::size_t before = resident_kib(pid);
+        std::size_t before = memory_kib(pid);
         std::uint32_t largest = static_cast<std::uint32_t>(rp::rpc_settings{}.max_message_size);
         std::vector<tcp::socket> silent;
         for (int i = 0; i < 10; ++i) {
@@ -184,7 +184,7 @@ BOOST_AUTO_TEST_CASE(silent_peers_claiming_the_largest_frames_cost_the_worker_no
         }
         // A round trip after those headers: the worker has read them by then.
         co_await expect_still_serving(real, "after silent peers");
-        std::size_t after = resident_kib(pid);
+        std::size_t after = memory_kib(pid);
         BOOST_TEST_MESSAGE("worker RSS " << before << " KiB -> " << after << " KiB");
         BOOST_TEST(after < before + 8 * 1024);  // a few MiB, sanitizer builds included
       },
@@ -245,6 +245,28 @@ BOOST_AUTO_TEST_CASE(
         BOOST_REQUIRE(response.has_error());
         BOOST_TEST(response.error().message.find("the response of") != std::string::npos);
         co_await expect_still_serving(real, "after oversized values");
+      },
+      60s, small_settings());
+}
+
+BOOST_AUTO_TEST_CASE(a_query_over_max_message_size_is_refused_before_it_is_encoded_whole) {
+  tests::run(
+      []() -> asio::awaitable<void> {
+        auto real = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options(), "r");
+        std::ofstream("/proc/self/clear_refs") << "5";  // the peak starts again from here
+        std::size_t before = memory_kib(::getpid(), "VmHWM");
+        // 1 GiB of encoding from a value of 8 bytes; the limit is 1 MiB.
+        auto refused = co_await real.try_run(echo_worker::count_kib, tests::repeated_kib{1 << 20});
+        std::size_t peak = memory_kib(::getpid(), "VmHWM");
+        BOOST_REQUIRE(refused.has_error());
+        BOOST_TEST(refused.error().message.find("exceeds max_message_size 1048576") !=
+                   std::string::npos);
+        BOOST_TEST_MESSAGE("master peak " << before << " KiB -> " << peak << " KiB");
+        BOOST_TEST(peak < before + 16 * 1024);
+        auto fits = co_await real.run(echo_worker::count_kib, tests::repeated_kib{100});
+        BOOST_TEST(fits == 100u);
+        co_await expect_still_serving(real, "after an oversized encoding");
       },
       60s, small_settings());
 }

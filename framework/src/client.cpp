@@ -143,13 +143,27 @@ asio::awaitable<std::shared_ptr<client>> client::finish_open(
   co_return c;
 }
 
-std::uint32_t client::index_of(std::string_view name) const {
+std::uint64_t client::max_message_size() const noexcept {
+  return transport_->settings().max_message_size;
+}
+
+void client::refuse_oversized_query(std::string_view function) const {
+  throw rpc_error(
+      {error_kind::failed, "the query of " + worker_.type + "." + std::string(function) + " for " +
+                               describe(worker_) + " exceeds max_message_size " +
+                               std::to_string(max_message_size()) +
+                               " (refused before it was copied whole); raise it with app::run's "
+                               "settings, --rpc-max-message-size or " +
+                               std::string(rpc_settings_env_var)});
+}
+
+std::uint16_t client::index_of(std::string_view name) const {
   std::int64_t index = type_ ? type_->functions.find(name) : -1;
   if (index < 0)
     throw rpc_error({error_kind::unimplemented, "function \"" + std::string(name) +
                                                     "\" is not implemented by worker type \"" +
                                                     worker_.type + "\": add it in implement()"});
-  return static_cast<std::uint32_t>(index);
+  return static_cast<std::uint16_t>(index);
 }
 
 // Parks a call's completion handler under its id until read_replies completes it. A named
@@ -202,24 +216,24 @@ asio::awaitable<reply> client::await_reply(std::uint64_t id) {
   co_return r;
 }
 
-std::uint64_t client::send_call(std::string f, frame_kind kind) {
+std::uint64_t client::send_call(call_frame f, frame_kind kind) {
   if (!transport_->is_open())
     throw rpc_error({error_kind::disconnected,
                      "connection to " + describe(worker_) + " is closed" + close_reason_});
   std::uint64_t id = next_id_++;
-  finish_frame(f, kind, id);
-  transport_->send(std::move(f));
+  finish_frame(f.bytes, kind, id, f.function);
+  transport_->send(std::move(f.bytes));
   pending_.emplace(id, pending_call{});
   return id;
 }
 
-asio::awaitable<std::string> client::call(std::string f) {
+asio::awaitable<std::string> client::call(call_frame f) {
   std::uint64_t id = send_call(std::move(f), frame_kind::call);
   std::string response = co_await reply_of(id);
   co_return response;
 }
 
-asio::awaitable<client::stream_reply> client::call_streaming_from(std::string f) {
+asio::awaitable<client::stream_reply> client::call_streaming_from(call_frame f) {
   std::uint64_t id = send_call(std::move(f), frame_kind::stream_call);
   auto stream = streams_.open_inbound(transport_, id);
   stream->grant_window();
@@ -228,7 +242,7 @@ asio::awaitable<client::stream_reply> client::call_streaming_from(std::string f)
 }
 
 std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> client::start_streaming_to(
-    std::string f) {
+    call_frame f) {
   std::uint64_t id = send_call(std::move(f), frame_kind::stream_call);
   return {id, streams_.open_outbound(transport_, id, /*held=*/false)};
 }
@@ -250,13 +264,13 @@ asio::awaitable<std::string> client::reply_of(std::uint64_t id) {
   throw rpc_error({error_kind::disconnected, "call to " + describe(worker_) + " lost" + r.bytes});
 }
 
-void client::send_one_way(std::string f) {
-  finish_frame(f, frame_kind::one_way, 0);
-  transport_->send(std::move(f));
+void client::send_one_way(call_frame f) {
+  finish_frame(f.bytes, frame_kind::one_way, 0, f.function);
+  transport_->send(std::move(f.bytes));
 }
 
 asio::awaitable<void> client::close_server() {
-  std::uint64_t id = send_call(begin_frame(), frame_kind::close_server);
+  std::uint64_t id = send_call({0, begin_frame()}, frame_kind::close_server);
   reply r = co_await await_reply(id);
   if (r.what != reply::status::ok)
     throw rpc_error(

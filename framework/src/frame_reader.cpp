@@ -136,7 +136,8 @@ frame_reader::received frame_reader::receive(std::size_t limit, bool stop_at_fra
       large_->filled += got;
       if (large_->filled == large_->header.size) {
         ready_.push_back({static_cast<frame_kind>(large_->header.kind), large_->header.id,
-                          std::move(large_->payload), large_->header.flags});
+                          std::move(large_->payload), large_->header.flags,
+                          large_->header.function});
         large_.reset();
       }
     } else {
@@ -161,7 +162,7 @@ void frame_reader::parse_buffered() {
     }
     const char* body = buffer_.data() + begin_ + frame_header_size;
     ready_.push_back({static_cast<frame_kind>(header.kind), header.id,
-                      std::string(body, header.size), header.flags});
+                      std::string(body, header.size), header.flags, header.function});
     if (ready_.back().kind == frame_kind::shutdown) shutdown_seen_ = true;
     begin_ += needed;
   }

@@ -1,6 +1,7 @@
 #include "rpc_parallel/detail/function_table.hpp"
 
 #include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/wire.hpp"
 #include "rpc_parallel/error.hpp"
 
 #include <cxxabi.h>
@@ -13,6 +14,8 @@ namespace rpc_parallel::detail {
 void function_table::add(function_entry entry) {
   RPCP_REQUIRE(find(entry.name) < 0, "function \"", entry.name,
                "\" is added twice; each function of a worker type needs its own name");
+  RPCP_REQUIRE(entries_.size() + 1 < max_functions, "worker type has too many functions (",
+               max_functions - 1, " at most)");
   entries_.push_back(std::move(entry));
 }
 

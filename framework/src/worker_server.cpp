@@ -13,8 +13,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <cstring>
-
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -172,11 +170,9 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
     case frame_kind::call:
     case frame_kind::one_way: {
       bool one_way = f.kind == frame_kind::one_way;
-      std::uint32_t index = 0;
+      std::size_t index = f.function;
       function_kind wanted = one_way ? function_kind::one_way : function_kind::rpc;
-      if (f.payload.size() < 4 ||
-          (std::memcpy(&index, f.payload.data(), 4), index >= type_.functions.size()) ||
-          type_.functions.at(index).kind != wanted) {
+      if (index >= type_.functions.size() || type_.functions.at(index).kind != wanted) {
         if (!one_way)
           send_error(*t, frame_kind::reply_error, f.id,
                      {error_kind::unimplemented,
@@ -187,13 +183,13 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
       const function_entry& fn = type_.functions.at(index);
       if (fn.async) {
         asio::co_spawn(executor_,
-                       run_async(t, f.id, index, f.payload.substr(4), conn_state, one_way),
+                       run_async(t, f.id, index, std::move(f.payload), conn_state, one_way),
                        asio::detached);
         return;
       }
       std::string reply = begin_frame();
       try {
-        fn.sync(state_.get(), conn_state.get(), std::string_view(f.payload).substr(4), reply);
+        fn.sync(state_.get(), conn_state.get(), std::move(f.payload), reply);
       } catch (...) {
         report(t, f.id, index, one_way);
         return;
@@ -218,17 +214,15 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
 
 void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
                                  const std::shared_ptr<void>& conn_state, stream_table& streams) {
-  std::uint32_t index = 0;
-  if (f.payload.size() >= 4) std::memcpy(&index, f.payload.data(), 4);
-  if (f.payload.size() >= 4 && index == log_function_index) {
+  std::size_t index = f.function;
+  if (index == log_function_index) {
     // The built-in log subscription every worker offers.
     auto out = streams.open_outbound(t, f.id, /*held=*/false);
     t->send(frame_kind::reply_ok, f.id, {});
     node_.logs().subscribe(stream_writer<log_message>(writer_handle(std::move(out))));
     return;
   }
-  if (f.payload.size() < 4 || index >= type_.functions.size() ||
-      !is_streaming(type_.functions.at(index).kind)) {
+  if (index >= type_.functions.size() || !is_streaming(type_.functions.at(index).kind)) {
     send_error(*t, frame_kind::reply_error, f.id,
                {error_kind::unimplemented,
                 "worker type \"" + type_.name + "\" has no streaming function at index " +
@@ -248,7 +242,7 @@ void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
   if (kind == function_kind::pipe) t->send(frame_kind::reply_ok, f.id, {});
   asio::co_spawn(
       executor_,
-      run_stream(t, f.id, index, f.payload.substr(4), conn_state, std::move(out), std::move(in)),
+      run_stream(t, f.id, index, std::move(f.payload), conn_state, std::move(out), std::move(in)),
       asio::detached);
 }
 
@@ -292,10 +286,8 @@ asio::awaitable<void> worker_server::run_async(std::shared_ptr<transport> t, std
   auto self = shared_from_this();
   const function_entry& fn = type_.functions.at(index);
   try {
-    std::string response = co_await fn.async(state_.get(), conn_state.get(), std::move(query));
+    std::string reply = co_await fn.async(state_.get(), conn_state.get(), std::move(query));
     if (!one_way && t->is_open()) {
-      std::string reply = begin_frame();
-      reply += response;
       finish_frame(reply, frame_kind::reply_ok, id);
       send_reply(*t, id, std::move(reply));
     }

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/serialization/split_member.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,6 +41,26 @@ inline std::vector<std::string> own_argv() {
 }
 
 /// A general-purpose worker: echoes, fails, reports its environment, burns CPU.
+/// A value whose encoding is `count` KiB however small it is: for queries far over
+/// max_message_size that are cheap to hold.
+struct repeated_kib {
+  std::uint64_t count = 0;
+
+  template <class Archive>
+  void save(Archive& archive, unsigned /*version*/) const {
+    archive << count;
+    const std::string block(1024, 'k');
+    for (std::uint64_t i = 0; i < count; ++i) archive.save_binary(block.data(), block.size());
+  }
+  template <class Archive>
+  void load(Archive& archive, unsigned /*version*/) {
+    archive >> count;
+    std::string block(1024, '\0');
+    for (std::uint64_t i = 0; i < count; ++i) archive.load_binary(block.data(), block.size());
+  }
+  BOOST_SERIALIZATION_SPLIT_MEMBER()
+};
+
 struct echo_worker {
   static constexpr std::string_view name = "echo_worker";
   using spawn_arg = std::string;
@@ -67,6 +88,8 @@ struct echo_worker {
   /// Writes "out i" to stdout and "err i" to stderr for i in 0..n-1.
   static constexpr rpc_parallel::rpc<echo_worker, std::int64_t, unit> print_lines{"print_lines"};
   static constexpr rpc_parallel::one_way<echo_worker, std::string> explode{"explode"};
+  static constexpr rpc_parallel::rpc<echo_worker, repeated_kib, std::uint64_t> count_kib{
+      "count_kib"};
 
   static void implement(rpc_parallel::implementations<echo_worker>& impl) {
     impl.add(echo, [](state& s, std::string text) {
@@ -121,6 +144,7 @@ struct echo_worker {
       }
     });
     impl.add(explode, [](state&, std::string text) { throw std::runtime_error(text); });
+    impl.add(count_kib, [](state&, repeated_kib q) { return q.count; });
   }
 };
 

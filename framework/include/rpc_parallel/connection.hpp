@@ -61,6 +61,19 @@ boost::asio::awaitable<or_error<T>> catch_error(boost::asio::awaitable<T> op) {
     co_return current_exception_error();
   }
 }
+
+/// An operation that has already failed with `e`.
+template <class T>
+boost::asio::awaitable<or_error<T>> failed_with(error e) {
+  co_return e;
+}
+
+/// Sends a call and decodes its response.
+template <class R>
+boost::asio::awaitable<R> call_decoded(std::shared_ptr<client> c, call_frame frame) {
+  std::string response = co_await c->call(std::move(frame));
+  co_return decode_owned<R>(std::move(response), "response");
+}
 }  // namespace detail
 
 /// An open connection to a worker of type `W`, with its own connection state on the worker.
@@ -76,19 +89,23 @@ class connection {
   }
 
   /// Calls `fn` and returns its response. Throws `rpc_error`: the function's exception text
-  /// (kind `failed`), `disconnected`, or `failed` for a query over max_message_size.
-  /// Rpc_parallel's `run_exn`.
+  /// (kind `failed`), `disconnected`, or `failed` for a query over max_message_size. The query
+  /// is encoded in this call, before anything is awaited: `query` need not outlive it, and one
+  /// too large is refused before it is copied whole. Rpc_parallel's `run_exn`.
   template <class Q, class R>
-  boost::asio::awaitable<R> run(rpc<W, Q, R> fn, std::type_identity_t<Q> query) {
-    auto client = client_;
-    std::string response = co_await client->call(make_frame(*client, fn.name, query));
-    co_return detail::decode_owned<R>(std::move(response), "response");
+  boost::asio::awaitable<R> run(rpc<W, Q, R> fn, const std::type_identity_t<Q>& query) {
+    return detail::call_decoded<R>(client_, make_frame(*client_, fn.name, query));
   }
 
   /// `run` returning the error instead of throwing. Rpc_parallel's `run`.
   template <class Q, class R>
-  boost::asio::awaitable<or_error<R>> try_run(rpc<W, Q, R> fn, std::type_identity_t<Q> query) {
-    return detail::catch_error(run(fn, std::move(query)));
+  boost::asio::awaitable<or_error<R>> try_run(rpc<W, Q, R> fn,
+                                              const std::type_identity_t<Q>& query) {
+    try {
+      return detail::catch_error(run(fn, query));
+    } catch (...) {
+      return detail::failed_with<R>(current_exception_error());
+    }
   }
 
   /// `run` for a function whose query is `unit`: `co_await conn.run(W::status)`.
@@ -105,7 +122,7 @@ class connection {
   /// once: `unimplemented` (no such function), `failed` (query over max_message_size),
   /// `disconnected` (connection closed).
   template <class Q>
-  void run(one_way<W, Q> fn, std::type_identity_t<Q> query) {
+  void run(one_way<W, Q> fn, const std::type_identity_t<Q>& query) {
     client_->send_one_way(make_frame(*client_, fn.name, query));
   }
 
@@ -113,24 +130,20 @@ class connection {
   /// `rpc_error` as `run` does when the call fails; errors after that come from the reader.
   template <class Q, class T>
   boost::asio::awaitable<stream_reader<T>> run(pipe_rpc<W, Q, T> fn,
-                                               std::type_identity_t<Q> query) {
+                                               const std::type_identity_t<Q>& query) {
     return open_stream<T>(make_frame(*client_, fn.name, query));
   }
   template <class Q, class T>
   boost::asio::awaitable<stream_reader<T>> run(direct_pipe_rpc<W, Q, T> fn,
-                                               std::type_identity_t<Q> query) {
+                                               const std::type_identity_t<Q>& query) {
     return open_stream<T>(make_frame(*client_, fn.name, query));
   }
 
   /// Calls a state function: its state now, and the reader of its updates.
   template <class Q, class S, class U>
   boost::asio::awaitable<state_stream<S, U>> run(state_rpc<W, Q, S, U> fn,
-                                                 std::type_identity_t<Q> query) {
-    auto client = client_;
-    detail::client::stream_reply reply =
-        co_await client->call_streaming_from(make_frame(*client, fn.name, query));
-    S state = detail::decode<S>(reply.bytes, "state");
-    co_return state_stream<S, U>{std::move(state), stream_reader<U>(std::move(reply.stream))};
+                                                 const std::type_identity_t<Q>& query) {
+    return open_state<S, U>(make_frame(*client_, fn.name, query));
   }
 
   /// The stream kinds for a query of `unit`: `co_await conn.run(W::updates)`.
@@ -152,8 +165,8 @@ class connection {
   /// returns before reading everything, the rest is not sent. Rpc_parallel's reverse pipe.
   template <class Q, class U, class R, std::ranges::input_range Range>
     requires std::convertible_to<std::ranges::range_reference_t<Range>, U>
-  boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn, std::type_identity_t<Q> query,
-                                Range values) {
+  boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn,
+                                const std::type_identity_t<Q>& query, Range values) {
     auto [id, out] = client_->start_streaming_to(make_frame(*client_, fn.name, query));
     return detail::reverse_call<R>(client_, id,
                                    detail::write_range<U>(std::move(out), std::move(values)));
@@ -166,8 +179,8 @@ class connection {
   /// in the co_await expression (docs/gcc12_coroutines.md).
   template <class Q, class U, class R, class F>
     requires std::invocable<F&, stream_writer<U>>
-  boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn, std::type_identity_t<Q> query,
-                                F produce) {
+  boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn,
+                                const std::type_identity_t<Q>& query, F produce) {
     auto [id, out] = client_->start_streaming_to(make_frame(*client_, fn.name, query));
     return detail::reverse_call<R>(client_, id,
                                    detail::feed_stream<U>(std::move(out), std::move(produce)));
@@ -181,10 +194,7 @@ class connection {
   /// those kept from its initialisation. Closing the reader ends this subscription only.
   /// Rpc_parallel's built-in `async_log`.
   boost::asio::awaitable<stream_reader<log_message>> subscribe_log() {
-    std::string frame = detail::begin_frame();
-    std::uint32_t index = detail::log_function_index;
-    frame.append(reinterpret_cast<const char*>(&index), sizeof index);
-    return open_stream<log_message>(std::move(frame));
+    return open_stream<log_message>({detail::log_function_index, detail::begin_frame()});
   }
 
   /// Stops the worker from accepting new connections; this and other open ones keep working.
@@ -199,19 +209,30 @@ class connection {
   worker<W> peer() const { return worker<W>(client_->peer()); }
 
  private:
+  template <class S, class U>
+  boost::asio::awaitable<state_stream<S, U>> open_state(detail::call_frame frame) {
+    auto client = client_;
+    detail::client::stream_reply reply = co_await client->call_streaming_from(std::move(frame));
+    S state = detail::decode<S>(reply.bytes, "state");
+    co_return state_stream<S, U>{std::move(state), stream_reader<U>(std::move(reply.stream))};
+  }
+
   template <class T>
-  boost::asio::awaitable<stream_reader<T>> open_stream(std::string frame) {
+  boost::asio::awaitable<stream_reader<T>> open_stream(detail::call_frame frame) {
     auto client = client_;
     detail::client::stream_reply reply = co_await client->call_streaming_from(std::move(frame));
     co_return stream_reader<T>(std::move(reply.stream));
   }
 
   template <class Q>
-  static std::string make_frame(detail::client& client, std::string_view name, const Q& query) {
-    std::uint32_t index = client.index_of(name);
-    std::string frame = detail::begin_frame();
-    frame.append(reinterpret_cast<const char*>(&index), sizeof index);
-    detail::encode(query, frame);
+  static detail::call_frame make_frame(detail::client& client, std::string_view name,
+                                       const Q& query) {
+    detail::call_frame frame{client.index_of(name), detail::begin_frame()};
+    try {
+      detail::encode(query, frame.bytes, detail::frame_header_size + client.max_message_size());
+    } catch (const detail::encoding_too_large&) {
+      client.refuse_oversized_query(name);
+    }
     return frame;
   }
 

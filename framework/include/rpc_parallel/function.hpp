@@ -204,7 +204,7 @@ class implementations {
       entry.async = [impl = std::move(impl)](
                         void* s, void* c,
                         std::string query) -> boost::asio::awaitable<std::string> {
-        std::string reply;
+        std::string reply = detail::begin_frame();
         if constexpr (std::is_void_v<value>) {
           auto decoded = detail::decode_owned<Q>(std::move(query), "query");
           co_await call(impl, s, c, std::move(decoded));
@@ -221,13 +221,14 @@ class implementations {
           std::is_void_v<result> ? std::is_same_v<R, unit> : std::is_convertible_v<result, R>,
           "the implementation must return the function's response type (nothing only "
           "when the response type is unit)");
-      entry.sync = [impl = std::move(impl)](void* s, void* c, std::string_view query,
+      entry.sync = [impl = std::move(impl)](void* s, void* c, std::string query,
                                             std::string& reply) {
         if constexpr (std::is_void_v<result>) {
-          call(impl, s, c, detail::decode<Q>(query, "query"));
+          call(impl, s, c, detail::decode_owned<Q>(std::move(query), "query"));
           detail::encode(R{}, reply);
         } else {
-          detail::encode<R>(call(impl, s, c, detail::decode<Q>(query, "query")), reply);
+          detail::encode<R>(call(impl, s, c, detail::decode_owned<Q>(std::move(query), "query")),
+                            reply);
         }
       };
     }

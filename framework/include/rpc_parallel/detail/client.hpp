@@ -61,12 +61,17 @@ class client : public std::enable_shared_from_this<client> {
       std::string connection_arg, std::function<void(rpc_parallel::error)> on_failure);
 
   /// The index of function `name` in the worker's table (checked equal to ours at open).
-  std::uint32_t index_of(std::string_view name) const;
+  std::uint16_t index_of(std::string_view name) const;
+  /// The largest payload the worker accepts.
+  std::uint64_t max_message_size() const noexcept;
+  /// Throws `rpc_error` (failed) saying that the query of `function` is over max_message_size
+  /// and how to raise it.
+  [[noreturn]] void refuse_oversized_query(std::string_view function) const;
 
-  /// Sends a call frame (made by `begin_frame` + u32 index + query) and awaits its reply.
-  /// Throws `rpc_error` with the worker's error, or `disconnected`.
-  boost::asio::awaitable<std::string> call(std::string frame);
-  void send_one_way(std::string frame);
+  /// Sends a call and awaits its reply. Throws `rpc_error` with the worker's error, or
+  /// `disconnected`.
+  boost::asio::awaitable<std::string> call(call_frame frame);
+  void send_one_way(call_frame frame);
 
   struct stream_reply {
     std::string bytes;  ///< The reply: empty, or a state RPC's state.
@@ -74,10 +79,10 @@ class client : public std::enable_shared_from_this<client> {
   };
   /// Calls a function whose stream flows to us (pipe, direct pipe, state RPC; frame made like
   /// `call`'s) and returns its reply with the reading end. Throws like `call`.
-  boost::asio::awaitable<stream_reply> call_streaming_from(std::string frame);
+  boost::asio::awaitable<stream_reply> call_streaming_from(call_frame frame);
   /// Starts a reverse pipe: sends the call and returns its id with the writing end; the
   /// response comes from `reply_of(id)`.
-  std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> start_streaming_to(std::string frame);
+  std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> start_streaming_to(call_frame frame);
   /// The reply of call `id`. Throws like `call`.
   boost::asio::awaitable<std::string> reply_of(std::uint64_t id);
   /// Asks the writer of stream `id` to stop; unknown ids are ignored.
@@ -101,7 +106,7 @@ class client : public std::enable_shared_from_this<client> {
     std::optional<reply_handler> handler;
     std::optional<reply> early;
   };
-  std::uint64_t send_call(std::string frame, frame_kind kind);
+  std::uint64_t send_call(call_frame frame, frame_kind kind);
   boost::asio::awaitable<reply> await_reply(std::uint64_t id);
   static boost::asio::awaitable<std::shared_ptr<client>> finish_open(
       std::shared_ptr<transport> t, worker_ref worker, const worker_type_entry* type,

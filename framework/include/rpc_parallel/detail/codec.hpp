@@ -9,6 +9,8 @@
 
 #include <boost/serialization/split_free.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <streambuf>
@@ -44,23 +46,33 @@ void serialize(Archive& archive, std::optional<T>& value, unsigned version) {
 
 namespace rpc_parallel::detail {
 
-/// A streambuf that appends to a string, so archives write straight into a frame buffer.
+/// Thrown by a bounded `encode` when the encoding would pass its limit.
+struct encoding_too_large {};
+
+/// A streambuf that appends to a string, so archives write straight into a frame buffer; past
+/// `limit` bytes it throws `encoding_too_large` instead.
 class string_sink : public std::streambuf {
  public:
-  explicit string_sink(std::string& out) : out_(out) {}
+  explicit string_sink(std::string& out, std::size_t limit = SIZE_MAX) : out_(out), limit_(limit) {}
 
  protected:
   int_type overflow(int_type c) override {
-    if (c != traits_type::eof()) out_.push_back(traits_type::to_char_type(c));
+    if (c != traits_type::eof()) {
+      if (out_.size() >= limit_) throw encoding_too_large{};
+      out_.push_back(traits_type::to_char_type(c));
+    }
     return traits_type::not_eof(c);
   }
   std::streamsize xsputn(const char* s, std::streamsize n) override {
+    if (static_cast<std::size_t>(n) > limit_ - std::min(limit_, out_.size()))
+      throw encoding_too_large{};
     out_.append(s, static_cast<std::size_t>(n));
     return n;
   }
 
  private:
   std::string& out_;
+  std::size_t limit_;
 };
 
 /// A read-only streambuf over bytes that it does not own.
@@ -81,15 +93,18 @@ inline constexpr bool is_raw_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
 template <class T>
 inline constexpr bool is_bytes_v = std::is_same_v<T, std::string>;
 
-/// Appends the encoding of `value` to `out`.
+/// Appends the encoding of `value` to `out`. Throws `encoding_too_large` (having copied at
+/// most up to the limit) if `out` would grow past `limit` bytes.
 template <class T>
-void encode(const T& value, std::string& out) {
+void encode(const T& value, std::string& out, std::size_t limit = SIZE_MAX) {
   if constexpr (is_raw_v<T>) {
+    if (out.size() + sizeof value > limit) throw encoding_too_large{};
     out.append(reinterpret_cast<const char*>(&value), sizeof value);
   } else if constexpr (is_bytes_v<T>) {
+    if (value.size() > limit - std::min(limit, out.size())) throw encoding_too_large{};
     out.append(value);
   } else {
-    string_sink sink(out);
+    string_sink sink(out, limit);
     boost::archive::binary_oarchive archive(sink, archive_flags);
     archive << value;
   }

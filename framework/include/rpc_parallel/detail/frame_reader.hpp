@@ -20,6 +20,7 @@ struct frame {
   std::uint64_t id = 0;
   std::string payload;
   std::uint8_t flags = 0;
+  std::uint16_t function = 0;  ///< Of a call, one_way or stream_call.
 };
 
 /// Normally only the user thread reads (through `transport::read`). While that thread is held

@@ -16,10 +16,12 @@ namespace rpc_parallel::detail {
 class inbound_stream;
 class outbound_stream;
 
-/// Runs a function to completion on the calling thread, appending the encoded response.
+/// Runs a function to completion on the calling thread, appending the encoded response to
+/// `reply` (a frame buffer: `begin_frame()`). The query is the call's payload, moved in.
 using sync_handler =
-    std::function<void(void* state, void* conn_state, std::string_view query, std::string& reply)>;
-/// Runs a coroutine function; the result is the encoded response.
+    std::function<void(void* state, void* conn_state, std::string query, std::string& reply)>;
+/// Runs a coroutine function; the result is a frame buffer (`begin_frame()` + the encoded
+/// response), so that the reply goes out without another copy.
 using async_handler = std::function<boost::asio::awaitable<std::string>(
     void* state, void* conn_state, std::string query)>;
 

@@ -8,14 +8,14 @@
 namespace rpc_parallel::detail {
 
 /// What a frame carries. Every frame starts with a 16-byte header:
-/// u32 payload size, u8 kind, u8 flags, 2 zero bytes, u64 id (call id; 0 when unused).
-/// Little-endian.
+/// u32 payload size, u8 kind, u8 flags, u16 function index (of a call, one_way or stream_call;
+/// else 0), u64 id (call id; 0 when unused). Little-endian.
 enum class frame_kind : std::uint8_t {
   open = 1,            ///< client -> worker: open_request
   open_ok = 2,         ///< worker -> client
   open_error = 3,      ///< worker -> client: error
-  call = 4,            ///< client -> worker: u32 function index, query
-  one_way = 5,         ///< client -> worker: u32 function index, query
+  call = 4,            ///< client -> worker: query (the function index is in the header)
+  one_way = 5,         ///< client -> worker: query
   reply_ok = 6,        ///< worker -> client: response
   reply_error = 7,     ///< worker -> client: error
   shutdown = 8,        ///< client -> worker: exit the worker (or stop a served one)
@@ -24,7 +24,7 @@ enum class frame_kind : std::uint8_t {
   init_done = 11,      ///< worker -> master: empty, or an error from init_worker_state
   failure = 12,        ///< worker -> master: background failure (error); the worker then exits
   spawned = 13,        ///< master -> worker: the spawn succeeded; until then a lost link ends it
-  stream_call = 14,    ///< client -> worker: u32 function index, query; opens stream `id`
+  stream_call = 14,    ///< client -> worker: query; opens stream `id`
   stream_item = 15,    ///< writer -> reader: one value of stream `id`
   stream_end = 16,     ///< writer -> reader: empty (closed by the writer), or an error
   stream_credit = 17,  ///< reader -> writer: u64 more bytes the writer may send
@@ -36,19 +36,30 @@ inline constexpr std::size_t frame_header_size = 16;
 /// large value travels in fragments so that other frames can pass between them).
 inline constexpr std::uint8_t frame_flag_more = 1;
 /// The function index of the log subscription every worker offers outside its table.
-inline constexpr std::uint32_t log_function_index = 0xFFFFFFFF;
+inline constexpr std::uint16_t log_function_index = 0xFFFF;
+/// Function tables hold fewer functions than this (indexes are 16 bits, one kept for the log).
+inline constexpr std::size_t max_functions = log_function_index;
 
 /// A frame buffer: reserve the header, append the payload, then `finish_frame`.
 inline std::string begin_frame() { return std::string(frame_header_size, '\0'); }
-void finish_frame(std::string& frame, frame_kind kind, std::uint64_t id);
+void finish_frame(std::string& frame, frame_kind kind, std::uint64_t id,
+                  std::uint16_t function = 0);
 /// Writes a header for `size` payload bytes into `out` (16 bytes).
 void write_frame_header(char* out, std::uint32_t size, frame_kind kind, std::uint8_t flags,
-                        std::uint64_t id);
+                        std::uint64_t id, std::uint16_t function = 0);
+
+/// A call, one-way call or stream call on its way out: the function's index and its frame
+/// buffer (`begin_frame` + the encoded query). The client adds the kind and the call id.
+struct call_frame {
+  std::uint16_t function = 0;
+  std::string bytes;
+};
 
 struct frame_header {
   std::uint32_t size = 0;
   std::uint8_t kind = 0;
   std::uint8_t flags = 0;
+  std::uint16_t function = 0;
   std::uint64_t id = 0;
 };
 frame_header parse_frame_header(const char* bytes);
