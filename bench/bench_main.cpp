@@ -7,6 +7,7 @@
 #include "stream_memory.hpp"
 #include "stream_throughput.hpp"
 #include "stream_worker.hpp"
+#include "value_memory.hpp"
 
 #include <rpc_parallel/rpc_parallel.hpp>
 
@@ -174,6 +175,7 @@ asio::awaitable<void> measure_streams(bool quick) {
   co_await bench::measure_pipe_small_values(quick);
   co_await bench::measure_pipe_bulk(quick);
   co_await bench::measure_pipe_slow_reader_memory(quick);
+  co_await bench::measure_large_value_memory(quick);
 }
 
 asio::awaitable<void> measure_map_reduce(bool quick) {
@@ -186,6 +188,18 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
   std::string only = options["only"].as<std::string>();
   if (only == "latency") {
     co_await measure_round_trip(quick ? 2000 : 20000);
+    co_return 0;
+  }
+  if (only == "calls") {
+    co_await measure_spawn(quick ? 10 : 50, "");
+    co_await measure_spawn_many(32, quick ? 2 : 5);
+    co_await measure_round_trip(quick ? 2000 : 20000);
+    co_await measure_pipelined(quick ? 20000 : 200000, 64);
+    co_await measure_pipelined(quick ? 20000 : 200000, 1024);
+    co_return 0;
+  }
+  if (only == "values") {
+    co_await bench::measure_large_value_memory(quick);
     co_return 0;
   }
   if (only == "streams") {
@@ -258,7 +272,8 @@ int main(int argc, char** argv) {
       "pin", po::value<std::string>()->default_value("none"),
       "same: every process on CPU 0; split: master on CPU 0, children on CPU 1; none")(
       "only", po::value<std::string>()->default_value("all"),
-      "all, latency (round trips only), streams, mapreduce or remote (starts 4 sshd test hosts: "
+      "all, latency (round trips only), calls (spawn, round trips, pipelined calls), values "
+      "(200 MB argument and reply), streams, mapreduce or remote (starts 4 sshd test hosts: "
       "needs root)");
   // clang-format on
   return app.run(argc, argv, options, master_main);

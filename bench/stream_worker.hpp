@@ -37,6 +37,11 @@ struct stream_worker {
   /// Resets this worker's peak RSS (see `reset_peak_memory`); returns its pid, or -pid when the
   /// kernel refused the reset.
   static constexpr rpc_parallel::rpc<stream_worker, unit, std::int64_t> reset_peak{"reset_peak"};
+  /// The size of its argument; and a string of the given size (for the large-value figures).
+  static constexpr rpc_parallel::rpc<stream_worker, std::string, std::uint64_t> size_of{"size_of"};
+  static constexpr rpc_parallel::rpc<stream_worker, std::uint64_t, std::string> make{"make"};
+  /// This worker's peak RSS since its last reset, in bytes.
+  static constexpr rpc_parallel::rpc<stream_worker, unit, std::uint64_t> peak{"peak"};
 
   static void implement(rpc_parallel::implementations<stream_worker>& impl) {
     using boost::asio::awaitable;
@@ -75,6 +80,9 @@ struct stream_worker {
       std::int64_t pid = ::getpid();
       return reset_peak_memory() ? pid : -pid;
     });
+    impl.add(size_of, [](std::string value) { return static_cast<std::uint64_t>(value.size()); });
+    impl.add(make, [](std::uint64_t size) { return std::string(size, 'm'); });
+    impl.add(peak, [](unit) { return memory_of(::getpid()).peak; });
   }
 };
 

@@ -101,7 +101,7 @@ asio::awaitable<std::shared_ptr<client>> client::open(worker_ref worker,
   co_await authenticate_client(socket, self.key(), settings.handshake_timeout, describe(worker),
                                std::move(open));
   auto t = std::make_shared<transport>(std::move(socket), settings, describe(worker));
-  self.guardian().watch(t->input());
+  self.guardian().watch(t->watch());
   auto c = co_await finish_open(std::move(t), std::move(worker), type, std::move(signatures), {});
   co_return c;
 }

@@ -4,37 +4,24 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 using std::chrono::milliseconds;
-
-namespace {
-
-milliseconds tick_for(milliseconds heartbeat_timeout) {
-  return std::clamp(heartbeat_timeout / 20, milliseconds(5), milliseconds(50));
-}
-
-// Edge-triggered: an event when bytes arrive or the connection ends; what a bounded rescue()
-// left behind is swept at the next tick.
-constexpr std::uint32_t rescue_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-
-}  // namespace
 
 void exit_process_now(int code) noexcept {
   for (std::FILE* stream : {stdout, stderr}) {
@@ -45,12 +32,16 @@ void exit_process_now(int code) noexcept {
   ::_exit(code);
 }
 
-guardian::guardian(asio::any_io_executor user_executor, milliseconds heartbeat_timeout)
+guardian::guardian(asio::any_io_executor user_executor, const rpc_settings& settings)
     : user_(std::move(user_executor)),
-      tick_(tick_for(heartbeat_timeout)),
-      stall_after_(2 * tick_),
-      ping_(std::make_shared<user_thread_ping>()) {
-  asio::co_spawn(io_, watch_user_thread(), asio::detached);
+      settings_(settings),
+      links_epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+  if (links_epoll_ < 0)
+    throw rpc_error({error_kind::failed,
+                     "epoll_create1 for the guardian thread failed: too many "
+                     "open files? raise `ulimit -n`"});
+  asio::co_spawn(io_, sweep_forever(), asio::detached);
+  asio::co_spawn(io_, watch_links(), asio::detached);
   // Signals stay with the user's thread: the guardian thread blocks them all.
   sigset_t all, old;
   sigfillset(&all);
@@ -67,82 +58,80 @@ guardian::~guardian() {
   thread_.join();
 }
 
+void guardian::watch(std::shared_ptr<socket_watch> w, bool exit_at_end) {
+  asio::post(io_, [this, w = std::move(w), exit_at_end]() mutable {
+    std::erase_if(watched_, [](const watched& x) { return !x.socket->with_fd([](int) {}); });
+    if (exit_at_end) {
+      // Only the end is asked for (no EPOLLIN): a link's traffic never wakes this thread.
+      w->with_fd([this](int fd) {
+        epoll_event event{};
+        event.events = EPOLLRDHUP | EPOLLET;
+        ::epoll_ctl(links_epoll_, EPOLL_CTL_ADD, fd, &event);
+      });
+    }
+    watched_.push_back({std::move(w), exit_at_end});
+  });
+}
+
 void guardian::track(std::weak_ptr<listener> l) {
   std::erase_if(listeners_, [](const std::weak_ptr<listener>& w) { return w.expired(); });
   listeners_.push_back(std::move(l));
 }
 
-void guardian::watch(std::shared_ptr<frame_reader> input, while_stalled rules) {
-  std::lock_guard lock(watched_mutex_);
-  std::erase_if(watched_, [](const std::shared_ptr<watched>& w) { return w->input->is_closed(); });
-  watched_.push_back(std::make_shared<watched>(watched{std::move(input), rules}));
-}
-
-std::vector<std::shared_ptr<guardian::watched>> guardian::current_watches() {
-  std::lock_guard lock(watched_mutex_);
-  return watched_;
-}
-
-// The user thread answers a ping whenever it is back in its event loop; one unanswered for
-// stall_after_ means user code is holding it.
-void guardian::send_ping() {
-  ping_->outstanding = true;
-  ping_->sent = std::chrono::steady_clock::now();
-  asio::post(user_, [ping = ping_] { ping->outstanding = false; });
-}
-
-bool guardian::user_thread_stalled() const {
-  return ping_->outstanding && std::chrono::steady_clock::now() - ping_->sent >= stall_after_;
-}
-
-asio::awaitable<void> guardian::watch_user_thread() {
+asio::awaitable<void> guardian::sweep_forever() {
   asio::steady_timer timer(io_);
   for (;;) {
-    timer.expires_after(tick_);
+    timer.expires_after(std::max(settings_.heartbeat_interval, milliseconds(10)));
     co_await timer.async_wait(asio::use_awaitable);
-    if (!ping_->outstanding)
-      send_ping();
-    else if (user_thread_stalled())
-      co_await rescue_while_stalled();
+    sweep();
   }
 }
 
-// One stall: every watched connection goes into an epoll set of our own (so that the user
-// thread's reactor is never touched from here), read on each event and swept at each tick,
-// until the user thread answers its ping.
-asio::awaitable<void> guardian::rescue_while_stalled() {
-  int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd < 0) co_return;  // out of descriptors: try again at the next tick
-  asio::posix::stream_descriptor events(io_, epoll_fd);
-  asio::steady_timer tick(io_);
-  std::vector<std::shared_ptr<watched>> episode;
-  while (user_thread_stalled()) {
-    for (auto& w : current_watches()) {
-      if (w->in_episode) continue;
-      w->in_episode = w->input->add_to(epoll_fd, rescue_events, w.get());
-      if (w->in_episode) episode.push_back(w);
+// A peer is dead when data we sent, or our probes of its closed window, have had no
+// acknowledgement for heartbeat_timeout, twice running (the first sweep after a long silence
+// may catch data that was only just sent). A peer that stops reading still acknowledges, and
+// the kernel alone ends a silent idle connection (keepalive).
+void guardian::sweep() {
+  std::erase_if(watched_, [](const watched& x) { return !x.socket->with_fd([](int) {}); });
+  const auto timeout = static_cast<std::uint32_t>(settings_.heartbeat_timeout.count());
+  for (auto& w : watched_) {
+    tcp_info info{};
+    bool quiet = false;
+    w.socket->with_fd([&](int fd) {
+      socklen_t size = sizeof info;
+      if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return;
+      quiet = info.tcpi_last_ack_recv >= timeout && (info.tcpi_unacked > 0 || info.tcpi_probes > 0);
+    });
+    w.quiet_sweeps = quiet ? w.quiet_sweeps + 1 : 0;
+    if (w.quiet_sweeps >= 2)
+      w.socket->declare_dead("no acknowledgement from its host for " +
+                             std::to_string(info.tcpi_last_ack_recv) + " ms (heartbeat_timeout " +
+                             std::to_string(timeout) + " ms): the host is down or unreachable");
+  }
+}
+
+asio::awaitable<void> guardian::watch_links() {
+  asio::posix::stream_descriptor ends(io_, links_epoll_);
+  for (;;) {
+    boost::system::error_code ec;
+    co_await ends.async_wait(asio::posix::stream_descriptor::wait_read,
+                             asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    epoll_event ready[16];
+    int n = ::epoll_wait(links_epoll_, ready, 16, 0);
+    if (n > 0 && !exiting_) {
+      exiting_ = true;
+      asio::co_spawn(io_, exit_unless_done_first(), asio::detached);
     }
-    tick.expires_after(tick_);
-    boost::system::error_code ec_events, ec_tick;
-    co_await (events.async_wait(asio::posix::stream_descriptor::wait_read,
-                                asio::redirect_error(asio::use_awaitable, ec_events)) ||
-              tick.async_wait(asio::redirect_error(asio::use_awaitable, ec_tick)));
-    epoll_event ready[64];
-    int n = ::epoll_wait(epoll_fd, ready, 64, 0);
-    for (int i = 0; i < n; ++i) handle(*static_cast<watched*>(ready[i].data.ptr), ready[i].events);
-    if (n <= 0)
-      for (auto& w : episode) handle(*w, 0);  // what a bounded rescue() left behind
   }
-  for (auto& w : episode) w->in_episode = false;
 }
 
-void guardian::handle(watched& w, std::uint32_t events) {
-  frame_reader::rescued r = w.input->rescue();
-  // A closed reader's descriptor may already belong to something else: trust nothing of it.
-  if (r.closed) return;
-  bool ended = r.ended || (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
-  if ((ended && w.rules.exit_at_end) || (r.shutdown && w.rules.exit_at_shutdown))
-    exit_process_now(0);
+// The user thread sees the link's end too, and exits by itself once it has handled the frames
+// that came before it; a user thread held by user code cannot, so the guardian does.
+asio::awaitable<void> guardian::exit_unless_done_first() {
+  asio::steady_timer grace(io_, settings_.heartbeat_timeout / 2);
+  co_await grace.async_wait(asio::use_awaitable);
+  exit_process_now(0);
 }
 
 }  // namespace rpc_parallel::detail

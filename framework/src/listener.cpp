@@ -84,7 +84,7 @@ asio::awaitable<void> listener::handshake(tcp::socket socket) {
   std::string host = remote.address().to_string();
   auto t = std::make_shared<transport>(std::move(user_socket), settings_,
                                        peer_prefix_ + host + ":" + std::to_string(remote.port()));
-  guardian_.watch(t->input(), hooks_.rules);
+  guardian_.watch(t->watch(), hooks_.exit_at_end);
   asio::post(guardian_.user_executor(), [self, t = std::move(t), host = std::move(host)]() mutable {
     if (self->hooks_.on_connection) self->hooks_.on_connection(std::move(t), std::move(host));
   });

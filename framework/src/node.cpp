@@ -32,7 +32,7 @@ node* current_node = nullptr;  // the one node of this process; see node.hpp
 node::node(boost::asio::any_io_executor executor, node_config config)
     : executor_(std::move(executor)),
       config_(std::move(config)),
-      guardian_(std::make_unique<detail::guardian>(executor_, config_.settings.heartbeat_timeout)),
+      guardian_(std::make_unique<detail::guardian>(executor_, config_.settings)),
       previous_(current_node) {
   current_node = this;
 }

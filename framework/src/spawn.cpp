@@ -41,9 +41,10 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 // The spawn default: a remote worker's output comes back to us, a local one's is discarded.
-fd_redirection resolve(const fd_redirection& r, bool remote) {
+fd_redirection resolve(const fd_redirection& r, const launcher& via) {
   if (r.how() != fd_redirection::mode::automatic) return r;
-  return remote ? fd_redirection::to_spawner() : fd_redirection::dev_null();
+  return via.forwards_output_by_default() ? fd_redirection::to_spawner()
+                                          : fd_redirection::dev_null();
 }
 
 worker_config make_config(node& self, const spawn_request& r, const std::string& id,
@@ -61,9 +62,9 @@ worker_config make_config(node& self, const spawn_request& r, const std::string&
   c.daemonize = !r.foreground;
   c.cd = r.options.cd;
   c.umask = r.options.umask ? static_cast<std::int32_t>(*r.options.umask) : -1;
-  bool remote = r.options.how.launcher() != nullptr;
-  c.redirect_stdout = resolve(r.options.redirect_stdout, remote);
-  c.redirect_stderr = resolve(r.options.redirect_stderr, remote);
+  const launcher& via = launcher_of(r.options.how);
+  c.redirect_stdout = resolve(r.options.redirect_stdout, via);
+  c.redirect_stderr = resolve(r.options.redirect_stderr, via);
   c.connection_timeout_ms = r.options.connection_timeout.count();
   c.policy = r.policy;
   c.spawn_arg = r.spawn_arg;
@@ -222,72 +223,81 @@ std::function<void(error)> failure_handler(const spawn_options& options) {
   return print_failure;
 }
 
+// Steps 2-4: the process, its configuration on stdin, and the relays of its output.
+struct started_process {
+  launched child;
+  std::string host;
+  std::shared_ptr<output_relay> relay, stdout_relay;
+  bool parent_stays = false;  ///< The launched process carries forwarded output: reap it later.
+};
+
+asio::awaitable<started_process> start_process(node& self, const spawn_request& r,
+                                               const std::string& id, const std::string& name) {
+  const launcher& via = launcher_of(r.options.how);
+  auto forwarded = [&r, &via](const fd_redirection& f) {
+    return !r.foreground && resolve(f, via).how() == fd_redirection::mode::to_spawner;
+  };
+  started_process p;
+  bool pipe_stdout = r.foreground || forwarded(r.options.redirect_stdout);
+  p.parent_stays = via.carries_output() &&
+                   (forwarded(r.options.redirect_stdout) || forwarded(r.options.redirect_stderr));
+  prepared_launch prepared = co_await via.prepare(self.master_server().port(), p.parent_stays);
+  worker_config config = make_config(self, r, id, name, prepared.master_address);
+  p.child =
+      via.launch({worker_argv(self, name), r.options.env, r.options.how.wrapper(), pipe_stdout},
+                 std::move(prepared));
+  std::string config_bytes;
+  encode(config, config_bytes);
+  asio::co_spawn(
+      self.executor(),
+      send_config(asio::writable_pipe(self.executor(), p.child.stdin_fd), std::move(config_bytes)),
+      asio::detached);
+  p.host = via.host();
+  if (!r.foreground) {
+    std::string unnamed = "[" + p.host + " - " + name + "] ";
+    p.relay = output_relay::start(self.executor(), p.child.stderr_fd, std::cerr, unnamed);
+    if (pipe_stdout)
+      p.stdout_relay = output_relay::start(self.executor(), p.child.stdout_fd, std::cout, unnamed);
+  }
+  co_return p;
+}
+
 }  // namespace
 
 asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> request) {
   const spawn_request& r = *request;
   node& self = node::current();
   std::string name = r.options.name.empty() ? r.type->name : r.options.name;
-  std::string context =
-      "spawn worker \"" + name + "\" of type \"" + r.type->name + "\"" +
-      (r.options.how.launcher() ? " on " + r.options.how.launcher()->where() : "");
+  std::string context = "spawn worker \"" + name + "\" of type \"" + r.type->name + "\" on " +
+                        launcher_of(r.options.how).where();
   std::string id = make_worker_id();
   try {
     self.type(r.type->name);  // a type missing from the app fails here, before any process
     self.master_server().expect(id);
-    const auto& remote = r.options.how.launcher();
-    auto forwarded = [&r, &remote](const fd_redirection& f) {
-      return !r.foreground &&
-             resolve(f, remote != nullptr).how() == fd_redirection::mode::to_spawner;
-    };
-    bool pipe_stdout = r.foreground || forwarded(r.options.redirect_stdout);
-    // Through ssh, forwarded output keeps the session (and our ssh child) open until the end.
-    bool parent_stays =
-        remote && (forwarded(r.options.redirect_stdout) || forwarded(r.options.redirect_stderr));
-    prepared_launch prepared{"127.0.0.1", nullptr};
-    if (remote) prepared = co_await remote->prepare(self.master_server().port(), parent_stays);
-    worker_config config = make_config(self, r, id, name, prepared.master_address);
-    launched child = remote ? remote->launch({worker_argv(self, name), r.options.env,
-                                              r.options.how.wrapper(), pipe_stdout},
-                                             std::move(prepared))
-                            : launch_self(worker_argv(self, name), r.options.env, pipe_stdout,
-                                          r.options.how.wrapper());
-    std::string config_bytes;
-    encode(config, config_bytes);
-    asio::co_spawn(
-        self.executor(),
-        send_config(asio::writable_pipe(self.executor(), child.stdin_fd), std::move(config_bytes)),
-        asio::detached);
-    std::string host = remote ? remote->host() : host_name();
-    std::shared_ptr<output_relay> relay, stdout_relay;
-    if (!r.foreground) {
-      std::string unnamed = "[" + host + " - " + name + "] ";
-      relay = output_relay::start(self.executor(), child.stderr_fd, std::cerr, unnamed);
-      if (pipe_stdout)
-        stdout_relay = output_relay::start(self.executor(), child.stdout_fd, std::cout, unnamed);
-    }
+    started_process p = co_await start_process(self, r, id, name);
     auto name_output = [&](const master_server::registered& reg) {
       std::string prefix =
-          "[" + host + " " + std::to_string(reg.registration.pid) + " " + name + "] ";
-      if (relay) relay->name(prefix);
-      if (stdout_relay) stdout_relay->name(prefix);
+          "[" + p.host + " " + std::to_string(reg.registration.pid) + " " + name + "] ";
+      if (p.relay) p.relay->name(prefix);
+      if (p.stdout_relay) p.stdout_relay->name(prefix);
     };
-    auto reg =
-        co_await capture(start_and_init(self, r, id, child.pid, parent_stays, relay, name_output));
+    auto reg = co_await capture(
+        start_and_init(self, r, id, p.child.pid, p.parent_stays, p.relay, name_output));
     if (reg.failure) {
       if (!r.foreground) std::rethrow_exception(reg.failure);
       // The foreground child has exited: what it wrote to stderr explains why.
       error e = error_of(reg.failure);
-      std::string tail = drain_tail(child.stderr_fd);
-      ::close(child.stdout_fd);
-      ::close(child.stderr_fd);
+      std::string tail = drain_tail(p.child.stderr_fd);
+      ::close(p.child.stdout_fd);
+      ::close(p.child.stderr_fd);
       if (!tail.empty()) e.message += "; its stderr ended with:\n" + tail;
       throw rpc_error(e);
     }
     std::optional<worker_process> process;
-    if (r.foreground) process.emplace(self.executor(), child.pid, child.stdout_fd, child.stderr_fd);
+    if (r.foreground)
+      process.emplace(self.executor(), p.child.pid, p.child.stdout_fd, p.child.stderr_fd);
     // The ssh child ends with the worker: reap it then.
-    if (parent_stays) asio::co_spawn(self.executor(), reap(child.pid), asio::detached);
+    if (p.parent_stays) asio::co_spawn(self.executor(), reap(p.child.pid), asio::detached);
     self.master_server().forget(id);
     worker_ref worker{reg.value->host, reg.value->registration.port, id, r.type->name, name};
     if (r.policy == shutdown_policy::connection_closed)

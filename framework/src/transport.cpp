@@ -1,12 +1,10 @@
 #include "rpc_parallel/detail/transport.hpp"
 
+#include "rpc_parallel/detail/socket_watch.hpp"
 #include "rpc_parallel/error.hpp"
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -41,12 +39,10 @@ void configure_socket(asio::ip::tcp::socket& socket, const rpc_settings& setting
   int count = static_cast<int>(std::max<std::int64_t>(
       1, settings.heartbeat_timeout.count() /
              std::max<std::int64_t>(1, settings.heartbeat_interval.count())));
-  unsigned int user_timeout = static_cast<unsigned int>(settings.heartbeat_timeout.count());
   ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &interval, sizeof interval);
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
 }
 
 transport::transport(asio::ip::tcp::socket socket, rpc_settings settings, std::string peer)
@@ -54,64 +50,35 @@ transport::transport(asio::ip::tcp::socket socket, rpc_settings settings, std::s
       settings_(settings),
       peer_(std::move(peer)),
       flushed_(socket_.get_executor()),
-      wake_(std::make_shared<read_wake>()),
-      input_(
-          std::make_shared<frame_reader>(socket_.native_handle(), settings_.max_message_size, peer_,
-                                         [executor = socket_.get_executor(), wake = wake_] {
-                                           asio::post(executor, [wake] {
-                                             if (wake->waiting)
-                                               wake->signal.emit(asio::cancellation_type::terminal);
-                                           });
-                                         })) {}
+      input_(socket_.native_handle(), settings_.max_message_size, peer_),
+      watch_(std::make_shared<socket_watch>(socket_.native_handle())) {}
 
-transport::~transport() { input_->close(); }
+transport::~transport() { watch_->close(); }
 
 asio::awaitable<std::optional<frame>> transport::read() {
   auto self = shared_from_this();  // the reader may be the last owner while it waits
   for (;;) {
-    frame next;
-    frame_reader::status status{};
+    std::optional<frame> next;
     try {
-      status = input_->take(next);
+      next = input_.next();
     } catch (const rpc_error&) {
       open_ = false;
       throw;
     }
-    if (status == frame_reader::status::frame) co_return next;
-    if (status == frame_reader::status::end) {
-      open_ = false;
-      co_return std::nullopt;
-    }
-    // Received by whichever thread reads next (frame_reader.hpp): here we only wait, for the
-    // socket or for the guardian's wake. Our caller's cancellation (a deadline) still reaches
-    // the wait, through the wake signal.
-    asio::cancellation_slot caller = (co_await asio::this_coro::cancellation_state).slot();
-    bool caller_cancelled = false;
-    if (caller.is_connected())
-      caller.assign([wake = wake_, &caller_cancelled](asio::cancellation_type type) {
-        caller_cancelled = true;
-        wake->signal.emit(type);
-      });
-    struct waiting_flag {
-      read_wake& wake;
-      explicit waiting_flag(read_wake& w) : wake(w) { wake.waiting = true; }
-      ~waiting_flag() { wake.waiting = false; }
-    };
+    if (next) co_return next;
     boost::system::error_code ec;
-    {
-      waiting_flag waiting(*wake_);
-      co_await socket_.async_wait(
-          asio::ip::tcp::socket::wait_read,
-          asio::bind_cancellation_slot(wake_->signal.slot(),
-                                       asio::redirect_error(asio::use_awaitable, ec)));
-    }
-    if (caller.is_connected()) caller.clear();
-    if (ec == asio::error::operation_aborted && !caller_cancelled && open_) continue;  // woken
+    std::size_t n = co_await socket_.async_read_some(input_.space(),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       open_ = false;
-      throw rpc_error(
-          {error_kind::disconnected, "connection to " + peer_ + " lost: " + ec.message()});
+      std::string dead = watch_->dead_reason();
+      if (ec == asio::error::eof && !input_.in_frame() && dead.empty()) co_return std::nullopt;
+      throw rpc_error({error_kind::disconnected,
+                       "connection to " + peer_ + " lost" +
+                           (input_.in_frame() ? " in the middle of a frame: " : ": ") +
+                           (dead.empty() ? ec.message() : dead)});
     }
+    input_.received(n);
   }
 }
 
@@ -226,7 +193,7 @@ asio::awaitable<void> transport::flush() {
 
 void transport::close() noexcept {
   open_ = false;
-  input_->close();  // before the descriptor goes: the guardian must never read a reused one
+  watch_->close();  // before the descriptor goes: the guardian must never touch a reused one
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -100,9 +100,7 @@ class worker_runtime {
     // The link's end is the master's death (or, under connection_closed, the owner closing):
     // the guardian ends the worker then even while user code holds the user thread. Only a
     // confirmed called_shutdown_function worker outlives it (watch_master).
-    node_.guardian().watch(link->input(),
-                           {.exit_at_end = config_.policy != shutdown_policy::called_shutdown,
-                            .exit_at_shutdown = true});
+    node_.guardian().watch(link->watch(), config_.policy != shutdown_policy::called_shutdown);
     co_return link;
   }
 
@@ -110,7 +108,6 @@ class worker_runtime {
     worker_server::hooks h;
     h.on_owner_closed = [this] { exit(0); };
     h.on_shutdown = [this] { exit(0); };
-    h.shutdown_ends_process = true;
     h.on_background_failure = [this](error e) {
       std::cerr << "rpc_parallel worker \"" << config_.name << "\": " << e.message
                 << "; shutting down" << std::endl;

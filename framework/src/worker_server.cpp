@@ -69,7 +69,6 @@ void worker_server::start(std::shared_ptr<void> state, hooks h) {
       asio::co_spawn(self->executor_, self->serve_connection(std::move(t), false), asio::detached);
   };
   accepting.on_refused = [refused = refused_] { ++*refused; };
-  accepting.rules.exit_at_shutdown = hooks_.shutdown_ends_process;
   listener_->start(std::move(accepting));
 }
 

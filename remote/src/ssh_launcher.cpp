@@ -188,6 +188,8 @@ class ssh_launcher final : public launcher {
   }
 
   std::string where() const override { return "host " + host_; }
+  bool forwards_output_by_default() const override { return true; }
+  bool carries_output() const override { return true; }
 
  private:
   std::string where_path() const { return host_ + ":" + path_; }

@@ -1,17 +1,16 @@
-// The guardian: one framework thread per process that keeps its connections alive, and its
-// liveness rules in force, while user code holds the user thread.
+// The guardian: one framework thread per process that accepts connections and keeps the
+// liveness rules in force, whatever user code is doing on the user thread.
 #pragma once
 
-#include "rpc_parallel/detail/frame_reader.hpp"
+#include "rpc_parallel/detail/socket_watch.hpp"
+#include "rpc_parallel/rpc_settings.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -21,27 +20,20 @@ class listener;
 
 /// Threads of a process:
 /// - the **user thread** runs the user's code (master_main, implementations, init functions,
-///   sinks) and the framework's upper layers (calls, streams, dispatch): everything on
-///   `user_executor`;
-/// - the **guardian thread** runs only framework code: it accepts and authenticates every
-///   incoming connection (so a busy worker still takes connections), and it watches the user
-///   thread. When that thread has not come back to its event loop for `stall_after` (a plain
-///   function computing, a blocking syscall, a long synchronous step), the guardian reads every
-///   watched connection until it does (so no peer sees a closed window and declares it dead),
-///   and ends the process when a connection marked `exit_at_end` ends (its master died) or a
-///   `shutdown` frame arrives on one marked `exit_at_shutdown`.
-/// The guardian never runs user code and never writes to a connection after its handshake.
-/// What the guardian does by itself for a watched connection while the user thread stalls.
-struct while_stalled {
-  bool exit_at_end = false;       ///< The connection's end ends the process (status 0).
-  bool exit_at_shutdown = false;  ///< A `shutdown` frame on it ends the process (status 0).
-};
-
+///   sinks) and the framework's upper layers (calls, streams, dispatch, reading and writing
+///   frames): everything on `user_executor`;
+/// - the **guardian thread** runs framework code only, and none of it waits for the user
+///   thread: it accepts and authenticates every incoming connection (so a busy worker still
+///   takes connections); every `heartbeat_interval` it asks the kernel (TCP_INFO) whether each
+///   watched connection's peer still acknowledges, and declares dead one whose data or window
+///   probes have had no answer for `heartbeat_timeout` (a peer that only stops reading, because
+///   it is busy, still answers: it is never declared dead); and it ends the process when a
+///   connection marked `exit_at_end` ends (its master died) and the user thread has not done so
+///   itself within half the heartbeat timeout.
+/// The guardian never runs user code and never reads or writes a watched connection.
 class guardian {
  public:
-  /// Starts the thread; `heartbeat_timeout` sets how soon a stall is noticed (a twentieth of
-  /// it, between 5 and 50 ms, and twice that to call it a stall).
-  guardian(boost::asio::any_io_executor user_executor, std::chrono::milliseconds heartbeat_timeout);
+  guardian(boost::asio::any_io_executor user_executor, const rpc_settings& settings);
   /// Stops and joins the thread. Call on the user thread.
   ~guardian();
   guardian(const guardian&) = delete;
@@ -51,8 +43,9 @@ class guardian {
   boost::asio::any_io_executor executor() noexcept { return io_.get_executor(); }
   const boost::asio::any_io_executor& user_executor() const noexcept { return user_; }
 
-  /// Reads `input` whenever the user thread stalls, until `input` is closed. Thread-safe.
-  void watch(std::shared_ptr<frame_reader> input, while_stalled rules = {});
+  /// Watches `w` until it is closed. `exit_at_end`: the connection's end (closed by the peer,
+  /// broken, or declared dead) ends this process with status 0. Thread-safe.
+  void watch(std::shared_ptr<socket_watch> w, bool exit_at_end = false);
 
   /// Keeps track of a listener whose acceptor lives on this thread: before the thread stops,
   /// the acceptor is closed and destroyed there (the listener itself may outlive us). Call on
@@ -61,29 +54,22 @@ class guardian {
 
  private:
   struct watched {
-    std::shared_ptr<frame_reader> input;
-    while_stalled rules;
-    bool in_episode = false;  // guardian thread only
-  };
-  struct user_thread_ping {
-    std::atomic<bool> outstanding{false};
-    std::chrono::steady_clock::time_point sent;  // guardian thread only
+    std::shared_ptr<socket_watch> socket;
+    bool exit_at_end = false;
+    int quiet_sweeps = 0;  ///< Consecutive sweeps that found its peer not answering.
   };
 
-  boost::asio::awaitable<void> watch_user_thread();
-  boost::asio::awaitable<void> rescue_while_stalled();
-  bool user_thread_stalled() const;
-  void send_ping();
-  void handle(watched& w, std::uint32_t events);
-  std::vector<std::shared_ptr<watched>> current_watches();
+  boost::asio::awaitable<void> sweep_forever();
+  boost::asio::awaitable<void> watch_links();
+  boost::asio::awaitable<void> exit_unless_done_first();
+  void sweep();
 
   boost::asio::any_io_executor user_;
-  std::chrono::milliseconds tick_;
-  std::chrono::milliseconds stall_after_;
-  std::shared_ptr<user_thread_ping> ping_;
+  rpc_settings settings_;
   boost::asio::io_context io_{1};
-  std::mutex watched_mutex_;
-  std::vector<std::shared_ptr<watched>> watched_;
+  int links_epoll_ = -1;          ///< Ends of exit_at_end connections (owned by watch_links).
+  std::vector<watched> watched_;  // guardian thread only
+  bool exiting_ = false;          // guardian thread only
   std::vector<std::weak_ptr<listener>> listeners_;  // user thread only
   std::thread thread_;
 };

@@ -1,7 +1,8 @@
-// How a spawn starts its worker process somewhere other than directly on this host.
+// How a spawn starts its worker process: on this host, over ssh, or (later) through a scheduler.
 #pragma once
 
 #include "rpc_parallel/detail/process.hpp"
+#include "rpc_parallel/how_to_run.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -34,7 +35,7 @@ struct prepared_launch {
   std::shared_ptr<void> hold;
 };
 
-/// Implemented by remote/ (ssh). The local case needs none: spawn runs this binary directly.
+/// Implemented here for this host (`local_launcher`) and by remote/ for ssh.
 class launcher {
  public:
   virtual ~launcher() = default;
@@ -55,6 +56,18 @@ class launcher {
   virtual std::string where() const = 0;
   /// "h1": the host, as the prefix of the worker's forwarded output names it.
   virtual std::string host() const = 0;
+  /// Whether the worker's output comes back to the spawner unless the spawn says otherwise (a
+  /// remote one's, so that its errors are seen; a local one's goes to /dev/null).
+  virtual bool forwards_output_by_default() const = 0;
+  /// Whether the launched process (an ssh client) carries the worker's forwarded output, and so
+  /// lives as long as the worker whenever any of it is forwarded.
+  virtual bool carries_output() const = 0;
 };
+
+/// This binary on this host, through `launch_self`: what `how_to_run::local()` means.
+const launcher& local_launcher();
+
+/// The launcher `how` names: its own, or the local one.
+const launcher& launcher_of(const how_to_run& how);
 
 }  // namespace rpc_parallel::detail

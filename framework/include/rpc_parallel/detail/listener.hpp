@@ -27,8 +27,8 @@ class listener : public std::enable_shared_from_this<listener> {
     std::function<void(std::shared_ptr<transport>, std::string host)> on_connection;
     /// On the guardian's thread: a peer that failed the handshake (it has been dropped).
     std::function<void()> on_refused;
-    /// What the guardian does for these connections by itself while the user thread stalls.
-    while_stalled rules;
+    /// The end of any of these connections ends the process (guardian.hpp).
+    bool exit_at_end = false;
   };
 
   /// Binds on all interfaces and an OS-chosen port; accepts nothing until `start`. Transports

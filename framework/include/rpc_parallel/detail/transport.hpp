@@ -6,7 +6,6 @@
 #include "rpc_parallel/rpc_settings.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -19,10 +18,14 @@
 
 namespace rpc_parallel::detail {
 
+class socket_watch;
+
 /// Waits 100 ms: after a failed accept (out of descriptors), retrying at once would spin.
 boost::asio::awaitable<void> back_off_after_accept_error(boost::asio::any_io_executor executor);
 
-/// Applies the settings' heartbeat (TCP keepalive and user timeout) and TCP_NODELAY.
+/// Applies the settings' heartbeat (TCP keepalive, which the kernel answers) and TCP_NODELAY.
+/// No TCP_USER_TIMEOUT: it would end a connection whose peer only stops reading (a closed
+/// window); the guardian declares a silent peer dead instead (guardian.hpp).
 void configure_socket(boost::asio::ip::tcp::socket& socket, const rpc_settings& settings);
 
 /// Frames leave in two lanes, each in order. Calls, replies and control frames take the
@@ -36,15 +39,15 @@ class transport : public std::enable_shared_from_this<transport> {
   static constexpr std::size_t stream_slice = 1024 * 1024;
 
   transport(boost::asio::ip::tcp::socket socket, rpc_settings settings, std::string peer);
-  /// Closes the receiving side first, so that a guardian never reads the reused descriptor.
+  /// Ends the guardian's watch first, so that it never touches the descriptor's reuse.
   ~transport();
 
   /// The next frame, or nullopt at a clean end of stream. Throws `rpc_error`: `disconnected`
   /// when the connection breaks, `failed` on a frame that breaks the protocol (oversized,
   /// unknown kind, truncated). The size is checked before any allocation. One reader at a time.
   boost::asio::awaitable<std::optional<frame>> read();
-  /// The receiving side, for the guardian to watch (guardian.hpp).
-  const std::shared_ptr<frame_reader>& input() const noexcept { return input_; }
+  /// This connection as the guardian watches it (guardian.hpp).
+  const std::shared_ptr<socket_watch>& watch() const noexcept { return watch_; }
 
   /// Queues a frame made by `begin_frame`/`finish_frame`. Frames queued while a write is in
   /// flight leave together in one write. Throws `rpc_error` (failed) if the payload exceeds
@@ -90,14 +93,8 @@ class transport : public std::enable_shared_from_this<transport> {
   std::deque<std::array<char, frame_header_size + sizeof(std::uint64_t)>> in_flight_headers_;
   std::vector<boost::asio::const_buffer> in_flight_buffers_;
   boost::asio::steady_timer flushed_;  // cancelled whenever a write completes
-  // A reader waiting for the socket is woken through `signal` when the guardian has received
-  // for it (the socket may then have nothing more to say). Shared with the posts that wake it.
-  struct read_wake {
-    boost::asio::cancellation_signal signal;
-    bool waiting = false;
-  };
-  std::shared_ptr<read_wake> wake_;
-  std::shared_ptr<frame_reader> input_;
+  frame_reader input_;
+  std::shared_ptr<socket_watch> watch_;
 };
 
 }  // namespace rpc_parallel::detail

@@ -27,9 +27,6 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
     std::function<void()> on_owner_closed;  ///< The `owner` connection closed.
     std::function<void()> on_shutdown;      ///< A client sent `shutdown`.
     std::function<void(rpc_parallel::error)> on_background_failure;  ///< A one-way threw.
-    /// A `shutdown` frame ends the process, even while user code holds the user thread (a
-    /// spawned worker's rule; a served one only stops).
-    bool shutdown_ends_process = false;
   };
 
   /// Binds a listening socket on all interfaces and an OS-chosen port; accepts nothing yet.

@@ -1,0 +1,33 @@
+#include "rpc_parallel/detail/launcher.hpp"
+
+#include "rpc_parallel/detail/node.hpp"
+
+namespace rpc_parallel::detail {
+namespace {
+
+class this_host final : public launcher {
+ public:
+  boost::asio::awaitable<prepared_launch> prepare(std::uint16_t, bool) const override {
+    co_return prepared_launch{"127.0.0.1", nullptr};
+  }
+  launched launch(const launch_request& request, prepared_launch) const override {
+    return launch_self(request.argv, request.env, request.pipe_stdout, request.wrapper);
+  }
+  std::string where() const override { return "this host"; }
+  std::string host() const override { return host_name(); }
+  bool forwards_output_by_default() const override { return false; }
+  bool carries_output() const override { return false; }
+};
+
+}  // namespace
+
+const launcher& local_launcher() {
+  static const this_host instance;
+  return instance;
+}
+
+const launcher& launcher_of(const how_to_run& how) {
+  return how.launcher() ? *how.launcher() : local_launcher();
+}
+
+}  // namespace rpc_parallel::detail
