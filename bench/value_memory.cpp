@@ -17,10 +17,12 @@ namespace rp = rpc_parallel;
 
 void print_cost(const char* what, const char* side, std::uint64_t peak, std::uint64_t before,
                 std::uint64_t size, double own_values) {
-  double growth = static_cast<double>(peak > before ? peak - before : 0) / static_cast<double>(size);
-  std::printf("ratio large_%s_%s_peak: %.2fx the value's size above its start, %.2fx beyond the "
-              "caller's own value (target <= 1.5x)\n",
-              what, side, growth, growth - own_values);
+  double growth =
+      static_cast<double>(peak > before ? peak - before : 0) / static_cast<double>(size);
+  std::printf(
+      "ratio large_%s_%s_peak: %.2fx the value's size above its start, %.2fx beyond the "
+      "caller's own value (target <= 1.5x)\n",
+      what, side, growth, growth - own_values);
   std::fflush(stdout);
 }
 

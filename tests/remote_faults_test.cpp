@@ -176,4 +176,35 @@ BOOST_AUTO_TEST_CASE(the_dial_back_address_can_be_given_and_a_wrong_one_fails_cl
       120s);
 }
 
+BOOST_AUTO_TEST_CASE(a_host_cut_off_mid_call_is_declared_dead_within_the_heartbeat_timeout) {
+  // Its bridge port is taken down: nothing the master sends is acknowledged any more, which no
+  // FIN or RST will say (only the guardian's check of the acknowledgements can).
+  BOOST_REQUIRE_MESSAGE(hosts->mode == "namespaces", "needs the test hosts in network namespaces");
+  const std::string host = hosts->names.at(2);  // rpcp-h3, on bridge port rpcpv3
+  const std::string port = "rpcpv" + host.substr(host.find_last_of('h') + 1);
+  rp::rpc_settings quick;
+  quick.heartbeat_interval = 250ms;
+  quick.heartbeat_timeout = 1s;
+  tests::run(
+      [host, port]() -> asio::awaitable<void> {
+        auto copy = co_await on(host);
+        auto conn = co_await rp::spawn<echo_worker>(
+            rp::shutdown_on::connection_closed,
+            rp::spawn_options().with_how(rp::how_to_run::remote(copy)), std::string("cut"));
+        BOOST_TEST((co_await conn.run(echo_worker::echo, "before")) == "cut:before");
+        BOOST_REQUIRE(std::system(("ip link set " + port + " down").c_str()) == 0);
+        auto start = std::chrono::steady_clock::now();
+        auto lost = co_await conn.try_run(echo_worker::echo, std::string(1 << 20, 'x'));
+        auto took = std::chrono::steady_clock::now() - start;
+        BOOST_REQUIRE(std::system(("ip link set " + port + " up").c_str()) == 0);
+        BOOST_REQUIRE(lost.has_error());
+        BOOST_TEST_MESSAGE(lost.error().message);
+        BOOST_TEST(contains(lost.error().message, "no acknowledgement from its host"));
+        // heartbeat_timeout, then two checks a heartbeat_interval apart, and slack for a loaded
+        // machine.
+        BOOST_TEST(took < 4s);
+      },
+      60s, quick);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
