@@ -86,26 +86,26 @@ bool reap_within(pid_t pid, std::chrono::milliseconds deadline) {
   return exited;
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_SUITE(lifetime_suite)
-
-BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_worker_and_no_zombie) {
-  // As subreaper we inherit the daemonised workers, so we can wait for each one exactly.
-  BOOST_REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
-  child master = launch(tests::self_path(), "spawn_and_hang");
+/// Starts scenario `name` as a master and returns what it printed up to its "ready" line.
+std::vector<std::string> start_until_ready(child& master, const std::string& scenario) {
+  master = launch(tests::self_path(), scenario);
   auto lines = read_lines_until(master.stdout_fd, "ready", 60s);
   BOOST_REQUIRE(!lines.empty());
   BOOST_REQUIRE_EQUAL(lines.back(), "ready");
-  std::vector<pid_t> workers;
-  pid_t immortal = 0;
-  for (auto& line : lines) {
-    if (line.rfind("pid ", 0) == 0) workers.push_back(std::stoi(line.substr(4)));
-    if (line.rfind("immortal ", 0) == 0) immortal = std::stoi(line.substr(9));
-  }
-  BOOST_REQUIRE_EQUAL(workers.size(), 5u);  // heartbeater, connection_closed, a chain of three
-  BOOST_REQUIRE(immortal > 0);
+  return lines;
+}
 
+/// The numbers after `prefix` on the lines that start with it.
+std::vector<pid_t> pids_after(const std::vector<std::string>& lines, const std::string& prefix) {
+  std::vector<pid_t> pids;
+  for (auto& line : lines)
+    if (line.rfind(prefix, 0) == 0) pids.push_back(std::stoi(line.substr(prefix.size())));
+  return pids;
+}
+
+/// SIGKILLs `master`, then expects each of `workers` (our children: we are their subreaper) to
+/// have exited within the heartbeat timeout and a second.
+void kill_master_and_expect_workers_gone(child& master, const std::vector<pid_t>& workers) {
   ::kill(master.pid, SIGKILL);
   ::waitpid(master.pid, nullptr, 0);
   rp::rpc_settings defaults;
@@ -113,6 +113,23 @@ BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_worker_and_no_zombie) {
     BOOST_TEST(reap_within(pid, defaults.heartbeat_timeout + 1s),
                "worker " << pid << " outlived its master");
   ::close(master.stdout_fd);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(lifetime_suite)
+
+BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_worker_and_no_zombie) {
+  // As subreaper we inherit the daemonised workers, so we can wait for each one exactly.
+  BOOST_REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+  child master;
+  auto lines = start_until_ready(master, "spawn_and_hang");
+  std::vector<pid_t> workers = pids_after(lines, "pid ");
+  std::vector<pid_t> immortals = pids_after(lines, "immortal ");
+  BOOST_REQUIRE_EQUAL(workers.size(), 5u);  // heartbeater, connection_closed, a chain of three
+  BOOST_REQUIRE_EQUAL(immortals.size(), 1u);
+  pid_t immortal = immortals.front();
+  kill_master_and_expect_workers_gone(master, workers);
   // shutdown_on::called_shutdown_function outlives its master by design; end it here.
   BOOST_TEST(tests::process_state(immortal) != 0);
   ::kill(immortal, SIGKILL);
@@ -123,22 +140,11 @@ BOOST_AUTO_TEST_CASE(master_killed_by_sigkill_leaves_no_worker_and_no_zombie) {
 
 BOOST_AUTO_TEST_CASE(master_killed_while_its_workers_are_inside_plain_functions_leaves_none) {
   BOOST_REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
-  child master = launch(tests::self_path(), "spawn_busy_and_hang");
-  auto lines = read_lines_until(master.stdout_fd, "ready", 60s);
-  BOOST_REQUIRE(!lines.empty());
-  BOOST_REQUIRE_EQUAL(lines.back(), "ready");
-  std::vector<pid_t> workers;
-  for (auto& line : lines)
-    if (line.rfind("pid ", 0) == 0) workers.push_back(std::stoi(line.substr(4)));
+  child master;
+  std::vector<pid_t> workers = pids_after(start_until_ready(master, "spawn_busy_and_hang"), "pid ");
   BOOST_REQUIRE_EQUAL(workers.size(), 8u);
-  ::kill(master.pid, SIGKILL);
-  ::waitpid(master.pid, nullptr, 0);
   // Each is 30 s into nothing but computing: only its guardian thread can see the master go.
-  rp::rpc_settings defaults;
-  for (pid_t pid : workers)
-    BOOST_TEST(reap_within(pid, defaults.heartbeat_timeout + 1s),
-               "worker " << pid << " outlived its master");
-  ::close(master.stdout_fd);
+  kill_master_and_expect_workers_gone(master, workers);
   BOOST_TEST(tests::zombie_children().empty());
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
