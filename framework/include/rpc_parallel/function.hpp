@@ -3,6 +3,7 @@
 
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/function_table.hpp"
+#include "rpc_parallel/detail/wire.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
