@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <filesystem>
+#include <fstream>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -73,6 +74,20 @@ std::vector<std::string> read_lines_until(int fd, const std::string& last,
     }
   }
   return lines;
+}
+
+/// Waits (on a pidfd, no polling) for our child `pid` to exit, reaps it and returns its exit
+/// status (128 + N when signal N ended it), or -1 if it did not exit within `deadline`.
+int reap_within_status(pid_t pid, std::chrono::milliseconds deadline) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return -1;
+  pollfd p{fd, POLLIN, 0};
+  bool exited = ::poll(&p, 1, static_cast<int>(deadline.count())) == 1;
+  ::close(fd);
+  if (!exited) return -1;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /// Waits (on a pidfd, no polling) for our child `pid` to exit and reaps it.
@@ -179,6 +194,27 @@ BOOST_AUTO_TEST_CASE(master_that_is_pid_1_leaves_no_zombies) {
   BOOST_TEST(report == "cycles 300 zombies 0");
   BOOST_TEST(WIFEXITED(status));
   BOOST_TEST(WEXITSTATUS(status) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_pid_1_master_gets_the_signals_sent_to_pid_1_and_exits_with_their_status) {
+  child unshared = launch({"unshare", "--pid", "--fork", "--mount-proc", tests::self_path(),
+                           "--scenario", "hang_through_app"});
+  auto lines = read_lines_until(unshared.stdout_fd, "ready", 60s);
+  BOOST_REQUIRE(!lines.empty() && lines.back() == "ready");
+  // PID 1 of the new namespace is unshare's only child.
+  std::ifstream children("/proc/" + std::to_string(unshared.pid) + "/task/" +
+                         std::to_string(unshared.pid) + "/children");
+  pid_t init = 0;
+  BOOST_REQUIRE(children >> init);
+  // PID 1 has no default action for SIGTERM: only forwarding it ends the master.
+  ::kill(init, SIGTERM);
+  int status = reap_within_status(unshared.pid, 10s);
+  if (status < 0) {
+    ::kill(init, SIGKILL);  // ends the whole namespace, so that no test process is left behind
+    ::waitpid(unshared.pid, nullptr, 0);
+  }
+  ::close(unshared.stdout_fd);
+  BOOST_TEST(status == 128 + SIGTERM);
 }
 
 BOOST_AUTO_TEST_CASE(renamed_running_binary_still_spawns) {

@@ -178,6 +178,18 @@ asio::awaitable<int> spawn_cycles() {
 }  // namespace
 
 int run_scenario(const std::string& name) {
+  if (name == "hang_through_app") {
+    // Prints "ready" and waits to be signalled, as a master started through app::run.
+    char program[] = "scenario";
+    char* argv[] = {program, nullptr};
+    return app().run(1, argv, []() -> asio::awaitable<int> {
+      std::cout << "ready" << std::endl;
+      asio::steady_timer forever(co_await asio::this_coro::executor,
+                                 asio::steady_timer::time_point::max());
+      co_await forever.async_wait(asio::use_awaitable);
+      co_return 0;
+    });
+  }
   if (name == "spawn_cycles_through_app") {
     // Through app::run, as a user's main would be (it is what handles a master that is PID 1).
     char program[] = "scenario";
