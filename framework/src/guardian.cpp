@@ -60,7 +60,6 @@ guardian::~guardian() {
 
 void guardian::watch(std::shared_ptr<socket_watch> w, bool exit_at_end) {
   asio::post(io_, [this, w = std::move(w), exit_at_end]() mutable {
-    std::erase_if(watched_, [](const watched& x) { return !x.socket->with_fd([](int) {}); });
     if (exit_at_end) {
       // Only the end is asked for (no EPOLLIN): a link's traffic never wakes this thread.
       w->with_fd([this](int fd) {
@@ -92,7 +91,7 @@ asio::awaitable<void> guardian::sweep_forever() {
 // may catch data that was only just sent). A peer that stops reading still acknowledges, and
 // the kernel alone ends a silent idle connection (keepalive).
 void guardian::sweep() {
-  std::erase_if(watched_, [](const watched& x) { return !x.socket->with_fd([](int) {}); });
+  std::erase_if(watched_, [](const watched& x) { return x.socket->is_closed(); });
   const auto timeout = static_cast<std::uint32_t>(settings_.heartbeat_timeout.count());
   for (auto& w : watched_) {
     tcp_info info{};

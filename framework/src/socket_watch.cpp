@@ -9,6 +9,11 @@ void socket_watch::close() noexcept {
   closed_ = true;
 }
 
+bool socket_watch::is_closed() const noexcept {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
 std::string socket_watch::dead_reason() const {
   std::lock_guard lock(mutex_);
   return dead_reason_;

@@ -42,7 +42,6 @@ class listener : public std::enable_shared_from_this<listener> {
   /// For the guardian as it stops (on the user thread): closes and destroys the acceptor on the
   /// guardian's thread; `close` does nothing after this.
   void shut_down() noexcept;
-  bool is_open() const noexcept { return open_; }
   std::uint16_t port() const noexcept { return port_; }
 
  private:

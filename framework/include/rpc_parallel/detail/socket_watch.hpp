@@ -15,6 +15,7 @@ class socket_watch {
   /// On the owner's thread, before the descriptor is closed: the guardian never touches it
   /// (or a reuse of its number) after this.
   void close() noexcept;
+  bool is_closed() const noexcept;
   /// Empty unless the guardian declared the peer dead (and shut the socket down).
   std::string dead_reason() const;
 
