@@ -30,7 +30,9 @@ po::options_description framework_options() {
       "rpc-heartbeat-interval-ms", po::value<std::int64_t>(), "keepalive probe interval")(
       "rpc-heartbeat-timeout-ms", po::value<std::int64_t>(), "a silent peer is dead after this")(
       "rpc-stream-window", po::value<std::uint64_t>(),
-      "bytes a stream may run ahead of its reader (default 8 MiB)");
+      "bytes a stream may run ahead of its reader (default 8 MiB)")(
+      "rpc-call-timeout-ms", po::value<std::int64_t>(),
+      "deadline of a call that has none of its own (default 0: none)");
   // clang-format on
   return o;
 }
@@ -46,6 +48,8 @@ rpc_settings settings_from(const po::variables_map& vm, rpc_settings s) {
   if (vm.count("rpc-heartbeat-timeout-ms"))
     s.heartbeat_timeout = ms(vm["rpc-heartbeat-timeout-ms"].as<std::int64_t>());
   if (vm.count("rpc-stream-window")) s.stream_window = vm["rpc-stream-window"].as<std::uint64_t>();
+  if (vm.count("rpc-call-timeout-ms"))
+    s.call_timeout = ms(vm["rpc-call-timeout-ms"].as<std::int64_t>());
   return rpc_settings_from_environment(s);
 }
 

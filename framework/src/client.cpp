@@ -189,19 +189,16 @@ class client::reply_initiation {
           [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
       return;
     }
-    auto slot = asio::get_associated_cancellation_slot(handler);
+    // The slot is taken from the type-erased handler: making one installs its own cancellation
+    // state in the original slot, which would replace a handler assigned there before.
+    reply_handler parked(std::move(handler));
+    auto slot = parked.get_cancellation_slot();
     if (slot.is_connected()) {
       slot.assign([weak = std::weak_ptr<client>(self_), id = id_](asio::cancellation_type) {
-        auto c = weak.lock();
-        if (!c) return;
-        auto found = c->pending_.find(id);
-        if (found == c->pending_.end() || !found->second.handler) return;
-        auto h = std::move(*found->second.handler);
-        c->pending_.erase(found);
-        std::move(h)(reply{reply::status::lost, " (call cancelled)"});
+        if (auto c = weak.lock()) c->give_up(id, reply{reply::status::cancelled, {}});
       });
     }
-    found->second.handler.emplace(std::move(handler));
+    found->second.handler.emplace(std::move(parked));
   }
 
  private:
@@ -216,19 +213,59 @@ asio::awaitable<reply> client::await_reply(std::uint64_t id) {
   co_return r;
 }
 
-std::uint64_t client::send_call(call_frame f, frame_kind kind) {
+std::uint64_t client::send_call(call_frame f, frame_kind kind, clock::time_point deadline) {
   if (!transport_->is_open())
     throw rpc_error({error_kind::disconnected,
                      "connection to " + describe(worker_) + " is closed" + close_reason_});
   std::uint64_t id = next_id_++;
+  auto& call = pending_.emplace(id, pending_call{f.function, {}, {}, {}}).first->second;
+  if (deadline != no_deadline) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+    transport_->send(frame_kind::deadline, id, deadline_payload(deadline));
+    std::string text = function_name(f.function) + " timed out after " +
+                       std::to_string(left.count()) + " ms (its deadline); the worker was told "
+                       "to stop";
+    call.timer.emplace(transport_->socket().get_executor(), deadline);
+    call.timer->async_wait([weak = weak_from_this(), id, text](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto c = weak.lock()) c->give_up(id, reply{reply::status::timed_out, text});
+    });
+  }
   finish_frame(f.bytes, kind, id, f.function);
   transport_->send(std::move(f.bytes));
-  pending_.emplace(id, pending_call{});
   return id;
 }
 
-asio::awaitable<std::string> client::call(call_frame f) {
-  std::uint64_t id = send_call(std::move(f), frame_kind::call);
+void client::give_up(std::uint64_t id, reply r) {
+  auto found = pending_.find(id);
+  if (found == pending_.end() || found->second.early) return;  // it has its outcome already
+  if (transport_->is_open()) transport_->send(frame_kind::cancel, id, {});
+  if (r.what == reply::status::cancelled)
+    r.bytes = function_name(found->second.function) +
+              " cancelled by its caller; the worker was told to stop";
+  if (!found->second.handler) {
+    found->second.early = std::move(r);
+    return;
+  }
+  auto h = std::move(*found->second.handler);
+  pending_.erase(found);
+  asio::post(transport_->socket().get_executor(),
+             [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+}
+
+std::string client::function_name(std::uint16_t function) const {
+  if (type_ && function < type_->functions.size())
+    return worker_.type + "." + type_->functions.at(function).name;
+  return worker_.type + " function " + std::to_string(function);
+}
+
+asio::awaitable<std::string> client::call(call_frame f, clock::time_point deadline) {
+  clock::time_point inherited = deadline_inherited_by(co_await asio::this_coro::executor);
+  if (deadline == no_deadline && inherited == no_deadline) {
+    auto timeout = transport_->settings().call_timeout;
+    if (timeout.count() > 0) deadline = clock::now() + timeout;
+  }
+  std::uint64_t id = send_call(std::move(f), frame_kind::call, std::min(deadline, inherited));
   std::string response = co_await reply_of(id);
   co_return response;
 }
@@ -258,6 +295,10 @@ asio::awaitable<std::string> client::reply_of(std::uint64_t id) {
       co_return std::move(r.bytes);
     case reply::status::error:
       throw rpc_error(decode<error>(r.bytes, "error"));
+    case reply::status::timed_out:
+      throw rpc_error({error_kind::timed_out, "call to " + describe(worker_) + ": " + r.bytes});
+    case reply::status::cancelled:
+      throw rpc_error({error_kind::cancelled, "call to " + describe(worker_) + ": " + r.bytes});
     case reply::status::lost:
       break;
   }
@@ -326,7 +367,10 @@ void client::fail_all(const std::string& why) {
   pending_.clear();
   for (auto& [id, call] : pending) {
     if (!call.handler) {
-      pending_.emplace(id, pending_call{std::nullopt, reply{reply::status::lost, why}});
+      // Not awaited yet: its outcome waits for it (a timeout already decided stays).
+      if (!call.early) call.early = reply{reply::status::lost, why};
+      call.timer.reset();
+      pending_.emplace(id, std::move(call));
       continue;
     }
     asio::post(transport_->socket().get_executor(), [h = std::move(*call.handler), why]() mutable {

@@ -16,6 +16,8 @@ std::string_view to_string(error_kind kind) noexcept {
       return "unimplemented";
     case error_kind::timed_out:
       return "timed_out";
+    case error_kind::cancelled:
+      return "cancelled";
   }
   return "unknown";
 }

@@ -28,9 +28,10 @@ std::chrono::milliseconds parse_duration(std::string_view key, std::string_view 
 
 rpc_settings validate(rpc_settings s) {
   RPCP_REQUIRE(s.heartbeat_interval.count() > 0 && s.heartbeat_timeout.count() > 0 &&
-                   s.handshake_timeout.count() > 0 && s.max_message_size > 0 && s.stream_window > 0,
+                   s.handshake_timeout.count() > 0 && s.max_message_size > 0 && s.stream_window > 0 &&
+                   s.call_timeout.count() >= 0,
                "rpc settings: timeouts, heartbeat interval, max_message_size and stream_window "
-               "must be positive");
+               "must be positive (call_timeout zero or positive)");
   return s;
 }
 
@@ -54,10 +55,12 @@ rpc_settings override_rpc_settings(rpc_settings base, std::string_view text) {
       base.heartbeat_timeout = parse_duration(key, value);
     else if (key == "stream_window")
       base.stream_window = parse_number(key, value);
+    else if (key == "call_timeout")
+      base.call_timeout = parse_duration(key, value);
     else
       RPCP_REQUIRE(false, rpc_settings_env_var, ": unknown field \"", key,
                    "\"; known: max_message_size, handshake_timeout, heartbeat_interval, "
-                   "heartbeat_timeout, stream_window");
+                   "heartbeat_timeout, stream_window, call_timeout");
   }
   return validate(base);
 }
@@ -72,7 +75,8 @@ std::string to_string(const rpc_settings& s) {
          ",handshake_timeout=" + std::to_string(s.handshake_timeout.count()) + "ms" +
          ",heartbeat_interval=" + std::to_string(s.heartbeat_interval.count()) + "ms" +
          ",heartbeat_timeout=" + std::to_string(s.heartbeat_timeout.count()) + "ms" +
-         ",stream_window=" + std::to_string(s.stream_window);
+         ",stream_window=" + std::to_string(s.stream_window) +
+         ",call_timeout=" + std::to_string(s.call_timeout.count()) + "ms";
 }
 
 }  // namespace rpc_parallel

@@ -8,6 +8,7 @@
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/stream.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -92,6 +93,7 @@ asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport>
   std::shared_ptr<void> conn_state;
   bool owner = false, control_only = false;
   stream_table streams;
+  auto calls = std::make_shared<connection_calls>();
   std::string why = " (the client closed it)";
   try {
     bool opened = co_await open(t, conn_state, owner, control_only);
@@ -106,12 +108,14 @@ asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport>
     while (auto f = co_await t->read()) {
       if (control_only && f->kind != frame_kind::shutdown) break;
       if (streams.route(*f)) continue;
-      dispatch(t, std::move(*f), conn_state, streams);
+      dispatch(t, std::move(*f), conn_state, streams, calls);
     }
   } catch (const std::exception& e) {
     // A protocol error or a broken connection ends this connection only.
     why = std::string(" (") + e.what() + ")";
   }
+  // Nobody waits for the replies any more.
+  calls->cancel_all();
   t->close();
   streams.disconnect(why);
   if ((owner || adopted) && hooks_.on_owner_closed) hooks_.on_owner_closed();
@@ -160,45 +164,41 @@ asio::awaitable<bool> worker_server::open(std::shared_ptr<transport> t,
   co_return true;
 }
 
+clock::time_point worker_server::connection_calls::deadline_of(std::uint64_t id) noexcept {
+  if (announced_id != id) return no_deadline;
+  announced_id = 0;
+  return std::exchange(announced, no_deadline);
+}
+
+void worker_server::connection_calls::cancel(std::uint64_t id) {
+  auto found = running.find(id);
+  if (found != running.end()) found->second->cancel();
+}
+
+void worker_server::connection_calls::cancel_all() {
+  // A cancelled call may finish (and leave `running`) at once: cancel a copy.
+  auto all = running;
+  for (auto& [id, context] : all) context->cancel();
+}
+
 void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
-                             const std::shared_ptr<void>& conn_state, stream_table& streams) {
+                             const std::shared_ptr<void>& conn_state, stream_table& streams,
+                             const std::shared_ptr<connection_calls>& calls) {
   switch (f.kind) {
     case frame_kind::stream_call:
       start_stream(t, std::move(f), conn_state, streams);
       return;
     case frame_kind::call:
-    case frame_kind::one_way: {
-      bool one_way = f.kind == frame_kind::one_way;
-      std::size_t index = f.function;
-      function_kind wanted = one_way ? function_kind::one_way : function_kind::rpc;
-      if (index >= type_.functions.size() || type_.functions.at(index).kind != wanted) {
-        if (!one_way)
-          send_error(*t, frame_kind::reply_error, f.id,
-                     {error_kind::unimplemented,
-                      "worker type \"" + type_.name + "\" has no rpc function at index " +
-                          std::to_string(index) + ": master and worker binaries differ"});
-        return;
-      }
-      const function_entry& fn = type_.functions.at(index);
-      if (fn.async) {
-        asio::co_spawn(executor_,
-                       run_async(t, f.id, index, std::move(f.payload), conn_state, one_way),
-                       asio::detached);
-        return;
-      }
-      std::string reply = begin_frame();
-      try {
-        fn.sync(state_.get(), conn_state.get(), std::move(f.payload), reply);
-      } catch (...) {
-        report(t, f.id, index, one_way);
-        return;
-      }
-      if (!one_way) {
-        finish_frame(reply, frame_kind::reply_ok, f.id);
-        send_reply(*t, f.id, std::move(reply));
-      }
+    case frame_kind::one_way:
+      start_call(t, std::move(f), conn_state, calls);
       return;
-    }
+    case frame_kind::deadline:
+      calls->announced_id = f.id;
+      calls->announced = parse_deadline_payload(f.payload);
+      return;
+    case frame_kind::cancel:
+      calls->cancel(f.id);
+      return;
     case frame_kind::shutdown:
       if (hooks_.on_shutdown) hooks_.on_shutdown();
       return;
@@ -209,6 +209,81 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
     default:
       throw rpc_error({error_kind::failed, "protocol error: unexpected frame from " + t->peer()});
   }
+}
+
+void worker_server::start_call(const std::shared_ptr<transport>& t, frame f,
+                              const std::shared_ptr<void>& conn_state,
+                              const std::shared_ptr<connection_calls>& calls) {
+  bool one_way = f.kind == frame_kind::one_way;
+  std::size_t index = f.function;
+  function_kind wanted = one_way ? function_kind::one_way : function_kind::rpc;
+  if (index >= type_.functions.size() || type_.functions.at(index).kind != wanted) {
+    if (!one_way)
+      send_error(*t, frame_kind::reply_error, f.id,
+                 {error_kind::unimplemented,
+                  "worker type \"" + type_.name + "\" has no rpc function at index " +
+                      std::to_string(index) + ": master and worker binaries differ"});
+    return;
+  }
+  const function_entry& fn = type_.functions.at(index);
+  clock::time_point deadline = calls->deadline_of(f.id);
+  if (deadline != no_deadline && clock::now() >= deadline) {
+    // It waited behind other work until its caller gave up: not started at all.
+    send_error(*t, frame_kind::reply_error, f.id,
+               {error_kind::timed_out, type_.name + "." + fn.name +
+                                           ": its deadline passed before the worker could start "
+                                           "it (the worker was busy); not run"});
+    return;
+  }
+  if (fn.async) {
+    if (one_way) {
+      asio::co_spawn(executor_,
+                     run_async(t, f.id, index, std::move(f.payload), conn_state, true, {}, {}),
+                     asio::detached);
+      return;
+    }
+    auto context = std::make_shared<call_context>();
+    context->deadline = deadline;
+    if (deadline != no_deadline) {
+      context->timer.emplace(executor_, deadline);
+      context->timer->async_wait(
+          [weak = std::weak_ptr<call_context>(context)](boost::system::error_code ec) {
+            if (auto c = weak.lock(); c && !ec) c->cancel();
+          });
+    }
+    calls->running.emplace(f.id, context);
+    auto slot = context->signal.slot();
+    asio::co_spawn(call_executor(executor_, context),
+                   run_async(t, f.id, index, std::move(f.payload), conn_state, false, context,
+                             calls),
+                   asio::bind_cancellation_slot(slot, asio::detached));
+    return;
+  }
+  std::string reply = begin_frame();
+  try {
+    call_context context;
+    context.deadline = deadline;
+    current_call_scope scope(context);
+    fn.sync(state_.get(), conn_state.get(), std::move(f.payload), reply);
+  } catch (...) {
+    report(t, f.id, index, one_way, deadline);
+    return;
+  }
+  if (!one_way) finish_call(*t, f.id, index, deadline, std::move(reply));
+}
+
+// A reply that comes after the call's deadline is `timed_out` whatever the implementation
+// returned, as its caller sees it: the outcome does not depend on which of the two won the race.
+void worker_server::finish_call(transport& t, std::uint64_t id, std::size_t index,
+                                clock::time_point deadline, std::string reply) {
+  if (deadline != no_deadline && clock::now() >= deadline) {
+    send_error(t, frame_kind::reply_error, id,
+               {error_kind::timed_out, type_.name + "." + type_.functions.at(index).name +
+                                           ": its deadline passed while it ran"});
+    return;
+  }
+  finish_frame(reply, frame_kind::reply_ok, id);
+  send_reply(t, id, std::move(reply));
 }
 
 void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
@@ -281,26 +356,33 @@ asio::awaitable<void> worker_server::run_stream(std::shared_ptr<transport> t, st
 
 asio::awaitable<void> worker_server::run_async(std::shared_ptr<transport> t, std::uint64_t id,
                                                std::size_t index, std::string query,
-                                               std::shared_ptr<void> conn_state, bool one_way) {
+                                               std::shared_ptr<void> conn_state, bool one_way,
+                                               std::shared_ptr<call_context> context,
+                                               std::shared_ptr<connection_calls> calls) {
   auto self = shared_from_this();
   const function_entry& fn = type_.functions.at(index);
   try {
     std::string reply = co_await fn.async(state_.get(), conn_state.get(), std::move(query));
-    if (!one_way && t->is_open()) {
-      finish_frame(reply, frame_kind::reply_ok, id);
-      send_reply(*t, id, std::move(reply));
-    }
+    if (!one_way && t->is_open())
+      finish_call(*t, id, index, context ? context->deadline : no_deadline, std::move(reply));
   } catch (...) {
-    report(t, id, index, one_way);
+    report(t, id, index, one_way, context ? context->deadline : no_deadline);
+  }
+  if (context) {
+    context->finish();
+    calls->running.erase(id);
   }
 }
 
 // Called inside a catch block: a call's error goes back to its caller; a one-way's is a
 // background failure of the worker.
 void worker_server::report(const std::shared_ptr<transport>& t, std::uint64_t id, std::size_t index,
-                           bool one_way) {
+                           bool one_way, clock::time_point deadline) {
   error e =
       with_context(current_exception_error(), type_.name + "." + type_.functions.at(index).name);
+  // Past the deadline the failure is most likely the cancellation's: say what the caller sees.
+  if (deadline != no_deadline && clock::now() >= deadline)
+    e = {error_kind::timed_out, "its deadline passed while it ran (" + e.message + ")"};
   if (one_way) {
     if (hooks_.on_background_failure) hooks_.on_background_failure(std::move(e));
     return;

@@ -1,6 +1,7 @@
 // A client connection to a worker server, and the typed calls made over it.
 #pragma once
 
+#include "rpc_parallel/call_options.hpp"
 #include "rpc_parallel/detail/client.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/error.hpp"
@@ -70,8 +71,9 @@ boost::asio::awaitable<or_error<T>> failed_with(error e) {
 
 /// Sends a call and decodes its response.
 template <class R>
-boost::asio::awaitable<R> call_decoded(std::shared_ptr<client> c, call_frame frame) {
-  std::string response = co_await c->call(std::move(frame));
+boost::asio::awaitable<R> call_decoded(std::shared_ptr<client> c, call_frame frame,
+                                       clock::time_point deadline) {
+  std::string response = co_await c->call(std::move(frame), deadline);
   co_return decode_owned<R>(std::move(response), "response");
 }
 }  // namespace detail
@@ -89,33 +91,48 @@ class connection {
   }
 
   /// Calls `fn` and returns its response. Throws `rpc_error`: the function's exception text
-  /// (kind `failed`), `disconnected`, or `failed` for a query over max_message_size. The query
-  /// is encoded in this call, before anything is awaited: `query` need not outlive it, and one
-  /// too large is refused before it is copied whole. Rpc_parallel's `run_exn`.
+  /// (kind `failed`), `disconnected`, `failed` for a query over max_message_size, `timed_out`
+  /// at the deadline of `options` (or the one inherited, or `rpc_settings::call_timeout`), and
+  /// `cancelled` when the awaiting coroutine is cancelled; in the last two the worker's
+  /// implementation is cancelled too. The query is encoded in this call, before anything is
+  /// awaited: `query` need not outlive it, and one too large is refused before it is copied
+  /// whole. Rpc_parallel's `run_exn`.
+  template <class Q, class R>
+  boost::asio::awaitable<R> run(rpc<W, Q, R> fn, const std::type_identity_t<Q>& query,
+                                call_options options) {
+    return detail::call_decoded<R>(client_, make_frame(*client_, fn.name, query),
+                                   options.deadline);
+  }
   template <class Q, class R>
   boost::asio::awaitable<R> run(rpc<W, Q, R> fn, const std::type_identity_t<Q>& query) {
-    return detail::call_decoded<R>(client_, make_frame(*client_, fn.name, query));
+    return run(fn, query, call_options());
   }
 
   /// `run` returning the error instead of throwing. Rpc_parallel's `run`.
   template <class Q, class R>
-  boost::asio::awaitable<or_error<R>> try_run(rpc<W, Q, R> fn,
-                                              const std::type_identity_t<Q>& query) {
+  boost::asio::awaitable<or_error<R>> try_run(rpc<W, Q, R> fn, const std::type_identity_t<Q>& query,
+                                              call_options options) {
     try {
-      return detail::catch_error(run(fn, query));
+      return detail::catch_error(run(fn, query, options));
     } catch (...) {
       return detail::failed_with<R>(current_exception_error());
     }
   }
+  template <class Q, class R>
+  boost::asio::awaitable<or_error<R>> try_run(rpc<W, Q, R> fn,
+                                              const std::type_identity_t<Q>& query) {
+    return try_run(fn, query, call_options());
+  }
 
   /// `run` for a function whose query is `unit`: `co_await conn.run(W::status)`.
   template <class R>
-  boost::asio::awaitable<R> run(rpc<W, unit, R> fn) {
-    return run(fn, unit{});
+  boost::asio::awaitable<R> run(rpc<W, unit, R> fn, call_options options = call_options()) {
+    return run(fn, unit{}, options);
   }
   template <class R>
-  boost::asio::awaitable<or_error<R>> try_run(rpc<W, unit, R> fn) {
-    return try_run(fn, unit{});
+  boost::asio::awaitable<or_error<R>> try_run(rpc<W, unit, R> fn,
+                                              call_options options = call_options()) {
+    return try_run(fn, unit{}, options);
   }
 
   /// Queues a one-way call and returns without waiting for the worker. Throws `rpc_error` at

@@ -18,7 +18,8 @@ enum class error_kind : std::uint8_t {
   disconnected,   ///< The peer went away; reconnect or respawn.
   overloaded,     ///< The peer refused for lack of capacity; retry later.
   unimplemented,  ///< The peer does not offer this worker type or function: binaries differ.
-  timed_out,      ///< A deadline passed; the peer may still be working.
+  timed_out,      ///< A deadline passed; the worker was told to stop.
+  cancelled,      ///< The caller cancelled the operation (Asio cancellation); the worker too.
 };
 
 std::string_view to_string(error_kind kind) noexcept;

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "rpc_parallel/app.hpp"
+#include "rpc_parallel/call_options.hpp"
+#include "rpc_parallel/cancellation.hpp"
 #include "rpc_parallel/connection.hpp"
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/fd_redirection.hpp"

@@ -22,15 +22,19 @@ struct rpc_settings {
   /// Bytes a stream's writer may have sent beyond what its reader consumed (the flow-control
   /// window). Memory held per stream stays below this plus one value.
   std::uint64_t stream_window = 8 * 1024 * 1024;
+  /// The deadline of a plain call (`run`, `try_run`) that has none of its own and inherits
+  /// none; zero (the default): no limit (call_options.hpp).
+  std::chrono::milliseconds call_timeout = std::chrono::milliseconds(0);
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
     std::int64_t handshake = handshake_timeout.count(), interval = heartbeat_interval.count(),
-                 timeout = heartbeat_timeout.count();
-    archive& max_message_size& handshake& interval& timeout& stream_window;
+                 timeout = heartbeat_timeout.count(), call = call_timeout.count();
+    archive& max_message_size& handshake& interval& timeout& stream_window& call;
     handshake_timeout = std::chrono::milliseconds(handshake);
     heartbeat_interval = std::chrono::milliseconds(interval);
     heartbeat_timeout = std::chrono::milliseconds(timeout);
+    call_timeout = std::chrono::milliseconds(call);
   }
   bool operator==(const rpc_settings&) const = default;
 };

@@ -1,6 +1,7 @@
 // The untyped client side of a connection to a worker server; `connection<W>` wraps it.
 #pragma once
 
+#include "rpc_parallel/detail/call_context.hpp"
 #include "rpc_parallel/detail/stream_channel.hpp"
 #include "rpc_parallel/detail/transport.hpp"
 #include "rpc_parallel/error.hpp"
@@ -33,7 +34,7 @@ struct open_request {
 };
 
 struct reply {
-  enum class status : unsigned char { ok, error, lost };
+  enum class status : unsigned char { ok, error, lost, timed_out, cancelled };
   status what = status::lost;
   std::string bytes;  ///< The response, or the encoded error.
 };
@@ -68,9 +69,12 @@ class client : public std::enable_shared_from_this<client> {
   /// and how to raise it.
   [[noreturn]] void refuse_oversized_query(std::string_view function) const;
 
-  /// Sends a call and awaits its reply. Throws `rpc_error` with the worker's error, or
-  /// `disconnected`.
-  boost::asio::awaitable<std::string> call(call_frame frame);
+  /// Sends a call and awaits its reply. Its deadline is the earliest of `deadline` and that of
+  /// the call this coroutine serves (call_context.hpp); with neither, `call_timeout` from now
+  /// when the settings have one. Throws `rpc_error` with the worker's error, `disconnected`,
+  /// `timed_out` at the deadline or `cancelled` (Asio cancellation); both of the last tell the
+  /// worker to stop.
+  boost::asio::awaitable<std::string> call(call_frame frame, clock::time_point deadline);
   void send_one_way(call_frame frame);
 
   struct stream_reply {
@@ -103,10 +107,16 @@ class client : public std::enable_shared_from_this<client> {
   using reply_handler = boost::asio::any_completion_handler<void(reply)>;
   /// A call waiting for its reply; the reply may arrive before anyone awaits it.
   struct pending_call {
+    std::uint16_t function = 0;
     std::optional<reply_handler> handler;
     std::optional<reply> early;
+    std::optional<boost::asio::steady_timer> timer;  ///< At the call's deadline.
   };
-  std::uint64_t send_call(call_frame frame, frame_kind kind);
+  std::uint64_t send_call(call_frame frame, frame_kind kind,
+                          clock::time_point deadline = no_deadline);
+  /// Ends call `id` for its caller with `r` and tells the worker to stop it.
+  void give_up(std::uint64_t id, reply r);
+  std::string function_name(std::uint16_t function) const;
   boost::asio::awaitable<reply> await_reply(std::uint64_t id);
   static boost::asio::awaitable<std::shared_ptr<client>> finish_open(
       std::shared_ptr<transport> t, worker_ref worker, const worker_type_entry* type,

@@ -1,6 +1,7 @@
 // Frame layout shared by every connection after authentication (docs/protocol.md).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -29,8 +30,10 @@ enum class frame_kind : std::uint8_t {
   stream_end = 16,     ///< writer -> reader: empty (closed by the writer), or an error
   stream_credit = 17,  ///< reader -> writer: u64 more bytes the writer may send
   stream_abort = 18,   ///< reader -> writer: stop writing; the writer answers with stream_end
+  deadline = 19,       ///< client -> worker: u64 microseconds left for call `id`, sent just before it
+  cancel = 20,         ///< client -> worker: stop call `id` (its caller no longer waits)
 };
-inline constexpr std::uint8_t max_frame_kind = 18;
+inline constexpr std::uint8_t max_frame_kind = 20;
 inline constexpr std::size_t frame_header_size = 16;
 /// Flag of a stream_item whose value continues in the next stream_item of the same stream (a
 /// large value travels in fragments so that other frames can pass between them).
@@ -54,6 +57,15 @@ struct call_frame {
   std::uint16_t function = 0;
   std::string bytes;
 };
+
+/// The payload of a deadline frame: the time left in microseconds, and the deadline itself on
+/// this host's monotonic clock with the kernel's boot id. A reader on the same kernel (this
+/// host, or a namespace of it) takes the deadline itself, so that time the frame spent queued
+/// (behind a busy worker) counts; another host takes the time left from when it reads it.
+std::string deadline_payload(std::chrono::steady_clock::time_point deadline);
+/// The deadline a deadline frame's payload carries, on our clock; throws `rpc_error` (failed)
+/// if it is malformed.
+std::chrono::steady_clock::time_point parse_deadline_payload(std::string_view payload);
 
 struct frame_header {
   std::uint32_t size = 0;

@@ -1,6 +1,7 @@
 // The server side of a worker: accepts authenticated connections and dispatches their calls.
 #pragma once
 
+#include "rpc_parallel/detail/call_context.hpp"
 #include "rpc_parallel/detail/stream_channel.hpp"
 #include "rpc_parallel/detail/transport.hpp"
 #include "rpc_parallel/error.hpp"
@@ -13,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace rpc_parallel::detail {
@@ -51,12 +53,29 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   std::size_t refused_count() const noexcept { return *refused_; }
 
  private:
+  /// The calls of one connection that can still be cancelled, and the deadline announced for
+  /// the next call (a deadline frame comes just before its call).
+  struct connection_calls {
+    std::uint64_t announced_id = 0;
+    clock::time_point announced = no_deadline;
+    std::unordered_map<std::uint64_t, std::shared_ptr<call_context>> running;
+
+    /// The deadline of call `id`: the announced one if it was for `id`, else none.
+    clock::time_point deadline_of(std::uint64_t id) noexcept;
+    void cancel(std::uint64_t id);
+    void cancel_all();
+  };
+
   worker_server(node& self, const worker_type_entry& type, std::string id, std::string name);
   boost::asio::awaitable<void> serve_connection(std::shared_ptr<transport> t, bool adopted);
   boost::asio::awaitable<bool> open(std::shared_ptr<transport> t, std::shared_ptr<void>& conn_state,
                                     bool& owner, bool& control_only);
   void dispatch(const std::shared_ptr<transport>& t, frame f,
-                const std::shared_ptr<void>& conn_state, stream_table& streams);
+                const std::shared_ptr<void>& conn_state, stream_table& streams,
+                const std::shared_ptr<connection_calls>& calls);
+  void start_call(const std::shared_ptr<transport>& t, frame f,
+                  const std::shared_ptr<void>& conn_state,
+                  const std::shared_ptr<connection_calls>& calls);
   void start_stream(const std::shared_ptr<transport>& t, frame f,
                     const std::shared_ptr<void>& conn_state, stream_table& streams);
   boost::asio::awaitable<void> run_stream(std::shared_ptr<transport> t, std::uint64_t id,
@@ -66,9 +85,13 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
                                           std::shared_ptr<inbound_stream> in);
   boost::asio::awaitable<void> run_async(std::shared_ptr<transport> t, std::uint64_t id,
                                          std::size_t index, std::string query,
-                                         std::shared_ptr<void> conn_state, bool one_way);
+                                         std::shared_ptr<void> conn_state, bool one_way,
+                                         std::shared_ptr<call_context> context,
+                                         std::shared_ptr<connection_calls> calls);
+  void finish_call(transport& t, std::uint64_t id, std::size_t index, clock::time_point deadline,
+                   std::string reply);
   void report(const std::shared_ptr<transport>& t, std::uint64_t id, std::size_t index,
-              bool one_way);
+              bool one_way, clock::time_point deadline = no_deadline);
 
   node& node_;
   boost::asio::any_io_executor executor_;
