@@ -21,16 +21,16 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 asio::awaitable<rp::connection<cancel_worker>> spawn_cancel_worker(std::string name) {
-  auto conn = co_await rp::spawn<cancel_worker>(
-      rp::shutdown_on::connection_closed, rp::spawn_options().with_name(std::move(name)),
-      rp::unit{});
+  auto conn =
+      co_await rp::spawn<cancel_worker>(rp::shutdown_on::connection_closed,
+                                        rp::spawn_options().with_name(std::move(name)), rp::unit{});
   co_return conn;
 }
 
 /// Waits (up to 5 s) until `fn` on `conn` answers at least `n`; returns its last answer.
-asio::awaitable<std::int64_t> wait_until_at_least(
-    rp::connection<cancel_worker>& conn, rp::rpc<cancel_worker, rp::unit, std::int64_t> fn,
-    std::int64_t n) {
+asio::awaitable<std::int64_t> wait_until_at_least(rp::connection<cancel_worker>& conn,
+                                                  rp::rpc<cancel_worker, rp::unit, std::int64_t> fn,
+                                                  std::int64_t n) {
   auto end = clock_type::now() + 5s;
   asio::steady_timer pause(co_await asio::this_coro::executor);
   for (;;) {
@@ -141,7 +141,8 @@ BOOST_AUTO_TEST_CASE(a_call_still_queued_at_its_deadline_is_not_run) {
     using namespace asio::experimental::awaitable_operators;
     // `busy` holds the worker's thread for 1 s; `count` waits behind it past its deadline.
     auto busy = conn.try_run(echo_worker::busy, 1000);
-    auto late = conn.try_run(echo_worker::count, rp::unit{}, rp::call_options().with_timeout(100ms));
+    auto late =
+        conn.try_run(echo_worker::count, rp::unit{}, rp::call_options().with_timeout(100ms));
     auto [busy_result, late_result] = co_await (std::move(busy) && std::move(late));
     BOOST_TEST(busy_result.has_value());
     BOOST_REQUIRE(!late_result);

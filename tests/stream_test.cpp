@@ -299,7 +299,7 @@ BOOST_AUTO_TEST_CASE(oversized_values_are_refused_by_their_sender_and_the_connec
         } catch (const rp::rpc_error& e) {
           caller_side = e.what();
         }
-        BOOST_TEST(caller_side.find("exceeds max_message_size") != std::string::npos);
+        BOOST_TEST(caller_side.find("exceeds max_message_size") != std::string::npos, caller_side);
         std::vector<std::string> fine{"abc", "de"};
         std::uint64_t length = co_await c.run(stream_worker::total_length, unit{}, fine);
         BOOST_TEST(length == 5u);

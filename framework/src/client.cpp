@@ -223,7 +223,8 @@ std::uint64_t client::send_call(call_frame f, frame_kind kind, clock::time_point
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
     transport_->send(frame_kind::deadline, id, deadline_payload(deadline));
     std::string text = function_name(f.function) + " timed out after " +
-                       std::to_string(left.count()) + " ms (its deadline); the worker was told "
+                       std::to_string(left.count()) +
+                       " ms (its deadline); the worker was told "
                        "to stop";
     call.timer.emplace(transport_->socket().get_executor(), deadline);
     call.timer->async_wait([weak = weak_from_this(), id, text](boost::system::error_code ec) {

@@ -28,8 +28,8 @@ std::chrono::milliseconds parse_duration(std::string_view key, std::string_view 
 
 rpc_settings validate(rpc_settings s) {
   RPCP_REQUIRE(s.heartbeat_interval.count() > 0 && s.heartbeat_timeout.count() > 0 &&
-                   s.handshake_timeout.count() > 0 && s.max_message_size > 0 && s.stream_window > 0 &&
-                   s.call_timeout.count() >= 0,
+                   s.handshake_timeout.count() > 0 && s.max_message_size > 0 &&
+                   s.stream_window > 0 && s.call_timeout.count() >= 0,
                "rpc settings: timeouts, heartbeat interval, max_message_size and stream_window "
                "must be positive (call_timeout zero or positive)");
   return s;

@@ -212,8 +212,8 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
 }
 
 void worker_server::start_call(const std::shared_ptr<transport>& t, frame f,
-                              const std::shared_ptr<void>& conn_state,
-                              const std::shared_ptr<connection_calls>& calls) {
+                               const std::shared_ptr<void>& conn_state,
+                               const std::shared_ptr<connection_calls>& calls) {
   bool one_way = f.kind == frame_kind::one_way;
   std::size_t index = f.function;
   function_kind wanted = one_way ? function_kind::one_way : function_kind::rpc;
@@ -253,10 +253,10 @@ void worker_server::start_call(const std::shared_ptr<transport>& t, frame f,
     }
     calls->running.emplace(f.id, context);
     auto slot = context->signal.slot();
-    asio::co_spawn(call_executor(executor_, context),
-                   run_async(t, f.id, index, std::move(f.payload), conn_state, false, context,
-                             calls),
-                   asio::bind_cancellation_slot(slot, asio::detached));
+    asio::co_spawn(
+        call_executor(executor_, context),
+        run_async(t, f.id, index, std::move(f.payload), conn_state, false, context, calls),
+        asio::bind_cancellation_slot(slot, asio::detached));
     return;
   }
   std::string reply = begin_frame();

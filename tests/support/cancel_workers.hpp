@@ -34,8 +34,8 @@ struct cancel_worker {
       spawn_next{"spawn_next"};
   /// Calls `sleep(ms)` on the next worker, with no options: only an inherited deadline.
   static constexpr rpc_parallel::rpc<cancel_worker, std::int64_t, std::int64_t> relay{"relay"};
-  static constexpr rpc_parallel::rpc<cancel_worker, rpc_parallel::unit, std::int64_t>
-      next_observed{"next_observed"};
+  static constexpr rpc_parallel::rpc<cancel_worker, rpc_parallel::unit, std::int64_t> next_observed{
+      "next_observed"};
 
   static boost::asio::awaitable<std::int64_t> sleep_for(state& s, std::int64_t ms) {
     boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor,

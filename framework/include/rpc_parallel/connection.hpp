@@ -36,12 +36,19 @@ boost::asio::awaitable<void> feed_stream(std::shared_ptr<outbound_stream> out, F
 
 /// Writes `values` to the stream, waiting for the worker's window, until it ends or the worker
 /// stops reading; then closes it.
+/// A value that cannot be sent (over max_message_size) ends the stream with that error for the
+/// worker, whose reply then carries it: the call's reply is never cancelled by its producer.
 template <class U, class Range>
 boost::asio::awaitable<void> write_range(std::shared_ptr<outbound_stream> out, Range values) {
-  stream_writer<U> writer(writer_handle(std::move(out)));
-  for (auto&& value : values)
-    if (!co_await writer.write(U(value))) co_return;
-  writer.close();
+  // Outside the try: destroyed before the handler runs, it would end the stream cleanly.
+  stream_writer<U> writer(writer_handle(out));
+  try {
+    for (auto&& value : values)
+      if (!co_await writer.write(U(value))) co_return;
+    writer.close();
+  } catch (...) {
+    out->close(current_exception_error());
+  }
 }
 
 /// Waits for the producer and the reply together; the reply's error wins.
@@ -100,8 +107,7 @@ class connection {
   template <class Q, class R>
   boost::asio::awaitable<R> run(rpc<W, Q, R> fn, const std::type_identity_t<Q>& query,
                                 call_options options) {
-    return detail::call_decoded<R>(client_, make_frame(*client_, fn.name, query),
-                                   options.deadline);
+    return detail::call_decoded<R>(client_, make_frame(*client_, fn.name, query), options.deadline);
   }
   template <class Q, class R>
   boost::asio::awaitable<R> run(rpc<W, Q, R> fn, const std::type_identity_t<Q>& query) {

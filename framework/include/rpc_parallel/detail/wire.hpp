@@ -30,8 +30,8 @@ enum class frame_kind : std::uint8_t {
   stream_end = 16,     ///< writer -> reader: empty (closed by the writer), or an error
   stream_credit = 17,  ///< reader -> writer: u64 more bytes the writer may send
   stream_abort = 18,   ///< reader -> writer: stop writing; the writer answers with stream_end
-  deadline = 19,       ///< client -> worker: u64 microseconds left for call `id`, sent just before it
-  cancel = 20,         ///< client -> worker: stop call `id` (its caller no longer waits)
+  deadline = 19,  ///< client -> worker: u64 microseconds left for call `id`, sent just before it
+  cancel = 20,    ///< client -> worker: stop call `id` (its caller no longer waits)
 };
 inline constexpr std::uint8_t max_frame_kind = 20;
 inline constexpr std::size_t frame_header_size = 16;
