@@ -3,6 +3,7 @@
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/death_report.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/node.hpp"
 
@@ -139,6 +140,7 @@ asio::awaitable<std::shared_ptr<client>> client::finish_open(
                ": expected open_ok");
   std::shared_ptr<client> c(new client(std::move(worker), type, std::move(t)));
   c->on_failure_ = std::move(on_failure);
+  c->record_ = node::current().record_of(c->worker_.id);
   asio::co_spawn(node::current().executor(), read_replies(c), asio::detached);
   co_return c;
 }
@@ -320,6 +322,7 @@ asio::awaitable<void> client::close_server() {
 }
 
 asio::awaitable<void> client::shutdown_worker() {
+  closing_ = true;
   transport_->send(frame_kind::shutdown, 0, {});
   co_await transport_->flush();
   co_await closed();
@@ -357,7 +360,18 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
   } catch (const std::exception& e) {
     why = std::string(" (") + e.what() + ")";
   }
+  if (self->record_ && !self->closing_) {
+    std::string report = co_await death_report(self->record_, self->in_flight());
+    if (!report.empty()) why = ": " + report;
+  }
   self->fail_all(why);
+}
+
+std::vector<std::string> client::in_flight() const {
+  std::vector<std::string> names;
+  for (const auto& [id, call] : pending_)
+    if (!call.early) names.push_back(function_name(call.function));
+  return names;
 }
 
 void client::fail_all(const std::string& why) {
@@ -381,7 +395,10 @@ void client::fail_all(const std::string& why) {
   closed_.cancel();
 }
 
-void client::close() noexcept { transport_->close(); }
+void client::close() noexcept {
+  closing_ = true;
+  transport_->close();
+}
 
 asio::awaitable<void> client::closed() {
   auto self = shared_from_this();

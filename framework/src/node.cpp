@@ -1,9 +1,11 @@
 #include "rpc_parallel/detail/node.hpp"
 
 #include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/death_report.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/launcher.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
+#include "rpc_parallel/detail/output_relay.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
 #include "rpc_parallel/worker.hpp"
 
@@ -107,3 +109,20 @@ std::string describe(const worker_ref& w) {
          ":" + std::to_string(w.port);
 }
 }  // namespace rpc_parallel
+
+namespace rpc_parallel::detail {
+
+void node::remember(const std::string& id, std::shared_ptr<const worker_record> record) {
+  // Records of workers known dead go first, so that a long run's spawns do not pile up.
+  std::erase_if(records_, [](const auto& entry) {
+    return entry.second->stderr_tail && entry.second->stderr_tail->is_finished();
+  });
+  records_[id] = std::move(record);
+}
+
+std::shared_ptr<const worker_record> node::record_of(const std::string& id) const {
+  auto found = records_.find(id);
+  return found == records_.end() ? nullptr : found->second;
+}
+
+}  // namespace rpc_parallel::detail

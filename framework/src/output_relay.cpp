@@ -1,5 +1,7 @@
 #include "rpc_parallel/detail/output_relay.hpp"
 
+#include "rpc_parallel/detail/death_note.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read_until.hpp>
@@ -27,6 +29,8 @@ output_relay::output_relay(asio::any_io_executor executor, int fd, std::ostream&
       done_signal_(executor) {}
 
 void output_relay::emit(const std::string& line) {
+  // The framework's note of a clean exit is for the death report only.
+  if (muted_ || line.starts_with(clean_exit_marker)) return;
   if (prefix_)
     *out_ << *prefix_ << line << std::endl;
   else
@@ -58,7 +62,7 @@ asio::awaitable<void> output_relay::relay() {
     if (!line.empty() && line.back() == '\n') line.pop_back();
     emit(line);
     tail_.push_back(std::move(line));
-    if (tail_.size() > 20) tail_.pop_front();
+    if (tail_.size() > 40) tail_.pop_front();
     if (ec) break;
   }
   if (!prefix_) name(fallback_prefix_);

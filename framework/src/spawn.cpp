@@ -14,6 +14,7 @@
 #include "rpc_parallel/detail/client.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/death_report.hpp"
 #include "rpc_parallel/detail/launcher.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
 #include "rpc_parallel/detail/node.hpp"
@@ -40,11 +41,18 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-// The spawn default: a remote worker's output comes back to us, a local one's is discarded.
-fd_redirection resolve(const fd_redirection& r, const launcher& via) {
+// The spawn default: a remote worker's output comes back to us. A local one's stdout is
+// discarded; its stderr comes back too, but only its tail is kept, unprinted, for the report of
+// its death (`tail_only`).
+fd_redirection resolve(const fd_redirection& r, const launcher& via, bool is_stderr) {
   if (r.how() != fd_redirection::mode::automatic) return r;
-  return via.forwards_output_by_default() ? fd_redirection::to_spawner()
-                                          : fd_redirection::dev_null();
+  return via.forwards_output_by_default() || is_stderr ? fd_redirection::to_spawner()
+                                                       : fd_redirection::dev_null();
+}
+
+bool tail_only(const spawn_options& options) {
+  return options.redirect_stderr.how() == fd_redirection::mode::automatic &&
+         !launcher_of(options.how).forwards_output_by_default();
 }
 
 worker_config make_config(node& self, const spawn_request& r, const std::string& id,
@@ -63,8 +71,8 @@ worker_config make_config(node& self, const spawn_request& r, const std::string&
   c.cd = r.options.cd;
   c.umask = r.options.umask ? static_cast<std::int32_t>(*r.options.umask) : -1;
   const launcher& via = launcher_of(r.options.how);
-  c.redirect_stdout = resolve(r.options.redirect_stdout, via);
-  c.redirect_stderr = resolve(r.options.redirect_stderr, via);
+  c.redirect_stdout = resolve(r.options.redirect_stdout, via, false);
+  c.redirect_stderr = resolve(r.options.redirect_stderr, via, true);
   c.connection_timeout_ms = r.options.connection_timeout.count();
   c.policy = r.policy;
   c.spawn_arg = r.spawn_arg;
@@ -234,13 +242,13 @@ struct started_process {
 asio::awaitable<started_process> start_process(node& self, const spawn_request& r,
                                                const std::string& id, const std::string& name) {
   const launcher& via = launcher_of(r.options.how);
-  auto forwarded = [&r, &via](const fd_redirection& f) {
-    return !r.foreground && resolve(f, via).how() == fd_redirection::mode::to_spawner;
+  auto forwarded = [&r, &via](const fd_redirection& f, bool is_stderr) {
+    return !r.foreground && resolve(f, via, is_stderr).how() == fd_redirection::mode::to_spawner;
   };
   started_process p;
-  bool pipe_stdout = r.foreground || forwarded(r.options.redirect_stdout);
-  p.parent_stays = via.carries_output() &&
-                   (forwarded(r.options.redirect_stdout) || forwarded(r.options.redirect_stderr));
+  bool pipe_stdout = r.foreground || forwarded(r.options.redirect_stdout, false);
+  p.parent_stays = via.carries_output() && (forwarded(r.options.redirect_stdout, false) ||
+                                            forwarded(r.options.redirect_stderr, true));
   prepared_launch prepared = co_await via.prepare(self.master_server().port(), p.parent_stays);
   worker_config config = make_config(self, r, id, name, prepared.master_address);
   p.child =
@@ -271,6 +279,11 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
   std::string context = "spawn worker \"" + name + "\" of type \"" + r.type->name + "\" on " +
                         launcher_of(r.options.how).where();
   std::string id = make_worker_id();
+  auto record = std::make_shared<worker_record>();
+  record->name = name;
+  record->local = &launcher_of(r.options.how) == &local_launcher();
+  record->started = std::chrono::steady_clock::now();
+  record->oom_kills_at_start = record->local ? oom_kill_count() : 0;
   try {
     self.type(r.type->name);  // a type missing from the app fails here, before any process
     self.master_server().expect(id);
@@ -300,6 +313,12 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     if (p.parent_stays) asio::co_spawn(self.executor(), reap(p.child.pid), asio::detached);
     self.master_server().forget(id);
     worker_ref worker{reg.value->host, reg.value->registration.port, id, r.type->name, name};
+    record->pid = static_cast<pid_t>(reg.value->registration.pid);
+    if (!r.foreground) {
+      record->stderr_tail = p.relay;
+      if (tail_only(r.options)) p.relay->mute();
+      self.remember(id, record);
+    }
     if (r.policy == shutdown_policy::connection_closed)
       co_return spawn_result{std::move(worker), std::move(process), std::move(reg.value->link)};
     reg.value->link->send(frame_kind::spawned, 0, {});

@@ -12,6 +12,7 @@
 
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/death_note.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/detail/worker_runtime.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
@@ -103,6 +104,7 @@ bool spawned_as_worker() noexcept { return std::getenv(worker_env_marker) != nul
 int run_worker_role(const type_registry& types) {
   ::unsetenv(worker_env_marker);
   worker_config config = read_config();
+  install_death_notes();
   int devnull = ::open("/dev/null", O_RDONLY);
   ::dup2(devnull, 0);
   ::close(devnull);

@@ -3,6 +3,7 @@
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/death_note.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/transport.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
@@ -178,6 +179,9 @@ int serve_as_worker(const type_registry& types, const worker_type_entry& type, w
   asio::io_context io(1);
   node self(io.get_executor(), node_config{config.key, config.settings, config.worker_command,
                                            config.pass_name, types});
+  // Only a spawner that keeps the tail of our stderr reads the clean-exit line.
+  bool announce_exit =
+      config.daemonize && config.redirect_stderr.how() == fd_redirection::mode::to_spawner;
   worker_runtime runtime(io, self, type, std::move(config), std::move(release));
   asio::co_spawn(io, runtime.start(), [&](std::exception_ptr e) {
     if (!e) return;
@@ -191,7 +195,7 @@ int serve_as_worker(const type_registry& types, const worker_type_entry& type, w
   io.run();
   int code = runtime.exit_code();
   std::fflush(stdout);
-  std::fflush(stderr);
+  expect_clean_exit("status " + std::to_string(code), announce_exit);
   // Skip destructors: open connections and coroutine frames die with the process.
   ::_exit(code);
 }

@@ -5,6 +5,7 @@
 #include <rpc_parallel/rpc_parallel.hpp>
 
 #include "support/cancel_workers.hpp"
+#include "support/death_workers.hpp"
 #include "support/map_functions.hpp"
 #include "support/natural_workers.hpp"
 #include "support/stream_workers.hpp"
@@ -262,7 +263,8 @@ inline void register_test_workers(rpc_parallel::app& app) {
       .add_worker<minimal_worker>()
       .add_worker<stream_worker>()
       .add_worker<natural_worker>()
-      .add_worker<cancel_worker>();
+      .add_worker<cancel_worker>()
+      .add_worker<death_worker>();
   register_map_functions(app);
 }
 

@@ -18,6 +18,8 @@
 
 namespace rpc_parallel::detail {
 
+struct worker_record;
+
 /// The first frame on a connection: which worker, which function table, the connection argument.
 struct open_request {
   std::string worker_id;
@@ -123,6 +125,8 @@ class client : public std::enable_shared_from_this<client> {
       std::vector<std::string> signatures, std::function<void(rpc_parallel::error)> on_failure);
   static boost::asio::awaitable<void> read_replies(std::shared_ptr<client> self);
   void fail_all(const std::string& why);
+  /// The functions of the calls waiting for replies, for a death report.
+  std::vector<std::string> in_flight() const;
 
   worker_ref worker_;
   const worker_type_entry* type_;
@@ -132,6 +136,9 @@ class client : public std::enable_shared_from_this<client> {
   stream_table streams_;
   std::string close_reason_;
   std::function<void(rpc_parallel::error)> on_failure_;
+  /// The worker's record when it was spawned here: its loss is then explained (death_report.hpp).
+  std::shared_ptr<const worker_record> record_;
+  bool closing_ = false;  ///< We closed it or asked the worker to exit: its end is no death.
   boost::asio::steady_timer closed_;
 };
 

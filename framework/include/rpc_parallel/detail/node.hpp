@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace rpc_parallel::detail {
@@ -32,6 +33,8 @@ struct node_config {
   bool pass_name = true;  ///< Append "child-of-PID@HOST" and the worker name to worker argv.
   type_registry types;
 };
+
+struct worker_record;
 
 class node {
  public:
@@ -66,6 +69,11 @@ class node {
   void adopt(std::shared_ptr<worker_server> server);
   std::shared_ptr<worker_server> find_server(std::string_view worker_id) const;
 
+  /// Keeps what explains the death of worker `id`, spawned here, while it lives.
+  void remember(const std::string& id, std::shared_ptr<const worker_record> record);
+  /// The record of worker `id`, or null (not spawned here, or known dead).
+  std::shared_ptr<const worker_record> record_of(const std::string& id) const;
+
  private:
   boost::asio::any_io_executor executor_;
   node_config config_;
@@ -74,6 +82,7 @@ class node {
   std::shared_ptr<detail::master_server> master_server_;
   std::vector<std::shared_ptr<worker_server>> servers_;
   log_hub logs_;
+  std::unordered_map<std::string, std::shared_ptr<const worker_record>> records_;
   node* previous_;
 };
 

@@ -25,8 +25,11 @@ class output_relay : public std::enable_shared_from_this<output_relay> {
   void name(std::string prefix);
   /// Waits until every writer closed its end (the worker was released, or exited).
   boost::asio::awaitable<void> finished();
-  /// The last lines relayed, for error messages.
+  bool is_finished() const noexcept { return done_; }
+  /// The last lines relayed (40), for error messages and death reports.
   std::string tail() const;
+  /// From now on keeps the tail only: a local worker's stderr, kept for its death report.
+  void mute() noexcept { muted_ = true; }
 
  private:
   output_relay(boost::asio::any_io_executor executor, int fd, std::ostream& out,
@@ -41,6 +44,7 @@ class output_relay : public std::enable_shared_from_this<output_relay> {
   std::vector<std::string> waiting_;
   std::deque<std::string> tail_;
   bool done_ = false;
+  bool muted_ = false;
   boost::asio::steady_timer done_signal_;
 };
 

@@ -1,0 +1,30 @@
+// A worker's last words: what it writes to its stderr (which its spawner keeps the tail of) when
+// it dies by anything it can see, so that the spawner's error can say how it died.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace rpc_parallel::detail {
+
+/// The line that starts a death note; the spawner looks for it in the tail of the stderr.
+inline constexpr std::string_view death_note_marker = "rpc_parallel: worker died: ";
+
+/// The line a worker writes when the framework ends it (shutdown, its owner gone): no death.
+inline constexpr std::string_view clean_exit_marker = "rpc_parallel: worker exiting: ";
+
+/// Installs, in a worker process, the writers of its death note: for a fatal signal it can
+/// catch (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS: the signal by name and a
+/// symbolised stack trace, then the default action), for an uncaught exception (its text and
+/// the trace) and for `exit` called by user code (the status and the trace). SIGKILL and
+/// SIGSTOP cannot be caught: a worker that leaves no note was killed by SIGKILL (or its host).
+void install_death_notes();
+
+/// The framework itself ends the process: no death note; the clean-exit line when `announce`
+/// (the stderr is the spawner's pipe).
+void expect_clean_exit(std::string_view why, bool announce) noexcept;
+
+/// "SIGSEGV (Segmentation fault)".
+std::string signal_name(int signal);
+
+}  // namespace rpc_parallel::detail

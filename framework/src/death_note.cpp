@@ -1,0 +1,126 @@
+// The stack traces come from Boost.Stacktrace's libbacktrace library (function names from the
+// symbol table, no debug information needed), linked by the framework's Jamfile.
+#define BOOST_STACKTRACE_LINK
+#include "rpc_parallel/detail/death_note.hpp"
+
+#include <boost/stacktrace.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <sstream>
+
+namespace rpc_parallel::detail {
+namespace {
+
+std::atomic<bool> clean_exit{false};
+std::atomic<bool> noted{false};  // one note per death: abort() after terminate writes no second
+
+constexpr int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+
+// Written with one write(2) per piece, unbuffered: stdio may be what broke.
+void write_all(const std::string& text) {
+  const char* data = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(2, data, left);
+    if (n <= 0) return;
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+// Frames from `skip` on (the note's own frames are left out), at most 24, each line cut at 240
+// characters (template names run long). A return address is looked up one byte back: after a
+// call to a noreturn function (abort) it already belongs to the next function.
+std::string trace(std::size_t skip) {
+  std::string text;
+  std::size_t index = 0;
+  for (const auto& frame : boost::stacktrace::stacktrace(skip, 24)) {
+    auto address = reinterpret_cast<std::uintptr_t>(frame.address());
+    boost::stacktrace::frame call(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(
+        address > 0 ? address - 1 : address));
+    std::string line = "  #" + std::to_string(index++) + " " + call.name();
+    if (call.name().empty()) line += "?? in " + frame.name();
+    std::string file = call.source_file();
+    if (!file.empty()) line += " at " + file + ":" + std::to_string(call.source_line());
+    if (line.size() > 240) line = line.substr(0, 237) + "...";
+    text += line + "\n";
+  }
+  return text;
+}
+
+void write_note(const std::string& cause, std::size_t skip) {
+  if (noted.exchange(true)) return;
+  write_all(std::string(death_note_marker) + cause + "\n" + trace(skip));
+}
+
+// Not async-signal-safe (symbolising allocates), as every crash reporter that names functions
+// is: the process is dying anyway, and the worst case is a note cut short.
+void on_fatal_signal(int signal) {
+  write_note("killed by " + signal_name(signal), 2);
+  ::signal(signal, SIG_DFL);
+  ::raise(signal);
+}
+
+void on_terminate() {
+  std::string what = "an uncaught exception";
+  if (auto current = std::current_exception()) {
+    try {
+      std::rethrow_exception(current);
+    } catch (const std::exception& e) {
+      what = "an uncaught exception: " + std::string(e.what());
+    } catch (...) {
+    }
+  }
+  write_note("std::terminate after " + what, 2);
+  std::abort();
+}
+
+void on_process_exit(int status, void*) {
+  if (clean_exit || noted) return;
+  write_note("it called exit(" + std::to_string(status) + ")", 3);
+}
+
+}  // namespace
+
+std::string signal_name(int signal) {
+  const char* abbrev = ::sigabbrev_np(signal);
+  const char* text = ::sigdescr_np(signal);
+  std::string name = abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(signal);
+  return text ? name + " (" + text + ")" : name;
+}
+
+void install_death_notes() {
+  // A stack overflow is reported too: the handler runs on its own stack.
+  static char alternate_stack[256 * 1024];  // symbolising needs room
+  stack_t stack{};
+  stack.ss_sp = alternate_stack;
+  stack.ss_size = sizeof alternate_stack;
+  ::sigaltstack(&stack, nullptr);
+  struct sigaction action {};
+  action.sa_handler = on_fatal_signal;
+  action.sa_flags = SA_ONSTACK | SA_RESETHAND;
+  ::sigemptyset(&action.sa_mask);
+  for (int signal : fatal_signals) ::sigaction(signal, &action, nullptr);
+  std::set_terminate(on_terminate);
+  ::on_exit(on_process_exit, nullptr);
+}
+
+void expect_clean_exit(std::string_view why, bool announce) noexcept {
+  clean_exit = true;
+  if (!announce) return;
+  try {
+    std::fflush(stderr);
+    write_all(std::string(clean_exit_marker) + std::string(why) + "\n");
+  } catch (...) {
+  }
+}
+
+}  // namespace rpc_parallel::detail

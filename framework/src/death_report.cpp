@@ -1,0 +1,98 @@
+#include "rpc_parallel/detail/death_report.hpp"
+
+#include "rpc_parallel/detail/death_note.hpp"
+#include "rpc_parallel/detail/output_relay.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fstream>
+#include <sstream>
+
+namespace rpc_parallel::detail {
+namespace asio = boost::asio;
+
+namespace {
+
+// Whether `pid` on this host has exited (gone, or a zombie not yet reaped).
+bool has_exited(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(in, text)) return true;
+  auto close = text.rfind(')');
+  return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z';
+}
+
+// The cause in the tail's death note, or empty; the note's own lines (its trace) stay in the tail.
+std::string cause_in(const std::string& tail) {
+  auto at = tail.find(death_note_marker);
+  if (at == std::string::npos) return {};
+  auto start = at + death_note_marker.size();
+  return tail.substr(start, tail.find('\n', start) - start);
+}
+
+std::string lifetime(std::chrono::steady_clock::duration lived) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(lived).count();
+  std::ostringstream text;
+  if (ms < 10'000)
+    text << ms << " ms";
+  else
+    text << ms / 1000 << " s";
+  return text.str();
+}
+
+}  // namespace
+
+std::uint64_t oom_kill_count() {
+  std::ifstream in("/proc/vmstat");
+  std::string key;
+  std::uint64_t value = 0;
+  while (in >> key >> value)
+    if (key == "oom_kill") return value;
+  return 0;
+}
+
+asio::awaitable<std::string> death_report(std::shared_ptr<const worker_record> record,
+                                          std::vector<std::string> in_flight) {
+  using namespace asio::experimental::awaitable_operators;
+  if (record->stderr_tail) {
+    // Its stderr ends when it does, unless a child of its own keeps the pipe: wait 1 s at most.
+    asio::steady_timer limit(co_await asio::this_coro::executor, std::chrono::seconds(1));
+    co_await (record->stderr_tail->finished() || limit.async_wait(asio::use_awaitable));
+  }
+  std::string tail = record->stderr_tail ? record->stderr_tail->tail() : std::string();
+  std::string cause = cause_in(tail);
+  if (cause.empty() && tail.find(clean_exit_marker) != std::string::npos) co_return std::string();
+  if (cause.empty() && !record->stderr_tail) {
+    if (record->local && !has_exited(record->pid)) co_return std::string();
+    cause = "it exited or was killed (its stderr is redirected: a death note, if any, is there)";
+  } else if (cause.empty()) {
+    if (record->local && !has_exited(record->pid)) co_return std::string();
+    cause = record->local
+                ? "killed by SIGKILL (it left no death note, which a worker writes for every "
+                  "other death)"
+                : "killed by SIGKILL, or its host or ssh session went away (it left no death "
+                  "note, which a worker writes for every other death)";
+    if (record->local) {
+      std::uint64_t kills = oom_kill_count();
+      if (kills > record->oom_kills_at_start)
+        cause += "; the out-of-memory killer killed " +
+                 std::to_string(kills - record->oom_kills_at_start) +
+                 " process(es) since it started (/proc/vmstat oom_kill): likely out of memory "
+                 "(its own cgroup's limit, or the host's)";
+    }
+  }
+  std::string report = "the worker process " + std::to_string(record->pid) + " died: " + cause +
+                       "; it had lived " + lifetime(std::chrono::steady_clock::now() -
+                                                    record->started);
+  if (!in_flight.empty()) {
+    report += "; calls in flight:";
+    for (const auto& name : in_flight) report += " " + name;
+  }
+  if (!tail.empty()) report += "; the last lines of its stderr:\n" + tail;
+  co_return report;
+}
+
+}  // namespace rpc_parallel::detail

@@ -1,0 +1,42 @@
+// A worker that dies in the ways a death report must tell apart (death_report_test.cpp).
+#pragma once
+
+#include <rpc_parallel/rpc_parallel.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace tests {
+
+struct death_worker {
+  static constexpr std::string_view name = "death_worker";
+  static constexpr rpc_parallel::rpc<death_worker, rpc_parallel::unit, std::int64_t> pid{"pid"};
+  /// Prints its query to stderr, then abort()s.
+  static constexpr rpc_parallel::rpc<death_worker, std::string, rpc_parallel::unit> abort_after{
+      "abort_after"};
+  static constexpr rpc_parallel::rpc<death_worker, std::int64_t, rpc_parallel::unit> write_null{
+      "write_null"};
+  static constexpr rpc_parallel::rpc<death_worker, std::int64_t, rpc_parallel::unit> exit_with{
+      "exit_with"};
+
+  // Named functions, so that the stack traces have a name to show.
+  [[gnu::noinline]] static void abort_after_printing(const std::string& line) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+    std::abort();
+  }
+  [[gnu::noinline]] static void write_through_null_pointer(std::int64_t value) {
+    volatile std::int64_t* nowhere = nullptr;
+    *nowhere = value;
+  }
+
+  static void implement(rpc_parallel::implementations<death_worker>& impl) {
+    impl.add(pid, [](rpc_parallel::unit) { return static_cast<std::int64_t>(::getpid()); });
+    impl.add(abort_after, [](std::string line) { abort_after_printing(line); });
+    impl.add(write_null, [](std::int64_t value) { write_through_null_pointer(value); });
+    impl.add(exit_with, [](std::int64_t code) { std::exit(static_cast<int>(code)); });
+  }
+};
+
+}  // namespace tests
