@@ -6,6 +6,7 @@
 #include "rpc_parallel/detail/death_report.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/node.hpp"
+#include "rpc_parallel/detail/socket_watch.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -360,9 +361,16 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
   } catch (const std::exception& e) {
     why = std::string(" (") + e.what() + ")";
   }
-  if (self->record_ && !self->closing_) {
+  // A connection the guardian declared dead keeps its reason: the host, not the worker, is
+  // what failed, and the worker may live on.
+  if (self->record_ && !self->closing_ && self->transport_->watch()->dead_reason().empty()) {
     std::string report = co_await death_report(self->record_, self->in_flight());
-    if (!report.empty()) why = ": " + report;
+    if (!report.empty()) {
+      why = ": " + report;
+      if (self->on_failure_)
+        self->on_failure_(
+            {error_kind::disconnected, "worker \"" + self->worker_.name + "\" died: " + report});
+    }
   }
   self->fail_all(why);
 }

@@ -8,6 +8,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
@@ -16,13 +22,19 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Whether `pid` on this host has exited (gone, or a zombie not yet reaped).
-bool has_exited(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(in, text)) return true;
-  auto close = text.rfind(')');
-  return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z';
+// Waits up to `limit` for `pid` to exit: its descriptors close (which ended its connection and
+// its stderr) a moment before it becomes a zombie.
+asio::awaitable<bool> exits_within(pid_t pid, std::chrono::milliseconds limit) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) co_return errno == ESRCH;
+  auto executor = co_await asio::this_coro::executor;
+  asio::posix::stream_descriptor process(executor, fd);
+  asio::steady_timer timer(executor, limit);
+  using namespace asio::experimental::awaitable_operators;
+  auto first = co_await (
+      process.async_wait(asio::posix::stream_descriptor::wait_read, asio::use_awaitable) ||
+      timer.async_wait(asio::use_awaitable));
+  co_return first.index() == 0;
 }
 
 // The cause in the tail's death note, or empty; the note's own lines (its trace) stay in the tail.
@@ -66,10 +78,12 @@ asio::awaitable<std::string> death_report(std::shared_ptr<const worker_record> r
   std::string cause = cause_in(tail);
   if (cause.empty() && tail.find(clean_exit_marker) != std::string::npos) co_return std::string();
   if (cause.empty() && !record->stderr_tail) {
-    if (record->local && !has_exited(record->pid)) co_return std::string();
+    if (record->local && !co_await exits_within(record->pid, std::chrono::milliseconds(500)))
+      co_return std::string();
     cause = "it exited or was killed (its stderr is redirected: a death note, if any, is there)";
   } else if (cause.empty()) {
-    if (record->local && !has_exited(record->pid)) co_return std::string();
+    if (record->local && !co_await exits_within(record->pid, std::chrono::milliseconds(500)))
+      co_return std::string();
     cause = record->local
                 ? "killed by SIGKILL (it left no death note, which a worker writes for every "
                   "other death)"
@@ -85,8 +99,8 @@ asio::awaitable<std::string> death_report(std::shared_ptr<const worker_record> r
     }
   }
   std::string report = "the worker process " + std::to_string(record->pid) + " died: " + cause +
-                       "; it had lived " + lifetime(std::chrono::steady_clock::now() -
-                                                    record->started);
+                       "; it had lived " +
+                       lifetime(std::chrono::steady_clock::now() - record->started);
   if (!in_flight.empty()) {
     report += "; calls in flight:";
     for (const auto& name : in_flight) report += " " + name;

@@ -3,8 +3,10 @@
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/death_report.hpp"
 #include "rpc_parallel/detail/listener.hpp"
 #include "rpc_parallel/detail/node.hpp"
+#include "rpc_parallel/detail/socket_watch.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -101,26 +103,37 @@ asio::awaitable<void> master_server::receive_registration(std::shared_ptr<transp
 }
 
 void master_server::watch(std::shared_ptr<transport> link, std::string worker_name,
-                          std::function<void(error)> on_failure) {
+                          std::function<void(error)> on_failure,
+                          std::shared_ptr<const worker_record> record) {
   asio::co_spawn(executor_,
-                 read_failures(std::move(link), std::move(worker_name), std::move(on_failure)),
+                 read_failures(std::move(link), std::move(worker_name), std::move(on_failure),
+                               std::move(record)),
                  asio::detached);
 }
 
 asio::awaitable<void> master_server::read_failures(std::shared_ptr<transport> link,
                                                    std::string name,
-                                                   std::function<void(error)> on_failure) {
+                                                   std::function<void(error)> on_failure,
+                                                   std::shared_ptr<const worker_record> record) {
   auto self = shared_from_this();
+  bool reported = false;
   try {
     while (auto f = co_await link->read()) {
       if (f->kind != frame_kind::failure) continue;
       error e = with_context(decode<error>(f->payload, "failure report"),
                              "worker \"" + name + "\" failed");
+      reported = true;
       if (on_failure) on_failure(std::move(e));
     }
   } catch (const std::exception&) {
-    // The worker is gone; its connections report that to their callers.
+    // The worker or its host is gone; its connections report that to their callers.
   }
+  // A death with no connection open would otherwise go unnoticed (one report per death: a
+  // worker that reported a failure then exits cleanly).
+  if (reported || !record || !on_failure || !link->watch()->dead_reason().empty()) co_return;
+  std::string report = co_await death_report(record, {});
+  if (!report.empty())
+    on_failure({error_kind::disconnected, "worker \"" + name + "\" died: " + report});
 }
 
 }  // namespace rpc_parallel::detail

@@ -66,6 +66,9 @@ asio::awaitable<void> output_relay::relay() {
     if (ec) break;
   }
   if (!prefix_) name(fallback_prefix_);
+  // The tail may be kept long after (death_report.hpp): not the descriptor.
+  boost::system::error_code ignored;
+  pipe_.close(ignored);
   done_ = true;
   done_signal_.cancel();
 }

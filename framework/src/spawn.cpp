@@ -322,7 +322,8 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     if (r.policy == shutdown_policy::connection_closed)
       co_return spawn_result{std::move(worker), std::move(process), std::move(reg.value->link)};
     reg.value->link->send(frame_kind::spawned, 0, {});
-    self.master_server().watch(reg.value->link, name, failure_handler(r.options));
+    self.master_server().watch(reg.value->link, name, failure_handler(r.options),
+                               r.foreground ? nullptr : record);
     co_return spawn_result{std::move(worker), std::move(process), nullptr};
   } catch (...) {
     self.master_server().abandon(id);

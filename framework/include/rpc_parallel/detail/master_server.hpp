@@ -19,6 +19,8 @@
 
 namespace rpc_parallel::detail {
 
+struct worker_record;
+
 class listener;
 class node;
 
@@ -46,9 +48,11 @@ class master_server : public std::enable_shared_from_this<master_server> {
   void abandon(const std::string& id);
   /// Waits for worker `id` to register (cancel it with a deadline); may be awaited again.
   boost::asio::awaitable<registered> await_registration(std::string id);
-  /// Reads failure reports from a running worker's link until it closes.
+  /// Reads failure reports from a running worker's link until it closes; if it closes by the
+  /// worker's death, `on_failure` gets the death report too (death_report.hpp).
   void watch(std::shared_ptr<transport> link, std::string worker_name,
-             std::function<void(rpc_parallel::error)> on_failure);
+             std::function<void(rpc_parallel::error)> on_failure,
+             std::shared_ptr<const worker_record> record);
 
  private:
   struct slot {
@@ -58,7 +62,8 @@ class master_server : public std::enable_shared_from_this<master_server> {
   boost::asio::awaitable<void> receive_registration(std::shared_ptr<transport> link,
                                                     std::string host);
   boost::asio::awaitable<void> read_failures(std::shared_ptr<transport> link, std::string name,
-                                             std::function<void(rpc_parallel::error)> on_failure);
+                                             std::function<void(rpc_parallel::error)> on_failure,
+                                             std::shared_ptr<const worker_record> record);
 
   explicit master_server(node& owner);
 
