@@ -179,4 +179,23 @@ BOOST_AUTO_TEST_CASE(a_call_that_ends_before_its_deadline_returns_its_value) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(spawn_timeout_bounds_init_worker_state_and_leaves_no_process) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto start = clock_type::now();
+    auto spawned = co_await rp::try_spawn<tests::slow_init_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_name("slow-init").with_spawn_timeout(500ms), std::int64_t(10000));
+    auto took = clock_type::now() - start;
+    BOOST_REQUIRE(!spawned);
+    BOOST_TEST((spawned.error().kind == rp::error_kind::timed_out));
+    BOOST_TEST(spawned.error().message.find("init_worker_state did not finish within "
+                                            "spawn_timeout") != std::string::npos,
+               spawned.error().message);
+    BOOST_TEST((took >= 500ms));
+    BOOST_TEST((took < 2s));
+    BOOST_TEST(tests::wait_until_no_worker_named("slow-init", 5000ms));
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -351,9 +351,10 @@ BOOST_AUTO_TEST_CASE(failed_spawns_leave_no_zombies) {
 BOOST_AUTO_TEST_CASE(spawns_at_the_descriptor_limit_fail_clearly_and_leak_no_descriptor) {
   tests::run(
       []() -> asio::awaitable<void> {
-        // The master server exists from here on: count from after the first spawn.
-        (void)co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
-                                              rp::spawn_options(), "first");
+        // The master server exists from here on: count from after the first spawn, whose
+        // worker (and so its connection and the tail of its stderr) lives throughout.
+        auto first = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                     rp::spawn_options(), "first");
         std::size_t start = open_descriptors();
         descriptor_limit limit(256);
         auto executor = co_await asio::this_coro::executor;

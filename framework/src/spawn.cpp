@@ -135,15 +135,17 @@ asio::awaitable<started> await_start(node& self, const spawn_request& r, const s
                                      pid_t pid, bool parent_stays,
                                      std::shared_ptr<output_relay> relay) {
   auto& server = self.master_server();
-  asio::steady_timer timer(self.executor(), r.options.connection_timeout);
+  auto limit = r.options.connection_timeout;
+  if (r.options.spawn_timeout.count() > 0) limit = std::min(limit, r.options.spawn_timeout);
+  asio::steady_timer timer(self.executor(), limit);
   auto first = co_await (capture(server.await_registration(id)) || wait_exit(pid) ||
                          timer.async_wait(asio::use_awaitable));
   if (first.index() == 2) {
     co_await kill_and_reap(pid);
     throw rpc_error({error_kind::timed_out,
-                     "the worker did not register within connection_timeout (" +
-                         std::to_string(r.options.connection_timeout.count()) +
-                         " ms); raise spawn_options::connection_timeout if the machine is loaded"});
+                     "the worker did not register within " + std::to_string(limit.count()) +
+                         " ms (connection_timeout, or spawn_timeout if shorter); raise it if the "
+                         "machine is loaded"});
   }
   if (first.index() == 1) {
     int status = std::get<1>(first);
@@ -183,8 +185,25 @@ asio::awaitable<void> await_released(node& self, const spawn_request& r, pid_t p
         startup_failure("the daemonising worker process " + describe_status(status), relay));
 }
 
-asio::awaitable<void> await_init(const master_server::registered& reg) {
-  auto done = co_await reg.link->read();
+asio::awaitable<void> await_init(const master_server::registered& reg,
+                                 std::chrono::steady_clock::time_point deadline) {
+  std::optional<frame> done;
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    done = co_await reg.link->read();
+  } else {
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto read = co_await capture(
+        with_deadline(reg.link->read(), std::max(left, std::chrono::milliseconds(0)), "init"));
+    if (read.failure) {
+      if (error_of(read.failure).kind != error_kind::timed_out)
+        std::rethrow_exception(read.failure);
+      throw rpc_error({error_kind::timed_out,
+                       "init_worker_state did not finish within spawn_timeout; the worker was "
+                       "stopped (raise spawn_options::spawn_timeout if it needs longer)"});
+    }
+    done = std::move(*read.value);
+  }
   if (!done)
     throw rpc_error({error_kind::disconnected,
                      "the worker exited during init_worker_state; to see why, spawn it with "
@@ -203,19 +222,29 @@ asio::awaitable<void> await_init(const master_server::registered& reg) {
 asio::awaitable<master_server::registered> start_and_init(
     node& self, const spawn_request& r, std::string id, pid_t pid, bool parent_stays,
     std::shared_ptr<output_relay> relay,
-    std::function<void(const master_server::registered&)> on_registered) {
+    std::function<void(const master_server::registered&)> on_registered,
+    std::chrono::steady_clock::time_point deadline) {
   started start = co_await await_start(self, r, id, pid, parent_stays, relay);
   on_registered(start.registered);
+  // A worker past spawn_timeout is stopped: on this host at once, elsewhere by its link's end
+  // (it has not been told `spawned`), when `start` goes.
+  auto stop_if_late = [&](const std::exception_ptr& failure) {
+    if (failure && error_of(failure).kind == error_kind::timed_out &&
+        &launcher_of(r.options.how) == &local_launcher())
+      ::kill(static_cast<pid_t>(start.registered.registration.pid), SIGKILL);
+  };
   if (start.parent_pending) {
     // Initialisation and the daemonising parent's exit overlap: both follow the release.
-    auto both = co_await (capture(await_init(start.registered)) &&
+    auto both = co_await (capture(await_init(start.registered, deadline)) &&
                           capture(await_released(self, r, pid, relay)));
+    stop_if_late(std::get<0>(both).failure);
     if (auto failure =
             std::get<1>(both).failure ? std::get<1>(both).failure : std::get<0>(both).failure)
       std::rethrow_exception(failure);
   } else {
-    auto init = co_await capture(await_init(start.registered));
+    auto init = co_await capture(await_init(start.registered, deadline));
     if (init.failure) {
+      stop_if_late(init.failure);
       // A worker whose init failed exits by itself after reporting: reap a foreground one.
       if (r.foreground) co_await wait_exit(pid);
       std::rethrow_exception(init.failure);
@@ -284,6 +313,9 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
   record->local = &launcher_of(r.options.how) == &local_launcher();
   record->started = std::chrono::steady_clock::now();
   record->oom_kills_at_start = record->local ? oom_kill_count() : 0;
+  auto spawn_deadline = r.options.spawn_timeout.count() > 0
+                            ? record->started + r.options.spawn_timeout
+                            : std::chrono::steady_clock::time_point::max();
   try {
     self.type(r.type->name);  // a type missing from the app fails here, before any process
     self.master_server().expect(id);
@@ -294,8 +326,8 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
       if (p.relay) p.relay->name(prefix);
       if (p.stdout_relay) p.stdout_relay->name(prefix);
     };
-    auto reg = co_await capture(
-        start_and_init(self, r, id, p.child.pid, p.parent_stays, p.relay, name_output));
+    auto reg = co_await capture(start_and_init(self, r, id, p.child.pid, p.parent_stays, p.relay,
+                                               name_output, spawn_deadline));
     if (reg.failure) {
       if (!r.foreground) std::rethrow_exception(reg.failure);
       // The foreground child has exited: what it wrote to stderr explains why.

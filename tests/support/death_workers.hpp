@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 namespace tests {
 
@@ -36,6 +37,22 @@ struct death_worker {
     impl.add(abort_after, [](std::string line) { abort_after_printing(line); });
     impl.add(write_null, [](std::int64_t value) { write_through_null_pointer(value); });
     impl.add(exit_with, [](std::int64_t code) { std::exit(static_cast<int>(code)); });
+  }
+};
+
+/// A worker whose init_worker_state blocks for its spawn argument's milliseconds.
+struct slow_init_worker {
+  static constexpr std::string_view name = "slow_init_worker";
+  using spawn_arg = std::int64_t;
+  struct state {};
+  static state init_worker_state(std::int64_t ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return {};
+  }
+  static constexpr rpc_parallel::rpc<slow_init_worker, rpc_parallel::unit, rpc_parallel::unit>
+      nothing{"nothing"};
+  static void implement(rpc_parallel::implementations<slow_init_worker>& impl) {
+    impl.add(nothing, [](state&, rpc_parallel::unit) { return rpc_parallel::unit{}; });
   }
 };
 

@@ -264,7 +264,8 @@ inline void register_test_workers(rpc_parallel::app& app) {
       .add_worker<stream_worker>()
       .add_worker<natural_worker>()
       .add_worker<cancel_worker>()
-      .add_worker<death_worker>();
+      .add_worker<death_worker>()
+      .add_worker<slow_init_worker>();
   register_map_functions(app);
 }
 

@@ -35,6 +35,9 @@ struct spawn_options {
   std::optional<mode_t> umask;
   /// How long the worker has to start and register. `init_worker_state` is not limited by it.
   std::chrono::milliseconds connection_timeout = std::chrono::seconds(10);
+  /// How long the whole spawn may take, `init_worker_state` included; past it the spawn fails
+  /// with `timed_out` and the worker is stopped. Zero (the default): no bound of its own.
+  std::chrono::milliseconds spawn_timeout = std::chrono::milliseconds(0);
   /// Where a daemonised worker's stdout/stderr go once it is released (before that, its stderr
   /// goes to the spawner's, prefixed `[HOST PID NAME]`). The default forwards a remote worker's
   /// lines to the spawner and discards a local one's. Ignored in the foreground.
@@ -64,6 +67,10 @@ struct spawn_options {
   }
   spawn_options&& with_connection_timeout(std::chrono::milliseconds v) && {
     connection_timeout = v;
+    return std::move(*this);
+  }
+  spawn_options&& with_spawn_timeout(std::chrono::milliseconds v) && {
+    spawn_timeout = v;
     return std::move(*this);
   }
   spawn_options&& with_redirect_stdout(fd_redirection v) && {
