@@ -37,8 +37,14 @@ using bench::seconds_since;
 struct bench_worker {
   static constexpr std::string_view name = "bench_worker";
   static constexpr rp::rpc<bench_worker, std::int64_t, std::int64_t> ping{"ping"};
+  static constexpr rp::rpc<bench_worker, std::int64_t, std::int64_t> sleep{"sleep"};
   static void implement(rp::implementations<bench_worker>& impl) {
     impl.add(ping, [](std::int64_t x) { return x + 1; });
+    impl.add(sleep, [](std::int64_t ms) -> asio::awaitable<std::int64_t> {
+      asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(ms));
+      co_await timer.async_wait(asio::use_awaitable);
+      co_return ms;
+    });
   }
 };
 
@@ -143,6 +149,40 @@ asio::awaitable<void> measure_round_trip(int calls) {
   ratio("rpc_round_trip_p99", a99, b99, "reported");
 }
 
+// The same round trip with and without a deadline, in alternating blocks so that both see the
+// same machine; and how far past a 20 ms deadline the caller is freed.
+asio::awaitable<void> measure_deadline_cost(int calls) {
+  auto conn =
+      co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
+  using namespace std::chrono_literals;
+  std::vector<double> plain, bounded;
+  for (int i = 0; i < calls; ++i) {
+    bool with_deadline = (i / 100) % 2 == 1;
+    auto start = clock_type::now();
+    std::int64_t answer = 0;
+    if (with_deadline)
+      answer = co_await conn.run(bench_worker::ping, i, rp::call_options().with_timeout(10s));
+    else
+      answer = co_await conn.run(bench_worker::ping, i);
+    (with_deadline ? bounded : plain).push_back(seconds_since(start));
+    if (answer != i + 1) throw std::runtime_error("wrong answer");
+  }
+  double a = percentile(bounded, 0.5) * 1e6, b = percentile(plain, 0.5) * 1e6;
+  report("rpc_round_trip_with_deadline_p50", a, "us");
+  report("rpc_round_trip_without_deadline_p50", b, "us");
+  ratio("deadline_cost_round_trip_p50", a, b, "<= 1.05x");
+  std::vector<double> late;
+  for (int i = 0; i < 20; ++i) {
+    auto start = clock_type::now();
+    auto result =
+        co_await conn.try_run(bench_worker::sleep, 1000, rp::call_options().with_timeout(20ms));
+    if (result) throw std::runtime_error("a 1 s sleep beat its 20 ms deadline");
+    late.push_back(seconds_since(start) - 0.020);
+  }
+  report("timed_out_after_deadline_p50", percentile(late, 0.5) * 1e6, "us");
+  report("timed_out_after_deadline_max", percentile(late, 1.0) * 1e6, "us");
+}
+
 asio::awaitable<void> measure_pipelined(int calls, int in_flight) {
   auto conn =
       co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
@@ -194,6 +234,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
     co_await measure_spawn(quick ? 10 : 50, "");
     co_await measure_spawn_many(32, quick ? 2 : 5);
     co_await measure_round_trip(quick ? 2000 : 20000);
+    co_await measure_deadline_cost(quick ? 2000 : 20000);
     co_await measure_pipelined(quick ? 20000 : 200000, 64);
     co_await measure_pipelined(quick ? 20000 : 200000, 1024);
     co_return 0;
@@ -218,6 +259,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
   co_await measure_spawn(spawns, "");
   co_await measure_spawn_many(32, quick ? 2 : 5);
   co_await measure_round_trip(quick ? 2000 : 20000);
+  co_await measure_deadline_cost(quick ? 2000 : 20000);
   co_await measure_pipelined(quick ? 20000 : 200000, 64);
   co_await measure_pipelined(quick ? 20000 : 200000, 1024);
   {

@@ -104,20 +104,6 @@ BOOST_AUTO_TEST_CASE(a_stopped_worker_frees_its_caller_at_the_deadline) {
   });
 }
 
-BOOST_AUTO_TEST_CASE(cancelling_the_awaiting_coroutine_cancels_the_call_on_the_worker) {
-  tests::run([]() -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    auto conn = co_await spawn_cancel_worker("raced");
-    asio::steady_timer timer(co_await asio::this_coro::executor, 100ms);
-    auto start = clock_type::now();
-    auto sleeping = conn.run(cancel_worker::sleep, 5000);
-    auto winner = co_await (std::move(sleeping) || timer.async_wait(asio::use_awaitable));
-    BOOST_TEST(winner.index() == 1u);
-    BOOST_TEST((clock_type::now() - start < 1s));
-    BOOST_TEST(co_await wait_until_at_least(conn, cancel_worker::observed, 1) == 1);
-  });
-}
-
 BOOST_AUTO_TEST_CASE(a_deadline_passes_down_a_chain_and_all_three_see_the_end) {
   tests::run([]() -> asio::awaitable<void> {
     auto b = co_await spawn_cancel_worker("chain-middle");

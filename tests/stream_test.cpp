@@ -255,7 +255,8 @@ BOOST_AUTO_TEST_CASE(caller_leaving_mid_reverse_stream_ends_the_consumer_with_an
         co_await asio::this_coro::executor,
         [dropped, caller_error, produce]() -> asio::awaitable<void> {
           try {
-            (void)co_await dropped->run(stream_worker::sum, std::string("dropped"), produce);
+            std::string label = "dropped";  // named: g++ 12 rule (a), docs/gcc12_coroutines.md
+            (void)co_await dropped->run(stream_worker::sum, label, produce);
           } catch (const rp::rpc_error& e) {
             *caller_error = e.what();
           }

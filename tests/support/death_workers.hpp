@@ -28,7 +28,8 @@ struct death_worker {
     std::abort();
   }
   [[gnu::noinline]] static void write_through_null_pointer(std::int64_t value) {
-    volatile std::int64_t* nowhere = nullptr;
+    // The pointer itself is volatile: the compiler may not prove it null and drop the write.
+    std::int64_t* volatile nowhere = nullptr;
     *nowhere = value;
   }
 

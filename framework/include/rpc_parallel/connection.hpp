@@ -4,6 +4,7 @@
 #include "rpc_parallel/call_options.hpp"
 #include "rpc_parallel/detail/client.hpp"
 #include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/function.hpp"
 #include "rpc_parallel/log.hpp"
@@ -36,28 +37,33 @@ boost::asio::awaitable<void> feed_stream(std::shared_ptr<outbound_stream> out, F
 
 /// Writes `values` to the stream, waiting for the worker's window, until it ends or the worker
 /// stops reading; then closes it.
-/// A value that cannot be sent (over max_message_size) ends the stream with that error for the
-/// worker, whose reply then carries it: the call's reply is never cancelled by its producer.
+/// Writes `values` to the stream, waiting for the worker's window, until it ends or the worker
+/// stops reading; then closes it.
 template <class U, class Range>
 boost::asio::awaitable<void> write_range(std::shared_ptr<outbound_stream> out, Range values) {
-  // Outside the try: destroyed before the handler runs, it would end the stream cleanly.
-  stream_writer<U> writer(writer_handle(out));
-  try {
-    for (auto&& value : values)
-      if (!co_await writer.write(U(value))) co_return;
-    writer.close();
-  } catch (...) {
-    out->close(current_exception_error());
+  stream_writer<U> writer(writer_handle(std::move(out)));
+  for (auto&& value : values) {
+    // Named: a temporary bound to write's reference inside the co_await would be destroyed
+    // twice by g++ 12 when write throws (a value over max_message_size).
+    U item(value);
+    if (!co_await writer.write(item)) co_return;
   }
+  writer.close();
 }
 
 /// Waits for the producer and the reply together; the reply's error wins.
+/// Neither cancels the other: a producer that fails (a value over max_message_size) leaves the
+/// call to end by the worker's reply, and a failed reply leaves the producer to see its stream
+/// end (the worker closes it, or the connection's loss does).
 template <class R, class Producer>
 boost::asio::awaitable<R> reverse_call(std::shared_ptr<client> c, std::uint64_t id,
                                        Producer producer) {
   using namespace boost::asio::experimental::awaitable_operators;
-  std::string response = co_await (std::move(producer) && c->reply_of(id));
-  co_return decode_owned<R>(std::move(response), "response");
+  auto both = co_await (capture(std::move(producer)) && capture(c->reply_of(id)));
+  auto& [produced, replied] = both;
+  if (replied.failure) std::rethrow_exception(replied.failure);
+  if (produced.failure) std::rethrow_exception(produced.failure);
+  co_return decode_owned<R>(std::move(*replied.value), "response");
 }
 
 /// `op`'s value, or the error it threw.

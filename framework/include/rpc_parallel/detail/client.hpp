@@ -113,6 +113,7 @@ class client : public std::enable_shared_from_this<client> {
     std::optional<reply_handler> handler;
     std::optional<reply> early;
     std::optional<boost::asio::steady_timer> timer;  ///< At the call's deadline.
+    std::string timeout_text;                        ///< What the caller is told at the deadline.
   };
   std::uint64_t send_call(call_frame frame, frame_kind kind,
                           clock::time_point deadline = no_deadline);
