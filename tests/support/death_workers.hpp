@@ -28,8 +28,9 @@ struct death_worker {
     std::abort();
   }
   [[gnu::noinline]] static void write_through_null_pointer(std::int64_t value) {
-    // The pointer itself is volatile: the compiler may not prove it null and drop the write.
-    std::int64_t* volatile nowhere = nullptr;
+    // Hidden from the optimiser, which may otherwise prove it null and drop the write.
+    std::int64_t* nowhere = nullptr;
+    asm volatile("" : "+r"(nowhere));
     *nowhere = value;
   }
 
