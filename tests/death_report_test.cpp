@@ -59,14 +59,14 @@ BOOST_AUTO_TEST_CASE(an_abort_reports_sigabrt_the_last_stderr_line_and_a_stack_t
   });
 }
 
-BOOST_AUTO_TEST_CASE(a_null_pointer_write_reports_sigsegv_with_its_stack_trace) {
+BOOST_AUTO_TEST_CASE(a_write_to_a_protected_page_reports_sigsegv_with_its_stack_trace) {
   tests::run([]() -> asio::awaitable<void> {
     auto conn = co_await spawn_death_worker("segfaulted");
-    auto result = co_await conn.try_run(death_worker::write_null, 7);
+    auto result = co_await conn.try_run(death_worker::write_protected, 7);
     BOOST_REQUIRE(!result);
     const std::string& text = result.error().message;
     BOOST_TEST(has(text, "died: killed by SIGSEGV (Segmentation fault)"), text);
-    BOOST_TEST(has(text, "write_through_null_pointer"), text);
+    BOOST_TEST(has(text, "write_to_protected_page"), text);
   });
 }
 

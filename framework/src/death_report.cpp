@@ -85,10 +85,10 @@ asio::awaitable<std::string> death_report(std::shared_ptr<const worker_record> r
     if (record->local && !co_await exits_within(record->pid, std::chrono::milliseconds(500)))
       co_return std::string();
     cause = record->local
-                ? "killed by SIGKILL (it left no death note, which a worker writes for every "
-                  "other death)"
-                : "killed by SIGKILL, or its host or ssh session went away (it left no death "
-                  "note, which a worker writes for every other death)";
+                ? "killed by SIGKILL, or it called _exit() (it left no death note, which a "
+                  "worker writes for every other death)"
+                : "killed by SIGKILL, or it called _exit(), or its host or ssh session went "
+                  "away (it left no death note, which a worker writes for every other death)";
     if (record->local) {
       std::uint64_t kills = oom_kill_count();
       if (kills > record->oom_kills_at_start)

@@ -3,6 +3,7 @@
 
 #include <rpc_parallel/rpc_parallel.hpp>
 
+#include <sys/mman.h>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,8 +18,8 @@ struct death_worker {
   /// Prints its query to stderr, then abort()s.
   static constexpr rpc_parallel::rpc<death_worker, std::string, rpc_parallel::unit> abort_after{
       "abort_after"};
-  static constexpr rpc_parallel::rpc<death_worker, std::int64_t, rpc_parallel::unit> write_null{
-      "write_null"};
+  static constexpr rpc_parallel::rpc<death_worker, std::int64_t, rpc_parallel::unit>
+      write_protected{"write_protected"};
   static constexpr rpc_parallel::rpc<death_worker, std::int64_t, rpc_parallel::unit> exit_with{
       "exit_with"};
 
@@ -27,17 +28,18 @@ struct death_worker {
     std::fprintf(stderr, "%s\n", line.c_str());
     std::abort();
   }
-  [[gnu::noinline]] static void write_through_null_pointer(std::int64_t value) {
-    // Hidden from the optimiser, which may otherwise prove it null and drop the write.
-    std::int64_t* nowhere = nullptr;
-    asm volatile("" : "+r"(nowhere));
-    *nowhere = value;
+  // A real fault without undefined behaviour (which a sanitizer would stop first): a store to
+  // a mapped page that allows no access.
+  [[gnu::noinline]] static void write_to_protected_page(std::int64_t value) {
+    void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) std::abort();
+    *static_cast<volatile std::int64_t*>(page) = value;
   }
 
   static void implement(rpc_parallel::implementations<death_worker>& impl) {
     impl.add(pid, [](rpc_parallel::unit) { return static_cast<std::int64_t>(::getpid()); });
     impl.add(abort_after, [](std::string line) { abort_after_printing(line); });
-    impl.add(write_null, [](std::int64_t value) { write_through_null_pointer(value); });
+    impl.add(write_protected, [](std::int64_t value) { write_to_protected_page(value); });
     impl.add(exit_with, [](std::int64_t code) { std::exit(static_cast<int>(code)); });
   }
 };

@@ -17,7 +17,8 @@ inline constexpr std::string_view clean_exit_marker = "rpc_parallel: worker exit
 /// catch (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS: the signal by name and a
 /// symbolised stack trace, then the default action), for an uncaught exception (its text and
 /// the trace) and for `exit` called by user code (the status and the trace). SIGKILL and
-/// SIGSTOP cannot be caught: a worker that leaves no note was killed by SIGKILL (or its host).
+/// SIGSTOP cannot be caught, nor can `_exit` (or a sanitizer's halt) be seen: a worker that
+/// leaves no note was killed by SIGKILL, called `_exit`, or lost its host.
 void install_death_notes();
 
 /// The framework itself ends the process: no death note; the clean-exit line when `announce`
