@@ -4,18 +4,30 @@
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
+#include <rpc_parallel/for_testing.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace rp = rpc_parallel;
 using tests::cancel_worker;
 using tests::echo_worker;
+using tests::stream_worker;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
@@ -52,6 +64,52 @@ asio::awaitable<rp::error> failure_of(asio::awaitable<rp::or_error<T>> op,
   co_return result.error();
 }
 
+/// Waits (up to 5 s) until `count()` is `n`; returns its last value.
+template <class Count>
+asio::awaitable<std::int64_t> wait_until_equal(Count count, std::int64_t n) {
+  auto end = clock_type::now() + 5s;
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    std::int64_t seen = co_await count();
+    if (seen == n || clock_type::now() > end) co_return seen;
+    pause.expires_after(10ms);
+    co_await pause.async_wait(asio::use_awaitable);
+  }
+}
+
+/// Counts a worker's open stream ends, for wait_until_equal.
+struct worker_streams {
+  rp::connection<stream_worker>* conn;
+  asio::awaitable<std::int64_t> operator()() const {
+    return conn->run(stream_worker::open_streams);
+  }
+};
+
+/// 1 once the worker's events include `event`, for wait_until_equal.
+struct worker_saw {
+  rp::connection<stream_worker>* conn;
+  std::string event;
+  asio::awaitable<std::int64_t> operator()() const {
+    auto events = co_await conn->run(stream_worker::events);
+    co_return std::find(events.begin(), events.end(), event) != events.end() ? 1 : 0;
+  }
+};
+
+/// Counts this process's open stream ends beyond `before`, for wait_until_equal.
+struct own_streams {
+  std::int64_t before;
+  asio::awaitable<std::int64_t> operator()() const {
+    co_return rp::for_testing::open_stream_ends() - before;
+  }
+};
+
+asio::awaitable<rp::connection<stream_worker>> spawn_stream_worker(std::string name) {
+  auto conn =
+      co_await rp::spawn<stream_worker>(rp::shutdown_on::connection_closed,
+                                        rp::spawn_options().with_name(std::move(name)), rp::unit{});
+  co_return conn;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(deadline_suite)
@@ -85,6 +143,169 @@ BOOST_AUTO_TEST_CASE(a_plain_function_polling_cancelled_stops_at_its_deadline) {
     auto start = clock_type::now();
     BOOST_TEST(co_await conn.run(cancel_worker::observed) == 1);
     BOOST_TEST((clock_type::now() - start < 2s));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_call_that_loses_a_race_with_a_timer_is_cancelled_on_the_worker) {
+  tests::run([]() -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    auto conn = co_await spawn_cancel_worker("raced");
+    asio::steady_timer timer(co_await asio::this_coro::executor, 200ms);
+    auto call = conn.run(cancel_worker::sleep, 5000);
+    auto wait = timer.async_wait(asio::use_awaitable);
+    auto start = clock_type::now();
+    auto first = co_await (std::move(call) || std::move(wait));
+    BOOST_TEST(first.index() == 1u);
+    BOOST_TEST((clock_type::now() - start < 1200ms));
+    BOOST_TEST(co_await wait_until_at_least(conn, cancel_worker::observed, 1) == 1);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_cancellation_signal_cancels_the_call_and_its_caller_is_told) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto executor = co_await asio::this_coro::executor;
+    auto conn = co_await spawn_cancel_worker("signalled");
+    asio::cancellation_signal signal;
+    std::optional<rp::or_error<std::int64_t>> outcome;
+    asio::steady_timer done(executor, asio::steady_timer::time_point::max());
+    asio::co_spawn(executor, conn.try_run(cancel_worker::sleep, 5000),
+                   asio::bind_cancellation_slot(
+                       signal.slot(), [&outcome, &done](std::exception_ptr failure,
+                                                        rp::or_error<std::int64_t> result) {
+                         BOOST_TEST(!failure);
+                         outcome = std::move(result);
+                         done.cancel();
+                       }));
+    asio::steady_timer pause(executor, 100ms);
+    co_await pause.async_wait(asio::use_awaitable);
+    signal.emit(asio::cancellation_type::terminal);
+    done.expires_after(5s);
+    boost::system::error_code ec;
+    co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    BOOST_REQUIRE(outcome.has_value());
+    BOOST_REQUIRE(!*outcome);
+    BOOST_TEST((outcome->error().kind == rp::error_kind::cancelled));
+    BOOST_TEST(outcome->error().message.find("cancel_worker.sleep cancelled by its caller") !=
+                   std::string::npos,
+               outcome->error().message);
+    BOOST_TEST(co_await wait_until_at_least(conn, cancel_worker::observed, 1) == 1);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_pipe_past_its_deadline_fails_its_reader_and_both_ends_are_freed) {
+  tests::run([]() -> asio::awaitable<void> {
+    std::int64_t before = rp::for_testing::open_stream_ends();
+    auto conn = co_await spawn_stream_worker("ticking");
+    auto start = clock_type::now();
+    std::optional<rp::error> failure;
+    std::int64_t values = 0;
+    {
+      // Endless: one value a millisecond from a background writer.
+      auto reader =
+          co_await conn.run(stream_worker::ticks, -1, rp::call_options().with_timeout(300ms));
+      try {
+        while (co_await reader.next()) ++values;
+      } catch (const rp::rpc_error& e) {
+        failure = e.get();
+      }
+    }
+    auto took = clock_type::now() - start;
+    BOOST_REQUIRE(failure.has_value());
+    BOOST_TEST((failure->kind == rp::error_kind::timed_out));
+    BOOST_TEST(failure->message.find("stream of stream_worker.ticks from worker \"ticking\"") !=
+                   std::string::npos,
+               failure->message);
+    BOOST_TEST(failure->message.find("timed out after 300 ms") != std::string::npos,
+               failure->message);
+    BOOST_TEST(values > 0);
+    BOOST_TEST((took >= 300ms));
+    BOOST_TEST((took < 1300ms));
+    // The worker's writer saw its stream closed, and neither end holds anything.
+    BOOST_TEST(co_await wait_until_equal(worker_streams{&conn}, 0) == 0);
+    BOOST_TEST(co_await wait_until_equal(own_streams{before}, 0) == 0);
+    BOOST_TEST(co_await wait_until_equal(worker_saw{&conn, "ticks writer closed"}, 1) == 1);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_reverse_pipe_cancelled_mid_stream_ends_both_sides_and_frees_them) {
+  tests::run([]() -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    std::int64_t before = rp::for_testing::open_stream_ends();
+    auto conn = co_await spawn_stream_worker("summing");
+    auto produce = [](rp::stream_writer<std::int64_t> w) -> asio::awaitable<void> {
+      for (std::int64_t i = 0;; ++i)
+        if (!co_await w.write(i)) co_return;
+    };
+    std::string label = "raced";
+    asio::steady_timer timer(co_await asio::this_coro::executor, 300ms);
+    auto call = conn.run(stream_worker::sum, label, produce);
+    auto wait = timer.async_wait(asio::use_awaitable);
+    auto start = clock_type::now();
+    auto first = co_await (std::move(call) || std::move(wait));
+    BOOST_TEST(first.index() == 1u);
+    BOOST_TEST((clock_type::now() - start < 1300ms));
+    BOOST_TEST(co_await wait_until_equal(worker_streams{&conn}, 0) == 0);
+    BOOST_TEST(co_await wait_until_equal(own_streams{before}, 0) == 0);
+    BOOST_TEST(co_await conn.run(stream_worker::active_sums) == 0);
+    // The implementation saw the end: its coroutine cancelled, or (whichever came first) its
+    // reader's stream ended with the caller's reason.
+    auto events = co_await conn.run(stream_worker::events);
+    bool told = std::any_of(events.begin(), events.end(), [](const std::string& e) {
+      return e == "raced cancelled" ||
+             (e.find("raced failed") == 0 &&
+              e.find("the caller gave up: stream_worker.sum cancelled by its caller") !=
+                  std::string::npos);
+    });
+    BOOST_TEST(told);
+    if (!told)
+      for (const auto& e : events) BOOST_TEST_MESSAGE("worker event: " << e);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_deaf_to_a_deadline_is_killed_after_kill_unheeded_after) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto executor = co_await asio::this_coro::executor;
+    auto reports = std::make_shared<std::vector<std::string>>();
+    auto reported =
+        std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+    auto on_failure = [reports, reported](const rp::error& e) {
+      reports->push_back(e.message);
+      reported->cancel();
+    };
+    auto conn = co_await rp::spawn<cancel_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_name("deaf").with_kill_unheeded_after(300ms).with_on_failure(
+            on_failure),
+        rp::unit{});
+    auto pid = static_cast<pid_t>(co_await conn.run(cancel_worker::pid));
+    clock_type::duration took{};
+    rp::error e = co_await failure_of(
+        conn.try_run(cancel_worker::spin_deaf, 30'000, rp::call_options().with_timeout(200ms)),
+        took);
+    BOOST_TEST((e.kind == rp::error_kind::timed_out));
+    BOOST_TEST((took < 1200ms));
+    boost::system::error_code ec;
+    reported->expires_after(5s);
+    co_await reported->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    BOOST_TEST(tests::wait_until_exited(pid, 5s));  // blocks: only once the report is in
+    BOOST_REQUIRE(reports->size() == 1u);
+    BOOST_TEST(reports->front().find("killed by its spawner: cancel_worker.spin_deaf passed its "
+                                     "deadline and was still running 300 ms after it was told "
+                                     "to stop") != std::string::npos,
+               reports->front());
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_deaf_to_a_deadline_is_left_running_by_default) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto conn = co_await spawn_cancel_worker("left");
+    auto pid = static_cast<pid_t>(co_await conn.run(cancel_worker::pid));
+    clock_type::duration took{};
+    rp::error e = co_await failure_of(
+        conn.try_run(cancel_worker::spin_deaf, 1500, rp::call_options().with_timeout(200ms)), took);
+    BOOST_TEST((e.kind == rp::error_kind::timed_out));
+    // The next call waits for the spin to end, and is answered by the same process.
+    BOOST_TEST(co_await conn.run(cancel_worker::pid) == pid);
   });
 }
 

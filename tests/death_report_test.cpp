@@ -3,12 +3,19 @@
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
+#include <unistd.h>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 namespace asio = boost::asio;
 namespace rp = rpc_parallel;
@@ -26,6 +33,70 @@ asio::awaitable<rp::connection<death_worker>> spawn_death_worker(std::string nam
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
+
+asio::awaitable<void> send_signal(pid_t pid, int signal) {
+  BOOST_REQUIRE(::kill(pid, signal) == 0);
+  co_return;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  BOOST_REQUIRE_MESSAGE(out, "cannot write " + text + " to " + path);
+}
+
+// A memory cgroup of its own with a limit, under cgroup v1's memory hierarchy or else v2's,
+// removed again at the end (once the processes in it are gone).
+class limited_memory_cgroup {
+ public:
+  explicit limited_memory_cgroup(std::uint64_t limit) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line, v1, v2;
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string skip, point, field, type, source, options;
+      fields >> skip >> skip >> skip >> skip >> point >> skip;
+      while (fields >> field && field != "-") {
+      }
+      fields >> type >> source >> options;
+      if (type == "cgroup" && has("," + options + ",", ",memory,")) v1 = point;
+      if (type == "cgroup2") v2 = point;
+    }
+    std::string name = "/rpcp-oom-" + std::to_string(::getpid());
+    if (!v1.empty()) {
+      directory_ = v1 + name;
+      std::filesystem::create_directory(directory_);
+      write_file(directory_ + "/memory.limit_in_bytes", std::to_string(limit));
+      if (std::filesystem::exists(directory_ + "/memory.memsw.limit_in_bytes"))
+        write_file(directory_ + "/memory.memsw.limit_in_bytes", std::to_string(limit));
+    } else {
+      BOOST_REQUIRE_MESSAGE(!v2.empty(), "no memory cgroup hierarchy is mounted");
+      write_file(v2 + "/cgroup.subtree_control", "+memory");
+      directory_ = v2 + name;
+      std::filesystem::create_directory(directory_);
+      write_file(directory_ + "/memory.max", std::to_string(limit));
+      write_file(directory_ + "/memory.swap.max", "0");
+    }
+  }
+  ~limited_memory_cgroup() {
+    // A cgroup with a process left in it cannot be removed: the worker's exit may lag its
+    // report by a moment.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (::rmdir(directory_.c_str()) != 0 && errno == EBUSY &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string& directory() const { return directory_; }
+  /// Starts a local worker inside the cgroup (its shell joins it, then execs the worker).
+  rp::how_to_run how() const {
+    return rp::how_to_run::local().wrap(
+        {"sh", "-c", "echo $$ > " + directory_ + "/cgroup.procs && exec \"$0\" \"$@\""});
+  }
+
+ private:
+  std::string directory_;
+};
 
 }  // namespace
 
@@ -77,6 +148,42 @@ BOOST_AUTO_TEST_CASE(exit_called_by_a_plain_function_reports_its_status) {
     BOOST_REQUIRE(!result);
     const std::string& text = result.error().message;
     BOOST_TEST(has(text, "died: it called exit(3)"), text);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_signal_sent_to_a_busy_worker_is_named_with_its_sender_and_peak_rss) {
+  tests::run([]() -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    auto conn = co_await spawn_death_worker("terminated");
+    auto pid = static_cast<pid_t>(co_await conn.run(death_worker::pid));
+    auto call = conn.try_run(death_worker::sleep, 10'000);
+    auto signal = send_signal(pid, SIGTERM);
+    auto result = co_await (std::move(call) && std::move(signal));
+    BOOST_REQUIRE(!result);
+    const std::string& text = result.error().message;
+    BOOST_TEST(has(text, "died: killed by SIGTERM (Terminated), sent by process " +
+                             std::to_string(::getpid())),
+               text);
+    BOOST_TEST(has(text, "; its peak RSS was "), text);
+    BOOST_TEST(has(text, "calls in flight: death_worker.sleep"), text);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_over_its_memory_cgroup_limit_is_reported_out_of_memory) {
+  limited_memory_cgroup cgroup(128 << 20);
+  tests::run([&cgroup]() -> asio::awaitable<void> {
+    auto conn = co_await rp::spawn<death_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_name("hungry").with_how(cgroup.how()), rp::unit{});
+    auto result = co_await conn.try_run(death_worker::allocate_mib, 4096);
+    BOOST_REQUIRE(!result);
+    const std::string& text = result.error().message;
+    BOOST_TEST(has(text,
+                   "died: killed by SIGKILL: out of memory (the out-of-memory killer of "
+                   "its memory cgroup " +
+                       cgroup.directory() + ", limit 128 MiB, killed 1 process(es)"),
+               text);
+    BOOST_TEST(has(text, "calls in flight: death_worker.allocate_mib"), text);
   });
 }
 

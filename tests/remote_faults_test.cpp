@@ -1,22 +1,35 @@
 // Remote spawns that cannot work, each failing fast with an error that names the host and the
 // cause: a different binary, an unreachable host, a refused key, an unknown host key, a noexec
-// directory, a wrong dial-back address.
+// directory, a wrong dial-back address; and a remote worker killed while it serves, whose
+// death report names its host and the signal.
 #include "support/remote_hosts.hpp"
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 
+#include <signal.h>
+#include <unistd.h>
+
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace rp = rpc_parallel;
 using namespace tests;
+using namespace boost::asio::experimental::awaitable_operators;
 
 BOOST_TEST_GLOBAL_FIXTURE(hosts_fixture);
+
+namespace {
+asio::awaitable<void> send_signal(pid_t pid, int signal) {
+  BOOST_REQUIRE(::kill(pid, signal) == 0);
+  co_return;
+}
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(remote_faults_suite)
 
@@ -205,6 +218,30 @@ BOOST_AUTO_TEST_CASE(a_host_cut_off_mid_call_is_declared_dead_within_the_heartbe
         BOOST_TEST(took < 4s);
       },
       60s, quick);
+}
+
+BOOST_AUTO_TEST_CASE(a_remote_worker_killed_by_a_signal_is_reported_with_its_host_and_the_signal) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto copy = co_await on(hosts->names.at(0));
+    auto conn = co_await rp::spawn<echo_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_name("terminated").with_how(rp::how_to_run::remote(copy)),
+        std::string("t"));
+    auto pid = static_cast<pid_t>(co_await conn.run(echo_worker::pid));
+    // The call is on its way when the signal is sent (from here: the hosts share this
+    // machine's process ids).
+    auto call = conn.try_run(echo_worker::sleep_async, 10'000);
+    auto signal = send_signal(pid, SIGTERM);
+    auto lost = co_await (std::move(call) && std::move(signal));
+    BOOST_REQUIRE(lost.has_error());
+    const std::string& text = lost.error().message;
+    BOOST_TEST_MESSAGE(text);
+    BOOST_TEST(contains(text, "at " + conn.peer().host() + ":"), text);
+    BOOST_TEST(contains(text, "the worker process " + std::to_string(pid) +
+                                  " died: killed by SIGTERM (Terminated), sent by process " +
+                                  std::to_string(::getpid())),
+               text);
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -177,8 +177,7 @@ class client::reply_initiation {
   reply_initiation(std::shared_ptr<client> self, std::uint64_t id)
       : self_(std::move(self)), id_(id) {}
 
-  template <class Handler>
-  void operator()(Handler handler) const {
+  void operator()(reply_handler handler) const {
     auto found = self_->pending_.find(id_);
     if (found == self_->pending_.end()) {
       std::move(handler)(reply{reply::status::lost, " (no such call)"});
@@ -192,11 +191,8 @@ class client::reply_initiation {
           [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
       return;
     }
-    // TODO(test): cancelling the awaiting coroutine does not reach the call yet. Its handler
-    // belongs on the type-erased handler's slot (making one installs its own state in the
-    // original slot, replacing what was assigned there), but done so, g++ 12 builds corrupt the
-    // heap in the reverse-pipe tests; until that is understood, the slot keeps the handler it
-    // always had, which any_completion_handler replaces.
+    // The awaiting coroutine's cancellation (`||` with a timer, a cancelled parent, a bound
+    // cancellation_signal) gives the call up and tells the worker.
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) {
       slot.assign([weak = std::weak_ptr<client>(self_), id = id_](asio::cancellation_type) {
@@ -250,6 +246,14 @@ void client::give_up(std::uint64_t id, reply r) {
   if (r.what == reply::status::cancelled)
     r.bytes = function_name(found->second.function) +
               " cancelled by its caller; the worker was told to stop";
+  watch_unheeded(id, r.what == reply::status::cancelled
+                         ? function_name(found->second.function) + " was cancelled by its caller"
+                         : function_name(found->second.function) + " passed its deadline");
+  // A reverse pipe's stream ends with its call: the worker's reader sees why.
+  if (auto out = streams_.find_outbound(id))
+    out->fail_now(rpc_parallel::error{
+        r.what == reply::status::timed_out ? error_kind::timed_out : error_kind::cancelled,
+        "the caller gave up: " + r.bytes});
   if (!found->second.handler) {
     found->second.early = std::move(r);
     return;
@@ -258,6 +262,22 @@ void client::give_up(std::uint64_t id, reply r) {
   pending_.erase(found);
   asio::post(transport_->socket().get_executor(),
              [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+}
+
+void client::watch_unheeded(std::uint64_t id, std::string what) {
+  if (!record_ || record_->kill_unheeded_after.count() <= 0 || !record_->kill) return;
+  auto grace = record_->kill_unheeded_after;
+  auto& timer = unheeded_.try_emplace(id, transport_->socket().get_executor()).first->second;
+  timer.expires_after(grace);
+  timer.async_wait(
+      [weak = weak_from_this(), what = std::move(what), grace](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self || !self->transport_->is_open()) return;
+        self->record_->killed_because =
+            what + " and was still running " + std::to_string(grace.count()) +
+            " ms after it was told to stop (spawn_options::kill_unheeded_after)";
+        self->record_->kill();
+      });
 }
 
 std::string client::function_name(std::uint16_t function) const {
@@ -279,17 +299,29 @@ asio::awaitable<std::string> client::call(call_frame f, clock::time_point deadli
   co_return response;
 }
 
-asio::awaitable<client::stream_reply> client::call_streaming_from(call_frame f) {
-  std::uint64_t id = send_call(std::move(f), frame_kind::stream_call);
+asio::awaitable<client::stream_reply> client::call_streaming_from(call_frame f,
+                                                                  clock::time_point deadline) {
+  auto executor = co_await asio::this_coro::executor;  // named: g++ 12
+  deadline = std::min(deadline, deadline_inherited_by(executor));
+  std::uint16_t function = f.function;
+  std::uint64_t id = send_call(std::move(f), frame_kind::stream_call, deadline);
   auto stream = streams_.open_inbound(transport_, id);
   stream->grant_window();
+  if (deadline != no_deadline) {
+    auto allowed = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+    stream->expire_at(
+        deadline, {error_kind::timed_out, "stream of " + function_name(function) + " from " +
+                                              describe(worker_) + " timed out after " +
+                                              std::to_string(allowed.count()) +
+                                              " ms (its deadline); the worker was told to stop"});
+  }
   std::string response = co_await reply_of(id);
   co_return stream_reply{std::move(response), std::move(stream)};
 }
 
 std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> client::start_streaming_to(
-    call_frame f) {
-  std::uint64_t id = send_call(std::move(f), frame_kind::stream_call);
+    call_frame f, clock::time_point deadline) {
+  std::uint64_t id = send_call(std::move(f), frame_kind::stream_call, deadline);
   return {id, streams_.open_outbound(transport_, id, /*held=*/false)};
 }
 
@@ -349,7 +381,10 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
       if (f->kind != frame_kind::reply_ok && f->kind != frame_kind::reply_error)
         throw rpc_error({error_kind::failed, "protocol error: unexpected frame from worker"});
       auto found = self->pending_.find(f->id);
-      if (found == self->pending_.end()) continue;  // its caller cancelled
+      if (found == self->pending_.end()) {
+        self->unheeded_.erase(f->id);  // a given-up call that did stop
+        continue;
+      }
       reply r{f->kind == frame_kind::reply_ok ? reply::status::ok : reply::status::error,
               std::move(f->payload)};
       // The worker's own timeout may beat our timer by a hair: the caller's text either way.
@@ -395,6 +430,7 @@ std::vector<std::string> client::in_flight() const {
 
 void client::fail_all(const std::string& why) {
   close_reason_ = why;
+  unheeded_.clear();
   transport_->close();
   streams_.disconnect(why);
   auto pending = std::move(pending_);

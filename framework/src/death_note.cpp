@@ -3,9 +3,12 @@
 #define BOOST_STACKTRACE_LINK
 #include "rpc_parallel/detail/death_note.hpp"
 
+#include "rpc_parallel/detail/memory_cgroup.hpp"
+
 #include <boost/stacktrace.hpp>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <atomic>
 #include <cstdint>
@@ -22,7 +25,13 @@ namespace {
 std::atomic<bool> clean_exit{false};
 std::atomic<bool> noted{false};  // one note per death: abort() after terminate writes no second
 
-constexpr int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+// Faults: noted whoever handled them before (a sanitizer's handler included).
+constexpr int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+// Signals other processes send whose default action ends a process (kill(1), a scheduler's
+// time limit, a terminal's hang-up): noted only while nothing else handles or ignores them (a
+// profiler's SIGPROF, nohup's SIGHUP).
+constexpr int sent_signals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,   SIGUSR1, SIGUSR2,
+                                SIGALRM, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF};
 
 // Written with one write(2) per piece, unbuffered: stdio may be what broke.
 void write_all(const std::string& text) {
@@ -56,15 +65,38 @@ std::string trace(std::size_t skip) {
   return text;
 }
 
+// "; its peak RSS was 12.3 MiB" (getrusage: the kernel's high-water mark of its resident set).
+std::string peak_rss() {
+  struct rusage usage {};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0 || usage.ru_maxrss <= 0) return {};
+  return "; its peak RSS was " + byte_size_text(static_cast<std::uint64_t>(usage.ru_maxrss) * 1024);
+}
+
 void write_note(const std::string& cause, std::size_t skip) {
   if (noted.exchange(true)) return;
-  write_all(std::string(death_note_marker) + cause + "\n" + trace(skip));
+  write_all(std::string(death_note_marker) + cause + peak_rss() + "\n" + trace(skip));
+}
+
+// ", sent by process 1234 (bash)" when another process sent the signal (kill, sigqueue).
+std::string sender_of(const siginfo_t& info) {
+  if (info.si_code != SI_USER && info.si_code != SI_QUEUE && info.si_code != SI_TKILL) return {};
+  std::string text = ", sent by process " + std::to_string(info.si_pid);
+  std::string comm;
+  if (std::FILE* f = std::fopen(("/proc/" + std::to_string(info.si_pid) + "/comm").c_str(), "r")) {
+    char name[64] = {};
+    if (std::fgets(name, sizeof name, f)) comm = name;
+    std::fclose(f);
+  }
+  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+  if (!comm.empty()) text += " (" + comm + ")";
+  if (info.si_pid == ::getpid()) return {};  // abort() or raise(): the trace shows where
+  return text;
 }
 
 // Not async-signal-safe (symbolising allocates), as every crash reporter that names functions
 // is: the process is dying anyway, and the worst case is a note cut short.
-void on_fatal_signal(int signal) {
-  write_note("killed by " + signal_name(signal), 2);
+void on_fatal_signal(int signal, siginfo_t* info, void*) {
+  write_note("killed by " + signal_name(signal) + sender_of(*info), 2);
   ::signal(signal, SIG_DFL);
   ::raise(signal);
 }
@@ -105,10 +137,16 @@ void install_death_notes() {
   stack.ss_size = sizeof alternate_stack;
   ::sigaltstack(&stack, nullptr);
   struct sigaction action {};
-  action.sa_handler = on_fatal_signal;
-  action.sa_flags = SA_ONSTACK | SA_RESETHAND;
+  action.sa_sigaction = on_fatal_signal;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
   ::sigemptyset(&action.sa_mask);
-  for (int signal : fatal_signals) ::sigaction(signal, &action, nullptr);
+  for (int signal : fault_signals) ::sigaction(signal, &action, nullptr);
+  for (int signal : sent_signals) {
+    struct sigaction before {};
+    if (::sigaction(signal, nullptr, &before) == 0 && !(before.sa_flags & SA_SIGINFO) &&
+        before.sa_handler == SIG_DFL)
+      ::sigaction(signal, &action, nullptr);
+  }
   std::set_terminate(on_terminate);
   ::on_exit(on_process_exit, nullptr);
 }

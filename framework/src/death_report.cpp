@@ -76,6 +76,10 @@ asio::awaitable<std::string> death_report(std::shared_ptr<const worker_record> r
   }
   std::string tail = record->stderr_tail ? record->stderr_tail->tail() : std::string();
   std::string cause = cause_in(tail);
+  if (!record->killed_because.empty()) {
+    // Killed on purpose: a remote one exits at its link's close, cleanly as it sees it.
+    cause = "killed by its spawner: " + record->killed_because;
+  }
   if (cause.empty() && tail.find(clean_exit_marker) != std::string::npos) co_return std::string();
   if (cause.empty() && !record->stderr_tail) {
     if (record->local && !co_await exits_within(record->pid, std::chrono::milliseconds(500)))
@@ -84,18 +88,26 @@ asio::awaitable<std::string> death_report(std::shared_ptr<const worker_record> r
   } else if (cause.empty()) {
     if (record->local && !co_await exits_within(record->pid, std::chrono::milliseconds(500)))
       co_return std::string();
-    cause = record->local
-                ? "killed by SIGKILL, or it called _exit() (it left no death note, which a "
-                  "worker writes for every other death)"
-                : "killed by SIGKILL, or it called _exit(), or its host or ssh session went "
-                  "away (it left no death note, which a worker writes for every other death)";
-    if (record->local) {
-      std::uint64_t kills = oom_kill_count();
+    std::uint64_t cgroup_kills = record->memory ? record->memory->oom_kills() : 0;
+    if (cgroup_kills > record->cgroup_oom_kills_at_start) {
+      std::string limit = record->memory->limit();
+      cause = "killed by SIGKILL: out of memory (the out-of-memory killer of its memory cgroup " +
+              record->memory->directory() + (limit.empty() ? "" : ", limit " + limit + ",") +
+              " killed " + std::to_string(cgroup_kills - record->cgroup_oom_kills_at_start) +
+              " process(es) in it since it started: give the cgroup more memory, or the worker "
+              "less at once)";
+    } else {
+      cause = record->local
+                  ? "killed by SIGKILL, or it called _exit() (it left no death note, which a "
+                    "worker writes for every other death)"
+                  : "killed by SIGKILL, or it called _exit(), or its host or ssh session went "
+                    "away (it left no death note, which a worker writes for every other death)";
+      std::uint64_t kills = record->local ? oom_kill_count() : 0;
       if (kills > record->oom_kills_at_start)
         cause += "; the out-of-memory killer killed " +
                  std::to_string(kills - record->oom_kills_at_start) +
-                 " process(es) since it started (/proc/vmstat oom_kill): likely out of memory "
-                 "(its own cgroup's limit, or the host's)";
+                 " process(es) on this host since it started (/proc/vmstat oom_kill): likely "
+                 "out of memory";
     }
   }
   std::string report = "the worker process " + std::to_string(record->pid) + " died: " + cause +

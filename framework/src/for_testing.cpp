@@ -1,5 +1,6 @@
 #include "rpc_parallel/for_testing.hpp"
 
+#include "rpc_parallel/detail/stream_channel.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/detail/worker_main.hpp"
 #include "rpc_parallel/error.hpp"
@@ -14,6 +15,8 @@ std::optional<int> run_worker_if_spawned(const app& types) {
   if (!detail::spawned_as_worker()) return std::nullopt;
   return detail::run_worker_role(types.types());
 }
+
+std::int64_t open_stream_ends() noexcept { return detail::open_stream_ends(); }
 
 void run(const app& types, std::function<asio::awaitable<void>()> body,
          std::chrono::seconds deadline, rpc_settings settings) {

@@ -6,6 +6,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
 #include <cstring>
 
 namespace rpc_parallel {
@@ -27,12 +28,38 @@ std::string_view to_string(stream_closed_by who) noexcept {
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
 
+namespace {
+std::atomic<std::int64_t> open_ends{0};
+}  // namespace
+
+std::int64_t open_stream_ends() noexcept { return open_ends.load(std::memory_order_relaxed); }
+
 // ---- inbound ----
 
 inbound_stream::inbound_stream(std::shared_ptr<transport> t, std::uint64_t id)
-    : transport_(std::move(t)), id_(id), changed_(transport_->socket().get_executor()) {}
+    : transport_(std::move(t)), id_(id), changed_(transport_->socket().get_executor()) {
+  open_ends.fetch_add(1, std::memory_order_relaxed);
+}
 
-inbound_stream::~inbound_stream() { request_abort(); }
+inbound_stream::~inbound_stream() {
+  request_abort();
+  open_ends.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void inbound_stream::expire_at(std::chrono::steady_clock::time_point deadline,
+                               rpc_parallel::error failure) {
+  deadline_.emplace(transport_->socket().get_executor(), deadline);
+  deadline_->async_wait([weak = weak_from_this(),
+                         failure = std::move(failure)](boost::system::error_code ec) mutable {
+    auto self = weak.lock();
+    if (ec || !self || self->ended()) return;
+    self->items_.clear();
+    self->partial_.reset();
+    self->failure_ = std::move(failure);
+    self->request_abort();
+    self->changed_.notify();
+  });
+}
 
 void inbound_stream::send_control(frame_kind kind, std::uint64_t value) noexcept {
   if (!transport_->is_open()) return;
@@ -149,7 +176,18 @@ outbound_stream::outbound_stream(std::shared_ptr<transport> t, std::uint64_t id,
     : transport_(std::move(t)),
       id_(id),
       held_(held),
-      changed_(transport_->socket().get_executor()) {}
+      changed_(transport_->socket().get_executor()) {
+  open_ends.fetch_add(1, std::memory_order_relaxed);
+}
+
+outbound_stream::~outbound_stream() {
+  if (!closed_) open_ends.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void outbound_stream::mark_closed() noexcept {
+  if (!closed_) open_ends.fetch_sub(1, std::memory_order_relaxed);
+  closing_ = closed_ = true;
+}
 
 std::shared_ptr<outbound_stream> writer_handle(std::shared_ptr<outbound_stream> s) {
   outbound_stream* raw = s.get();
@@ -204,7 +242,7 @@ void outbound_stream::pump() noexcept {
 }
 
 void outbound_stream::finish() noexcept {
-  closed_ = true;
+  mark_closed();
   if (transport_->is_open()) {
     try {
       // On the stream lane, after the values.
@@ -234,6 +272,16 @@ void outbound_stream::close(std::optional<rpc_parallel::error> failure) noexcept
   changed_.notify();
 }
 
+void outbound_stream::fail_now(rpc_parallel::error failure) noexcept {
+  if (closed_) return;
+  queue_.clear();
+  queued_bytes_ = 0;
+  closing_ = true;
+  held_ = false;
+  failure_ = std::move(failure);
+  finish();
+}
+
 void outbound_stream::release() noexcept {
   held_ = false;
   pump();
@@ -242,7 +290,7 @@ void outbound_stream::release() noexcept {
 void outbound_stream::discard() noexcept {
   queue_.clear();
   queued_bytes_ = 0;
-  closing_ = closed_ = true;
+  mark_closed();
   changed_.notify();
 }
 
@@ -264,7 +312,7 @@ void outbound_stream::on_abort() noexcept {
 void outbound_stream::on_disconnect() noexcept {
   queue_.clear();
   queued_bytes_ = 0;
-  closing_ = closed_ = true;
+  mark_closed();
   changed_.notify();
 }
 
@@ -296,6 +344,11 @@ std::shared_ptr<outbound_stream> stream_table::open_outbound(std::shared_ptr<tra
 std::shared_ptr<inbound_stream> stream_table::find_inbound(std::uint64_t id) const {
   auto found = inbound_.find(id);
   return found == inbound_.end() ? nullptr : found->second.lock();
+}
+
+std::shared_ptr<outbound_stream> stream_table::find_outbound(std::uint64_t id) const {
+  auto found = outbound_.find(id);
+  return found == outbound_.end() || found->second->finished() ? nullptr : found->second;
 }
 
 bool stream_table::route(frame& f) {

@@ -186,7 +186,7 @@ void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
                              const std::shared_ptr<connection_calls>& calls) {
   switch (f.kind) {
     case frame_kind::stream_call:
-      start_stream(t, std::move(f), conn_state, streams);
+      start_stream(t, std::move(f), conn_state, streams, calls);
       return;
     case frame_kind::call:
     case frame_kind::one_way:
@@ -242,16 +242,7 @@ void worker_server::start_call(const std::shared_ptr<transport>& t, frame f,
                      asio::detached);
       return;
     }
-    auto context = std::make_shared<call_context>();
-    context->deadline = deadline;
-    if (deadline != no_deadline) {
-      context->timer.emplace(executor_, deadline);
-      context->timer->async_wait(
-          [weak = std::weak_ptr<call_context>(context)](boost::system::error_code ec) {
-            if (auto c = weak.lock(); c && !ec) c->cancel();
-          });
-    }
-    calls->running.emplace(f.id, context);
+    auto context = begin_call(f.id, deadline, *calls);
     auto slot = context->signal.slot();
     asio::co_spawn(
         call_executor(executor_, context),
@@ -272,6 +263,22 @@ void worker_server::start_call(const std::shared_ptr<transport>& t, frame f,
   if (!one_way) finish_call(*t, f.id, index, deadline, std::move(reply));
 }
 
+std::shared_ptr<call_context> worker_server::begin_call(std::uint64_t id,
+                                                        clock::time_point deadline,
+                                                        connection_calls& calls) {
+  auto context = std::make_shared<call_context>();
+  context->deadline = deadline;
+  if (deadline != no_deadline) {
+    context->timer.emplace(executor_, deadline);
+    context->timer->async_wait(
+        [weak = std::weak_ptr<call_context>(context)](boost::system::error_code ec) {
+          if (auto c = weak.lock(); c && !ec) c->cancel();
+        });
+  }
+  calls.running.emplace(id, context);
+  return context;
+}
+
 // A reply that comes after the call's deadline is `timed_out` whatever the implementation
 // returned, as its caller sees it: the outcome does not depend on which of the two won the race.
 void worker_server::finish_call(transport& t, std::uint64_t id, std::size_t index,
@@ -287,7 +294,8 @@ void worker_server::finish_call(transport& t, std::uint64_t id, std::size_t inde
 }
 
 void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
-                                 const std::shared_ptr<void>& conn_state, stream_table& streams) {
+                                 const std::shared_ptr<void>& conn_state, stream_table& streams,
+                                 const std::shared_ptr<connection_calls>& calls) {
   std::size_t index = f.function;
   if (index == log_function_index) {
     // The built-in log subscription every worker offers.
@@ -304,6 +312,14 @@ void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
     return;
   }
   function_kind kind = type_.functions.at(index).kind;
+  clock::time_point deadline = calls->deadline_of(f.id);
+  if (deadline != no_deadline && clock::now() >= deadline) {
+    send_error(*t, frame_kind::reply_error, f.id,
+               {error_kind::timed_out, type_.name + "." + type_.functions.at(index).name +
+                                           ": its deadline passed before the worker could start "
+                                           "it (the worker was busy); not run"});
+    return;
+  }
   std::shared_ptr<outbound_stream> out;
   std::shared_ptr<inbound_stream> in;
   if (kind == function_kind::reverse_pipe) {
@@ -314,17 +330,21 @@ void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
     out = streams.open_outbound(t, f.id, /*held=*/kind != function_kind::pipe);
   }
   if (kind == function_kind::pipe) t->send(frame_kind::reply_ok, f.id, {});
-  asio::co_spawn(
-      executor_,
-      run_stream(t, f.id, index, std::move(f.payload), conn_state, std::move(out), std::move(in)),
-      asio::detached);
+  auto context = begin_call(f.id, deadline, *calls);
+  auto slot = context->signal.slot();
+  asio::co_spawn(call_executor(executor_, context),
+                 run_stream(t, f.id, index, std::move(f.payload), conn_state, std::move(out),
+                            std::move(in), context, calls),
+                 asio::bind_cancellation_slot(slot, asio::detached));
 }
 
 asio::awaitable<void> worker_server::run_stream(std::shared_ptr<transport> t, std::uint64_t id,
                                                 std::size_t index, std::string query,
                                                 std::shared_ptr<void> conn_state,
                                                 std::shared_ptr<outbound_stream> out,
-                                                std::shared_ptr<inbound_stream> in) {
+                                                std::shared_ptr<inbound_stream> in,
+                                                std::shared_ptr<call_context> context,
+                                                std::shared_ptr<connection_calls> calls) {
   auto self = shared_from_this();
   const function_entry& fn = type_.functions.at(index);
   std::string response;
@@ -334,6 +354,13 @@ asio::awaitable<void> worker_server::run_stream(std::shared_ptr<transport> t, st
   } catch (...) {
     failure = with_context(current_exception_error(), type_.name + "." + fn.name);
   }
+  context->finish();
+  calls->running.erase(id);
+  // Past the deadline the failure is most likely the cancellation's: say what the caller sees.
+  if (failure && context->deadline != no_deadline && clock::now() >= context->deadline)
+    failure = error{error_kind::timed_out, type_.name + "." + fn.name +
+                                               ": its deadline passed while it ran (" +
+                                               failure->message + ")"};
   if (in) in->close();  // a reverse pipe's stream belongs to its call: stop the caller's writer
   if (fn.kind == function_kind::pipe) {
     // The reply went out at the start; the stream's end carries the outcome.

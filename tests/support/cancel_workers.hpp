@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -27,8 +28,12 @@ struct cancel_worker {
   static constexpr rpc_parallel::rpc<cancel_worker, std::int64_t, std::int64_t> sleep{"sleep"};
   /// Spins up to `ms` in a plain function, polling rpc_parallel::cancelled(); counts a stop.
   static constexpr rpc_parallel::rpc<cancel_worker, std::int64_t, std::int64_t> spin{"spin"};
+  /// Spins `ms` in a plain function without ever looking at rpc_parallel::cancelled().
+  static constexpr rpc_parallel::rpc<cancel_worker, std::int64_t, std::int64_t> spin_deaf{
+      "spin_deaf"};
   static constexpr rpc_parallel::rpc<cancel_worker, rpc_parallel::unit, std::int64_t> observed{
       "observed"};
+  static constexpr rpc_parallel::rpc<cancel_worker, rpc_parallel::unit, std::int64_t> pid{"pid"};
   /// Spawns the next worker of a chain (this one's own child) and keeps a connection to it.
   static constexpr rpc_parallel::rpc<cancel_worker, rpc_parallel::unit, rpc_parallel::unit>
       spawn_next{"spawn_next"};
@@ -86,7 +91,14 @@ struct cancel_worker {
       }
       return polls;
     });
+    impl.add(spin_deaf, [](std::int64_t ms) {
+      auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+      std::int64_t turns = 0;
+      while (std::chrono::steady_clock::now() < end) ++turns;
+      return turns;
+    });
     impl.add(observed, [](state& s, rpc_parallel::unit) { return s.observed; });
+    impl.add(pid, [](rpc_parallel::unit) { return static_cast<std::int64_t>(::getpid()); });
     impl.add(spawn_next, [](state& s, rpc_parallel::unit) { return start_next(s); });
     impl.add(relay, [](state& s, std::int64_t ms) { return relay_to_next(s, ms); });
     impl.add(next_observed, [](state& s, rpc_parallel::unit) { return ask_next(s); });

@@ -7,8 +7,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace tests {
 
@@ -22,6 +25,11 @@ struct death_worker {
       write_protected{"write_protected"};
   static constexpr rpc_parallel::rpc<death_worker, std::int64_t, rpc_parallel::unit> exit_with{
       "exit_with"};
+  /// Allocates and touches its query's MiB, 4 MiB at a time; returns the MiB it holds.
+  static constexpr rpc_parallel::rpc<death_worker, std::int64_t, std::int64_t> allocate_mib{
+      "allocate_mib"};
+  /// Sleeps its query's milliseconds in a plain function.
+  static constexpr rpc_parallel::rpc<death_worker, std::int64_t, rpc_parallel::unit> sleep{"sleep"};
 
   // Named functions, so that the stack traces have a name to show.
   [[gnu::noinline]] static void abort_after_printing(const std::string& line) {
@@ -41,6 +49,18 @@ struct death_worker {
     impl.add(abort_after, [](std::string line) { abort_after_printing(line); });
     impl.add(write_protected, [](std::int64_t value) { write_to_protected_page(value); });
     impl.add(exit_with, [](std::int64_t code) { std::exit(static_cast<int>(code)); });
+    impl.add(allocate_mib, [](std::int64_t mib) {
+      std::vector<std::unique_ptr<char[]>> held;
+      for (std::int64_t i = 0; i < mib / 4; ++i) {
+        held.emplace_back(new char[4 << 20]);
+        std::memset(held.back().get(), static_cast<int>(i), 4 << 20);
+      }
+      return static_cast<std::int64_t>(held.size() * 4);
+    });
+    impl.add(sleep, [](std::int64_t ms) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      return rpc_parallel::unit{};
+    });
   }
 };
 

@@ -1,13 +1,16 @@
 // A worker type with one function of every streaming kind, for tests/stream_test.cpp.
 #pragma once
 
+#include <rpc_parallel/for_testing.hpp>
 #include <rpc_parallel/rpc_parallel.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <unistd.h>
 #include <chrono>
@@ -67,6 +70,8 @@ struct stream_worker {
   static constexpr rpc<unit, std::vector<std::string>> events{"events"};
   static constexpr rpc<unit, std::int64_t> active_sums{"active_sums"};
   static constexpr rpc<unit, std::int64_t> pid{"pid"};
+  /// rpc_parallel::for_testing::open_stream_ends() in the worker.
+  static constexpr rpc<unit, std::int64_t> open_streams{"open_streams"};
 
   static boost::asio::awaitable<void> tick(state* s, std::int64_t n,
                                            rpc_parallel::stream_writer<std::int64_t> w) {
@@ -145,6 +150,10 @@ struct stream_worker {
                } catch (const rpc_parallel::rpc_error& e) {
                  s.events.push_back(label + " failed: " + e.what());
                  throw;
+               } catch (const boost::system::system_error& e) {
+                 if (e.code() == boost::asio::error::operation_aborted)
+                   s.events.push_back(label + " cancelled");
+                 throw;
                }
                s.events.push_back(label + " done");
                co_return total;
@@ -173,6 +182,7 @@ struct stream_worker {
     });
     impl.add(log, [](std::string text) { rpc_parallel::write_log(std::move(text)); });
     impl.add(events, [](state& s, unit) { return s.events; });
+    impl.add(open_streams, [](unit) { return rpc_parallel::for_testing::open_stream_ends(); });
     impl.add(active_sums, [](state& s, unit) { return s.active_sums; });
     impl.add(pid, [](unit) { return static_cast<std::int64_t>(::getpid()); });
   }

@@ -37,8 +37,6 @@ boost::asio::awaitable<void> feed_stream(std::shared_ptr<outbound_stream> out, F
 
 /// Writes `values` to the stream, waiting for the worker's window, until it ends or the worker
 /// stops reading; then closes it.
-/// Writes `values` to the stream, waiting for the worker's window, until it ends or the worker
-/// stops reading; then closes it.
 template <class U, class Range>
 boost::asio::awaitable<void> write_range(std::shared_ptr<outbound_stream> out, Range values) {
   stream_writer<U> writer(writer_handle(std::move(out)));
@@ -51,15 +49,38 @@ boost::asio::awaitable<void> write_range(std::shared_ptr<outbound_stream> out, R
   writer.close();
 }
 
-/// Waits for the producer and the reply together; the reply's error wins.
-/// Neither cancels the other: a producer that fails (a value over max_message_size) leaves the
-/// call to end by the worker's reply, and a failed reply leaves the producer to see its stream
-/// end (the worker closes it, or the connection's loss does).
-template <class R, class Producer>
-boost::asio::awaitable<R> reverse_call(std::shared_ptr<client> c, std::uint64_t id,
-                                       Producer producer) {
+/// What feeds a reverse pipe from its writing end: a range, pulled lazily...
+template <class U, class Range>
+struct range_feed {
+  Range values;
+  boost::asio::awaitable<void> operator()(std::shared_ptr<outbound_stream> out) {
+    return write_range<U>(std::move(out), std::move(values));
+  }
+};
+/// ...or the caller's producer function.
+template <class U, class F>
+struct producer_feed {
+  F produce;
+  boost::asio::awaitable<void> operator()(std::shared_ptr<outbound_stream> out) {
+    return feed_stream<U>(std::move(out), std::move(produce));
+  }
+};
+
+/// Sends a reverse pipe's call (its deadline the earliest of `deadline` and an inherited one),
+/// then waits for the feed and the reply together; the reply's error wins. Neither cancels the
+/// other: a feed that fails (a value over max_message_size) leaves the call to end by the
+/// worker's reply, and a failed reply leaves the feed to see its stream end (the worker closes
+/// it, the call's deadline or cancellation does, or the connection's loss does).
+template <class R, class Feed>
+boost::asio::awaitable<R> reverse_call(std::shared_ptr<client> c, call_frame frame,
+                                       clock::time_point deadline, Feed feed) {
   using namespace boost::asio::experimental::awaitable_operators;
-  auto both = co_await (capture(std::move(producer)) && capture(c->reply_of(id)));
+  auto executor = co_await boost::asio::this_coro::executor;  // named: g++ 12
+  deadline = std::min(deadline, deadline_inherited_by(executor));
+  auto [id, out] = c->start_streaming_to(std::move(frame), deadline);
+  auto producer = feed(std::move(out));
+  auto reply = c->reply_of(id);
+  auto both = co_await (capture(std::move(producer)) && capture(std::move(reply)));
   auto& [produced, replied] = both;
   if (replied.failure) std::rethrow_exception(replied.failure);
   if (produced.failure) std::rethrow_exception(produced.failure);
@@ -156,63 +177,103 @@ class connection {
   }
 
   /// Calls a pipe (or direct pipe) function and returns the reader of its stream. Throws
-  /// `rpc_error` as `run` does when the call fails; errors after that come from the reader.
+  /// `rpc_error` as `run` does when the call fails; errors after that come from the reader. A
+  /// deadline in `options` (or an inherited one) bounds the whole stream: past it the reader
+  /// fails with `timed_out` and the worker's writer sees its stream closed.
+  template <class Q, class T>
+  boost::asio::awaitable<stream_reader<T>> run(pipe_rpc<W, Q, T> fn,
+                                               const std::type_identity_t<Q>& query,
+                                               call_options options) {
+    return open_stream<T>(make_frame(*client_, fn.name, query), options.deadline);
+  }
   template <class Q, class T>
   boost::asio::awaitable<stream_reader<T>> run(pipe_rpc<W, Q, T> fn,
                                                const std::type_identity_t<Q>& query) {
-    return open_stream<T>(make_frame(*client_, fn.name, query));
+    return run(fn, query, call_options());
+  }
+  template <class Q, class T>
+  boost::asio::awaitable<stream_reader<T>> run(direct_pipe_rpc<W, Q, T> fn,
+                                               const std::type_identity_t<Q>& query,
+                                               call_options options) {
+    return open_stream<T>(make_frame(*client_, fn.name, query), options.deadline);
   }
   template <class Q, class T>
   boost::asio::awaitable<stream_reader<T>> run(direct_pipe_rpc<W, Q, T> fn,
                                                const std::type_identity_t<Q>& query) {
-    return open_stream<T>(make_frame(*client_, fn.name, query));
+    return run(fn, query, call_options());
   }
 
-  /// Calls a state function: its state now, and the reader of its updates.
+  /// Calls a state function: its state now, and the reader of its updates (bounded by a
+  /// deadline as a pipe is).
+  template <class Q, class S, class U>
+  boost::asio::awaitable<state_stream<S, U>> run(state_rpc<W, Q, S, U> fn,
+                                                 const std::type_identity_t<Q>& query,
+                                                 call_options options) {
+    return open_state<S, U>(make_frame(*client_, fn.name, query), options.deadline);
+  }
   template <class Q, class S, class U>
   boost::asio::awaitable<state_stream<S, U>> run(state_rpc<W, Q, S, U> fn,
                                                  const std::type_identity_t<Q>& query) {
-    return open_state<S, U>(make_frame(*client_, fn.name, query));
+    return run(fn, query, call_options());
   }
 
   /// The stream kinds for a query of `unit`: `co_await conn.run(W::updates)`.
   template <class T>
-  boost::asio::awaitable<stream_reader<T>> run(pipe_rpc<W, unit, T> fn) {
-    return run(fn, unit{});
+  boost::asio::awaitable<stream_reader<T>> run(pipe_rpc<W, unit, T> fn,
+                                               call_options options = call_options()) {
+    return run(fn, unit{}, options);
   }
   template <class T>
-  boost::asio::awaitable<stream_reader<T>> run(direct_pipe_rpc<W, unit, T> fn) {
-    return run(fn, unit{});
+  boost::asio::awaitable<stream_reader<T>> run(direct_pipe_rpc<W, unit, T> fn,
+                                               call_options options = call_options()) {
+    return run(fn, unit{}, options);
   }
   template <class S, class U>
-  boost::asio::awaitable<state_stream<S, U>> run(state_rpc<W, unit, S, U> fn) {
-    return run(fn, unit{});
+  boost::asio::awaitable<state_stream<S, U>> run(state_rpc<W, unit, S, U> fn,
+                                                 call_options options = call_options()) {
+    return run(fn, unit{}, options);
   }
 
   /// Calls a reverse pipe, streaming `values` (any input range of values convertible to `U`,
   /// pulled lazily as the worker's window allows) and returns the response. If the worker
-  /// returns before reading everything, the rest is not sent. Rpc_parallel's reverse pipe.
+  /// returns before reading everything, the rest is not sent. At the deadline of `options` (or
+  /// an inherited one), or when the awaiting coroutine is cancelled, the call fails with
+  /// `timed_out` or `cancelled`, the worker's reader sees its stream end with that error and
+  /// the worker's implementation is cancelled. Rpc_parallel's reverse pipe.
+  template <class Q, class U, class R, std::ranges::input_range Range>
+    requires std::convertible_to<std::ranges::range_reference_t<Range>, U>
+  boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn,
+                                const std::type_identity_t<Q>& query, Range values,
+                                call_options options) {
+    return detail::reverse_call<R>(client_, make_frame(*client_, fn.name, query), options.deadline,
+                                   detail::range_feed<U, Range>{std::move(values)});
+  }
   template <class Q, class U, class R, std::ranges::input_range Range>
     requires std::convertible_to<std::ranges::range_reference_t<Range>, U>
   boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn,
                                 const std::type_identity_t<Q>& query, Range values) {
-    auto [id, out] = client_->start_streaming_to(make_frame(*client_, fn.name, query));
-    return detail::reverse_call<R>(client_, id,
-                                   detail::write_range<U>(std::move(out), std::move(values)));
+    return run(fn, query, std::move(values), call_options());
   }
 
   /// Calls a reverse pipe whose values `produce(stream_writer<U>)` writes (returning an
   /// awaitable); it should close the writer when done. Whatever it throws reaches the worker's
-  /// reader as the stream's error. Returns once both the producer and the call are done.
-  /// Rpc_parallel's reverse direct pipe. Keep `produce` in a variable, not a temporary lambda
-  /// in the co_await expression (docs/gcc12_coroutines.md).
+  /// reader as the stream's error. Returns once both the producer and the call are done; a
+  /// deadline or cancellation ends both as for a range. Rpc_parallel's reverse direct pipe.
+  /// Keep `produce` in a variable, not a temporary lambda in the co_await expression
+  /// (docs/gcc12_coroutines.md).
+  template <class Q, class U, class R, class F>
+    requires std::invocable<F&, stream_writer<U>>
+  boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn,
+                                const std::type_identity_t<Q>& query, F produce,
+                                call_options options) {
+    return detail::reverse_call<R>(client_, make_frame(*client_, fn.name, query), options.deadline,
+                                   detail::producer_feed<U, F>{std::move(produce)});
+  }
   template <class Q, class U, class R, class F>
     requires std::invocable<F&, stream_writer<U>>
   boost::asio::awaitable<R> run(reverse_pipe_rpc<W, Q, U, R> fn,
                                 const std::type_identity_t<Q>& query, F produce) {
-    auto [id, out] = client_->start_streaming_to(make_frame(*client_, fn.name, query));
-    return detail::reverse_call<R>(client_, id,
-                                   detail::feed_stream<U>(std::move(out), std::move(produce)));
+    return run(fn, query, std::move(produce), call_options());
   }
 
   /// Asks the worker to stop writing stream `id`; values already sent still arrive, then the
@@ -223,7 +284,8 @@ class connection {
   /// those kept from its initialisation. Closing the reader ends this subscription only.
   /// Rpc_parallel's built-in `async_log`.
   boost::asio::awaitable<stream_reader<log_message>> subscribe_log() {
-    return open_stream<log_message>({detail::log_function_index, detail::begin_frame()});
+    return open_stream<log_message>({detail::log_function_index, detail::begin_frame()},
+                                    detail::no_deadline);
   }
 
   /// Stops the worker from accepting new connections; this and other open ones keep working.
@@ -239,17 +301,21 @@ class connection {
 
  private:
   template <class S, class U>
-  boost::asio::awaitable<state_stream<S, U>> open_state(detail::call_frame frame) {
+  boost::asio::awaitable<state_stream<S, U>> open_state(detail::call_frame frame,
+                                                        detail::clock::time_point deadline) {
     auto client = client_;
-    detail::client::stream_reply reply = co_await client->call_streaming_from(std::move(frame));
+    detail::client::stream_reply reply =
+        co_await client->call_streaming_from(std::move(frame), deadline);
     S state = detail::decode<S>(reply.bytes, "state");
     co_return state_stream<S, U>{std::move(state), stream_reader<U>(std::move(reply.stream))};
   }
 
   template <class T>
-  boost::asio::awaitable<stream_reader<T>> open_stream(detail::call_frame frame) {
+  boost::asio::awaitable<stream_reader<T>> open_stream(detail::call_frame frame,
+                                                       detail::clock::time_point deadline) {
     auto client = client_;
-    detail::client::stream_reply reply = co_await client->call_streaming_from(std::move(frame));
+    detail::client::stream_reply reply =
+        co_await client->call_streaming_from(std::move(frame), deadline);
     co_return stream_reader<T>(std::move(reply.stream));
   }
 

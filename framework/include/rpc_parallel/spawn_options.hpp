@@ -45,9 +45,17 @@ struct spawn_options {
   fd_redirection redirect_stderr = fd_redirection::automatic();
   /// Where and how the worker process starts (Rpc_parallel's `?how`).
   how_to_run how = how_to_run::local();
-  /// Called with a background failure of the worker (a one-way function threw), after which the
-  /// worker exits. Empty: print it to stderr.
+  /// Called on the master's executor with a background failure of the worker (a one-way
+  /// function threw, after which the worker exits) and, once, with the death report of a worker
+  /// that dies (not for a shutdown it was asked for). Empty: print it to stderr.
   std::function<void(const rpc_parallel::error&)> on_failure;
+  /// What happens to a worker running a call it was told to stop (its caller's deadline passed
+  /// or it was cancelled) that is still running it this long after: zero (the default) leaves
+  /// it running; otherwise the worker is killed (a local one by SIGKILL, a remote one by
+  /// closing its link to the master, which its guardian obeys however busy it is), and its
+  /// death report names the call that did not stop. Applies to plain calls and reverse pipes,
+  /// whose end the worker reports.
+  std::chrono::milliseconds kill_unheeded_after = std::chrono::milliseconds(0);
 
   spawn_options&& with_name(std::string v) && {
     name = std::move(v);
@@ -87,6 +95,10 @@ struct spawn_options {
   }
   spawn_options&& with_on_failure(std::function<void(const rpc_parallel::error&)> v) && {
     on_failure = std::move(v);
+    return std::move(*this);
+  }
+  spawn_options&& with_kill_unheeded_after(std::chrono::milliseconds grace) && {
+    kill_unheeded_after = grace;
     return std::move(*this);
   }
 };

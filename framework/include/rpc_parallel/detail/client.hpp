@@ -7,8 +7,8 @@
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/worker.hpp"
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <functional>
 #include <memory>
@@ -84,11 +84,17 @@ class client : public std::enable_shared_from_this<client> {
     std::shared_ptr<inbound_stream> stream;
   };
   /// Calls a function whose stream flows to us (pipe, direct pipe, state RPC; frame made like
-  /// `call`'s) and returns its reply with the reading end. Throws like `call`.
-  boost::asio::awaitable<stream_reply> call_streaming_from(call_frame frame);
+  /// `call`'s) and returns its reply with the reading end. Throws like `call`. The deadline
+  /// (the earliest of `deadline` and an inherited one; `call_timeout` does not bound streams)
+  /// bounds the stream too: past it, the reader fails with `timed_out` and the writer is told
+  /// to stop.
+  boost::asio::awaitable<stream_reply> call_streaming_from(call_frame frame,
+                                                           clock::time_point deadline);
   /// Starts a reverse pipe: sends the call and returns its id with the writing end; the
-  /// response comes from `reply_of(id)`.
-  std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> start_streaming_to(call_frame frame);
+  /// response comes from `reply_of(id)`. When the call is given up (its deadline, a
+  /// cancellation), the writing end closes with that error, which the worker's reader sees.
+  std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> start_streaming_to(
+      call_frame frame, clock::time_point deadline);
   /// The reply of call `id`. Throws like `call`.
   boost::asio::awaitable<std::string> reply_of(std::uint64_t id);
   /// Asks the writer of stream `id` to stop; unknown ids are ignored.
@@ -106,7 +112,12 @@ class client : public std::enable_shared_from_this<client> {
  private:
   client(worker_ref worker, const worker_type_entry* type, std::shared_ptr<transport> transport);
   class reply_initiation;
-  using reply_handler = boost::asio::any_completion_handler<void(reply)>;
+  /// The completion handler of a `co_await` on a reply. Every awaiting coroutine is an
+  /// `asio::awaitable<T>` (on any_io_executor), so this is its one type; not type-erased, which
+  /// would also put a cancellation state of its own in the awaiting coroutine's slot (replacing
+  /// the handler that gives the call up).
+  using reply_handler =
+      boost::asio::async_result<boost::asio::use_awaitable_t<>, void(reply)>::handler_type;
   /// A call waiting for its reply; the reply may arrive before anyone awaits it.
   struct pending_call {
     std::uint16_t function = 0;
@@ -119,6 +130,9 @@ class client : public std::enable_shared_from_this<client> {
                           clock::time_point deadline = no_deadline);
   /// Ends call `id` for its caller with `r` and tells the worker to stop it.
   void give_up(std::uint64_t id, reply r);
+  /// Under spawn_options::kill_unheeded_after, kills the worker unless given-up call `id`
+  /// (`what`, for its death report) ends there within that time.
+  void watch_unheeded(std::uint64_t id, std::string what);
   std::string function_name(std::uint16_t function) const;
   boost::asio::awaitable<reply> await_reply(std::uint64_t id);
   static boost::asio::awaitable<std::shared_ptr<client>> finish_open(
@@ -134,6 +148,8 @@ class client : public std::enable_shared_from_this<client> {
   std::shared_ptr<transport> transport_;
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, pending_call> pending_;
+  /// Given-up calls whose end on the worker we wait for (watch_unheeded).
+  std::unordered_map<std::uint64_t, boost::asio::steady_timer> unheeded_;
   stream_table streams_;
   std::string close_reason_;
   std::function<void(rpc_parallel::error)> on_failure_;

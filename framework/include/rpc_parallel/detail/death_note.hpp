@@ -13,10 +13,12 @@ inline constexpr std::string_view death_note_marker = "rpc_parallel: worker died
 /// The line a worker writes when the framework ends it (shutdown, its owner gone): no death.
 inline constexpr std::string_view clean_exit_marker = "rpc_parallel: worker exiting: ";
 
-/// Installs, in a worker process, the writers of its death note: for a fatal signal it can
-/// catch (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS: the signal by name and a
-/// symbolised stack trace, then the default action), for an uncaught exception (its text and
-/// the trace) and for `exit` called by user code (the status and the trace). SIGKILL and
+/// Installs, in a worker process, the writers of its death note: for a fault (SIGSEGV, SIGBUS,
+/// SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS) and for a terminating signal another process sent
+/// (SIGTERM, SIGINT, SIGHUP, ... while nothing else handles it): the signal by name, its sender,
+/// the peak RSS and a symbolised stack trace, then the default action; for an uncaught
+/// exception (its text and the trace) and for `exit` called by user code (the status and the
+/// trace). SIGKILL and
 /// SIGSTOP cannot be caught, nor can `_exit` (or a sanitizer's halt) be seen: a worker that
 /// leaves no note was killed by SIGKILL, called `_exit`, or lost its host.
 void install_death_notes();

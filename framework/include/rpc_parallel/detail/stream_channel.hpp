@@ -13,6 +13,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
+
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -40,8 +42,12 @@ namespace rpc_parallel::detail {
 class transport;
 struct frame;
 
+/// The stream ends alive in this process that still hold state: reading ends, and writing ends
+/// that have not finished (for_testing::open_stream_ends).
+std::int64_t open_stream_ends() noexcept;
+
 /// The reading end: values queue here until the user takes them.
-class inbound_stream {
+class inbound_stream : public std::enable_shared_from_this<inbound_stream> {
  public:
   inbound_stream(std::shared_ptr<transport> t, std::uint64_t id);
   ~inbound_stream();  // an unfinished stream asks its writer to stop
@@ -57,6 +63,9 @@ class inbound_stream {
   void close() noexcept;
   /// Asks the writer to stop; values already sent still arrive, then its end.
   void request_abort() noexcept;
+  /// At `deadline`, unless it ended before: queued values are dropped, the writer is told to
+  /// stop, and the reader fails with `failure`.
+  void expire_at(std::chrono::steady_clock::time_point deadline, rpc_parallel::error failure);
 
   bool ended() const noexcept {
     return closed_by_ != stream_closed_by::nobody || failure_.has_value();
@@ -84,6 +93,7 @@ class inbound_stream {
   std::optional<rpc_parallel::error> failure_;
   bool abort_sent_ = false;
   wakeup changed_;
+  std::optional<boost::asio::steady_timer> deadline_;
 };
 
 /// The writing end: sends while it holds credit, queues beyond it.
@@ -94,6 +104,7 @@ class outbound_stream {
   outbound_stream(std::shared_ptr<transport> t, std::uint64_t id, bool held);
   outbound_stream(const outbound_stream&) = delete;
   outbound_stream& operator=(const outbound_stream&) = delete;
+  ~outbound_stream();
 
   /// Queues a frame made by `begin_frame` + the encoded value; false when the stream is closed.
   /// Throws `rpc_error` (failed) when the value exceeds max_message_size; the stream stays open.
@@ -104,6 +115,8 @@ class outbound_stream {
   boost::asio::awaitable<void> closed();
   /// Ends the stream after the queued values: normally, or with `failure` for the reader.
   void close(std::optional<rpc_parallel::error> failure = std::nullopt) noexcept;
+  /// Ends the stream at once: queued values are dropped and the reader fails with `failure`.
+  void fail_now(rpc_parallel::error failure) noexcept;
   /// Starts sending a held stream.
   void release() noexcept;
   /// Closes without telling the reader (the call that opened the stream failed).
@@ -122,6 +135,7 @@ class outbound_stream {
  private:
   void pump() noexcept;
   void finish() noexcept;
+  void mark_closed() noexcept;  // nothing more will be sent
 
   std::shared_ptr<transport> transport_;
   std::uint64_t id_;
@@ -147,6 +161,8 @@ class stream_table {
   std::shared_ptr<outbound_stream> open_outbound(std::shared_ptr<transport> t, std::uint64_t id,
                                                  bool held);
   std::shared_ptr<inbound_stream> find_inbound(std::uint64_t id) const;
+  /// The writing end of `id` while it has not finished, or null.
+  std::shared_ptr<outbound_stream> find_outbound(std::uint64_t id) const;
   /// Delivers a stream frame; false for other kinds. Throws `rpc_error` on a protocol violation.
   bool route(frame& f);
   /// Ends every stream: readers fail with `disconnected`, writers close.

@@ -77,12 +77,19 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
                   const std::shared_ptr<void>& conn_state,
                   const std::shared_ptr<connection_calls>& calls);
   void start_stream(const std::shared_ptr<transport>& t, frame f,
-                    const std::shared_ptr<void>& conn_state, stream_table& streams);
+                    const std::shared_ptr<void>& conn_state, stream_table& streams,
+                    const std::shared_ptr<connection_calls>& calls);
+  /// The context of a coroutine call `id` that can be cancelled: by its caller, and at its
+  /// deadline by its own timer.
+  std::shared_ptr<call_context> begin_call(std::uint64_t id, clock::time_point deadline,
+                                           connection_calls& calls);
   boost::asio::awaitable<void> run_stream(std::shared_ptr<transport> t, std::uint64_t id,
                                           std::size_t index, std::string query,
                                           std::shared_ptr<void> conn_state,
                                           std::shared_ptr<outbound_stream> out,
-                                          std::shared_ptr<inbound_stream> in);
+                                          std::shared_ptr<inbound_stream> in,
+                                          std::shared_ptr<call_context> context,
+                                          std::shared_ptr<connection_calls> calls);
   boost::asio::awaitable<void> run_async(std::shared_ptr<transport> t, std::uint64_t id,
                                          std::size_t index, std::string query,
                                          std::shared_ptr<void> conn_state, bool one_way,
