@@ -67,18 +67,17 @@ struct render_worker {
 };
 
 asio::awaitable<int> master_main() {
-  auto conn = co_await rp::spawn<render_worker>(rp::shutdown_on::connection_closed,
-                                                rp::spawn_options().with_name("renderer"),
-                                                rp::unit{});
+  auto conn = co_await rp::spawn<render_worker>(
+      rp::shutdown_on::connection_closed, rp::spawn_options().with_name("renderer"), rp::unit{});
 
   // 1. A deadline: the caller is freed at it, and the worker's render is cancelled.
-  auto late = co_await conn.try_run(render_worker::render, 10'000,
-                                    rp::call_options().with_timeout(100ms));
+  auto late =
+      co_await conn.try_run(render_worker::render, 10'000, rp::call_options().with_timeout(100ms));
   std::cout << "1. render: " << rp::to_string(late.error().kind) << "\n";
 
   // 2. A plain function sees the same deadline through rp::cancelled().
-  auto crunched = co_await conn.try_run(render_worker::crunch, 10'000,
-                                        rp::call_options().with_timeout(100ms));
+  auto crunched =
+      co_await conn.try_run(render_worker::crunch, 10'000, rp::call_options().with_timeout(100ms));
   std::cout << "2. crunch: " << rp::to_string(crunched.error().kind) << "\n";
 
   // 3. Racing a timer: the loser is cancelled on the worker too.
@@ -110,8 +109,7 @@ asio::awaitable<int> master_main() {
                     ? "killed by SIGABRT"
                     : "?")
             << "; "
-            << (report.find("out of ideas") != std::string::npos ? "its last words are in it"
-                                                                 : "?")
+            << (report.find("out of ideas") != std::string::npos ? "its last words are in it" : "?")
             << "\n";
   co_return 0;
 }

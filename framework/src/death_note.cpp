@@ -7,6 +7,7 @@
 
 #include <boost/stacktrace.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -77,26 +78,93 @@ void write_note(const std::string& cause, std::size_t skip) {
   write_all(std::string(death_note_marker) + cause + peak_rss() + "\n" + trace(skip));
 }
 
-// ", sent by process 1234 (bash)" when another process sent the signal (kill, sigqueue).
-std::string sender_of(const siginfo_t& info) {
-  if (info.si_code != SI_USER && info.si_code != SI_QUEUE && info.si_code != SI_TKILL) return {};
-  std::string text = ", sent by process " + std::to_string(info.si_pid);
-  std::string comm;
-  if (std::FILE* f = std::fopen(("/proc/" + std::to_string(info.si_pid) + "/comm").c_str(), "r")) {
-    char name[64] = {};
-    if (std::fgets(name, sizeof name, f)) comm = name;
-    std::fclose(f);
+// A line built in a fixed buffer, without allocating: what a signal handler may do even when
+// the signal interrupted malloc (a SIGTERM may land anywhere).
+class fixed_line {
+ public:
+  fixed_line& operator<<(const char* text) {
+    while (text && *text && size_ < sizeof text_ - 1) text_[size_++] = *text++;
+    return *this;
   }
-  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-  if (!comm.empty()) text += " (" + comm + ")";
-  if (info.si_pid == ::getpid()) return {};  // abort() or raise(): the trace shows where
-  return text;
+  fixed_line& operator<<(std::uint64_t n) {
+    char digits[24];
+    int count = 0;
+    do {
+      digits[count++] = static_cast<char>('0' + n % 10);
+      n /= 10;
+    } while (n > 0);
+    while (count > 0 && size_ < sizeof text_ - 1) text_[size_++] = digits[--count];
+    return *this;
+  }
+  void write() const {
+    std::size_t done = 0;
+    while (done < size_) {
+      ssize_t n = ::write(2, text_ + done, size_ - done);
+      if (n <= 0) return;
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  char text_[512];
+  std::size_t size_ = 0;
+};
+
+// ", sent by process 1234 (bash)" when another process sent the signal (kill, sigqueue); not
+// for abort() or raise(), whose trace shows where. open/read only: async-signal-safe.
+void add_sender(fixed_line& line, const siginfo_t& info) {
+  if (info.si_code != SI_USER && info.si_code != SI_QUEUE && info.si_code != SI_TKILL) return;
+  if (info.si_pid == ::getpid()) return;
+  line << ", sent by process " << static_cast<std::uint64_t>(info.si_pid);
+  char name[64] = {};
+  char path_text[64] = "/proc/";
+  std::size_t at = 6;
+  char digits[24];
+  int count = 0;
+  for (auto n = static_cast<std::uint64_t>(info.si_pid); n > 0 || count == 0; n /= 10)
+    digits[count++] = static_cast<char>('0' + n % 10);
+  while (count > 0) path_text[at++] = digits[--count];
+  for (const char* tail = "/comm"; *tail;) path_text[at++] = *tail++;
+  path_text[at] = 0;
+  int fd = ::open(path_text, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = ::read(fd, name, sizeof name - 1);
+  ::close(fd);
+  if (n <= 0) return;
+  name[n] = 0;
+  if (name[n - 1] == '\n') name[n - 1] = 0;
+  line << " (" << name << ")";
 }
 
-// Not async-signal-safe (symbolising allocates), as every crash reporter that names functions
-// is: the process is dying anyway, and the worst case is a note cut short.
+// Writes the note's first line (the cause, which the spawner reads) with async-signal-safe
+// calls only, then the stack trace, which is not safe (symbolising allocates): should that
+// deadlock on a lock the signal interrupted, an alarm ends the process 3 s later, with the
+// cause already written.
 void on_fatal_signal(int signal, siginfo_t* info, void*) {
-  write_note("killed by " + signal_name(signal) + sender_of(*info), 2);
+  if (!noted.exchange(true)) {
+    fixed_line line;
+    const char* abbrev = ::sigabbrev_np(signal);
+    const char* text = ::sigdescr_np(signal);
+    line << death_note_marker.data() << "killed by ";
+    if (abbrev)
+      line << "SIG" << abbrev;
+    else
+      line << "signal " << static_cast<std::uint64_t>(signal);
+    if (text) line << " (" << text << ")";
+    add_sender(line, *info);
+    struct rusage usage {};
+    if (::getrusage(RUSAGE_SELF, &usage) == 0 && usage.ru_maxrss > 0) {
+      auto kib = static_cast<std::uint64_t>(usage.ru_maxrss);
+      auto hundredths = kib * 100 / 1024 % 100;
+      line << "; its peak RSS was " << kib / 1024 << "." << (hundredths < 10 ? "0" : "")
+           << hundredths << " MiB";
+    }
+    line << "\n";
+    line.write();
+    ::signal(SIGALRM, SIG_DFL);
+    ::alarm(3);
+    write_all(trace(2));
+  }
   ::signal(signal, SIG_DFL);
   ::raise(signal);
 }

@@ -28,8 +28,8 @@ std::optional<mount> hierarchy(bool unified) {
     std::string type, source, super_options;
     fields >> type >> source >> super_options;
     if (unified && type == "cgroup2") return mount{root, point};
-    if (!unified && type == "cgroup" && ("," + super_options + ",").find(",memory,") !=
-                                            std::string::npos)
+    if (!unified && type == "cgroup" &&
+        ("," + super_options + ",").find(",memory,") != std::string::npos)
       return mount{root, point};
   }
   return std::nullopt;

@@ -77,9 +77,10 @@ boost::asio::awaitable<R> reverse_call(std::shared_ptr<client> c, call_frame fra
   using namespace boost::asio::experimental::awaitable_operators;
   auto executor = co_await boost::asio::this_coro::executor;  // named: g++ 12
   deadline = std::min(deadline, deadline_inherited_by(executor));
-  auto [id, out] = c->start_streaming_to(std::move(frame), deadline);
-  auto producer = feed(std::move(out));
-  auto reply = c->reply_of(id);
+  // No structured binding in a coroutine (docs/gcc12_coroutines.md, rule d).
+  auto started = c->start_streaming_to(std::move(frame), deadline);
+  auto producer = feed(std::move(started.second));
+  auto reply = c->reply_of(started.first);
   auto both = co_await (capture(std::move(producer)) && capture(std::move(reply)));
   auto& [produced, replied] = both;
   if (replied.failure) std::rethrow_exception(replied.failure);
