@@ -267,14 +267,8 @@ BOOST_AUTO_TEST_CASE(a_reverse_pipe_cancelled_mid_stream_ends_both_sides_and_fre
 
 BOOST_AUTO_TEST_CASE(a_worker_deaf_to_a_deadline_is_killed_after_kill_unheeded_after) {
   tests::run([]() -> asio::awaitable<void> {
-    auto executor = co_await asio::this_coro::executor;
-    auto reports = std::make_shared<std::vector<std::string>>();
-    auto reported =
-        std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
-    auto on_failure = [reports, reported](const rp::error& e) {
-      reports->push_back(e.message);
-      reported->cancel();
-    };
+    tests::failure_reports reports(co_await asio::this_coro::executor);
+    auto on_failure = reports.handler();
     auto conn = co_await rp::spawn<cancel_worker>(
         rp::shutdown_on::connection_closed,
         rp::spawn_options().with_name("deaf").with_kill_unheeded_after(300ms).with_on_failure(
@@ -287,15 +281,14 @@ BOOST_AUTO_TEST_CASE(a_worker_deaf_to_a_deadline_is_killed_after_kill_unheeded_a
         took);
     BOOST_TEST((e.kind == rp::error_kind::timed_out));
     BOOST_TEST((took < 1200ms));
-    boost::system::error_code ec;
-    reported->expires_after(5s);
-    co_await reported->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await reports.first(5s);
     BOOST_TEST(tests::wait_until_exited(pid, 5s));  // blocks: only once the report is in
-    BOOST_REQUIRE(reports->size() == 1u);
-    BOOST_TEST(reports->front().find("killed by its spawner: cancel_worker.spin_deaf passed its "
-                                     "deadline and was still running 300 ms after it was told "
-                                     "to stop") != std::string::npos,
-               reports->front());
+    BOOST_REQUIRE(reports.all().size() == 1u);
+    BOOST_TEST(
+        reports.all().front().find("killed by its spawner: cancel_worker.spin_deaf passed its "
+                                   "deadline and was still running 300 ms after it was told "
+                                   "to stop") != std::string::npos,
+        reports.all().front());
   });
 }
 

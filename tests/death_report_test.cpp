@@ -206,13 +206,8 @@ BOOST_AUTO_TEST_CASE(a_heartbeater_timeout_worker_killed_with_no_connection_call
   tests::run(
       []() -> asio::awaitable<void> {
         auto executor = co_await asio::this_coro::executor;
-        auto reports = std::make_shared<std::vector<std::string>>();
-        auto reported =
-            std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
-        auto on_failure = [reports, reported](const rp::error& e) {
-          reports->push_back(e.message);
-          reported->cancel();
-        };
+        tests::failure_reports reports(executor);
+        auto on_failure = reports.handler();
         auto options = rp::spawn_options().with_name("unwatched").with_on_failure(on_failure);
         auto worker = co_await rp::spawn<death_worker>(rp::shutdown_on::heartbeater_timeout,
                                                        std::move(options), rp::unit{});
@@ -223,17 +218,15 @@ BOOST_AUTO_TEST_CASE(a_heartbeater_timeout_worker_killed_with_no_connection_call
         }
         auto killed = std::chrono::steady_clock::now();
         BOOST_REQUIRE(::kill(pid, SIGKILL) == 0);
-        boost::system::error_code ec;
-        reported->expires_after(std::chrono::seconds(5));
-        co_await reported->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_await reports.first(std::chrono::seconds(5));
         BOOST_TEST((std::chrono::steady_clock::now() - killed < std::chrono::seconds(1)));
         // Nothing more comes: one report per death.
         asio::steady_timer quiet(executor, std::chrono::milliseconds(1500));
         co_await quiet.async_wait(asio::use_awaitable);
-        BOOST_REQUIRE(reports->size() == 1u);
-        BOOST_TEST(has(reports->front(), "worker \"unwatched\" died: the worker process " +
-                                             std::to_string(pid) + " died: killed by SIGKILL"),
-                   reports->front());
+        BOOST_REQUIRE(reports.all().size() == 1u);
+        BOOST_TEST(has(reports.all().front(), "worker \"unwatched\" died: the worker process " +
+                                                  std::to_string(pid) + " died: killed by SIGKILL"),
+                   reports.all().front());
       },
       std::chrono::seconds(60), settings);
 }

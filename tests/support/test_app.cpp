@@ -1,5 +1,8 @@
 #include "support/test_app.hpp"
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "support/test_workers.hpp"
 
 #include <rpc_parallel/for_testing.hpp>
@@ -88,6 +91,26 @@ std::string self_path() {
   char buffer[4096];
   ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
   return std::string(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
+}
+
+failure_reports::failure_reports(boost::asio::any_io_executor executor)
+    : state_(std::make_shared<state>(state{
+          {}, boost::asio::steady_timer(executor, boost::asio::steady_timer::time_point::max())})) {
+}
+
+std::function<void(const rpc_parallel::error&)> failure_reports::handler() const {
+  return [s = state_](const rpc_parallel::error& e) {
+    s->reports.push_back(e.message);
+    s->reported.cancel();
+  };
+}
+
+boost::asio::awaitable<void> failure_reports::first(std::chrono::milliseconds limit) const {
+  auto s = state_;
+  if (!s->reports.empty()) co_return;
+  s->reported.expires_after(limit);
+  boost::system::error_code ec;
+  co_await s->reported.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
 }
 
 }  // namespace tests

@@ -2,13 +2,17 @@
 #pragma once
 
 #include <rpc_parallel/app.hpp>
+#include <rpc_parallel/error.hpp>
 #include <rpc_parallel/rpc_settings.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <sys/types.h>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,5 +38,23 @@ std::vector<pid_t> live_workers_named(const std::string& name);
 bool wait_until_no_worker_named(const std::string& name, std::chrono::milliseconds deadline);
 /// Path of the running test binary.
 std::string self_path();
+
+/// The reports a spawn's on_failure receives (`handler()` is the callback), and a wait for the
+/// first of them.
+class failure_reports {
+ public:
+  explicit failure_reports(boost::asio::any_io_executor executor);
+  std::function<void(const rpc_parallel::error&)> handler() const;
+  /// Returns once a report has come, or `limit` has passed.
+  boost::asio::awaitable<void> first(std::chrono::milliseconds limit) const;
+  const std::vector<std::string>& all() const { return state_->reports; }
+
+ private:
+  struct state {
+    std::vector<std::string> reports;
+    boost::asio::steady_timer reported;
+  };
+  std::shared_ptr<state> state_;
+};
 
 }  // namespace tests
