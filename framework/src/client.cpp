@@ -223,15 +223,13 @@ std::uint64_t client::send_call(call_frame f, frame_kind kind, clock::time_point
   if (deadline != no_deadline) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
     transport_->send(frame_kind::deadline, id, deadline_payload(deadline));
-    std::string text = function_name(f.function) + " timed out after " +
-                       std::to_string(left.count()) +
-                       " ms (its deadline); the worker was told "
-                       "to stop";
-    call.timeout_text = text;
+    call.timeout_text = function_name(f.function) + " timed out after " +
+                        std::to_string(left.count()) +
+                        " ms (its deadline); the worker was told to stop";
     call.timer.emplace(transport_->socket().get_executor(), deadline);
-    call.timer->async_wait([weak = weak_from_this(), id, text](boost::system::error_code ec) {
+    call.timer->async_wait([weak = weak_from_this(), id](boost::system::error_code ec) {
       if (ec) return;
-      if (auto c = weak.lock()) c->give_up(id, reply{reply::status::timed_out, text});
+      if (auto c = weak.lock()) c->give_up(id, reply{reply::status::timed_out, {}});
     });
   }
   finish_frame(f.bytes, kind, id, f.function);
@@ -243,6 +241,7 @@ void client::give_up(std::uint64_t id, reply r) {
   auto found = pending_.find(id);
   if (found == pending_.end() || found->second.early) return;  // it has its outcome already
   if (transport_->is_open()) transport_->send(frame_kind::cancel, id, {});
+  if (r.what == reply::status::timed_out) r.bytes = found->second.timeout_text;
   if (r.what == reply::status::cancelled)
     r.bytes = function_name(found->second.function) +
               " cancelled by its caller; the worker was told to stop";

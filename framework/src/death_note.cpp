@@ -3,8 +3,6 @@
 #define BOOST_STACKTRACE_LINK
 #include "rpc_parallel/detail/death_note.hpp"
 
-#include "rpc_parallel/detail/memory_cgroup.hpp"
-
 #include <boost/stacktrace.hpp>
 
 #include <fcntl.h>
@@ -34,17 +32,43 @@ constexpr int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTR
 constexpr int sent_signals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,   SIGUSR1, SIGUSR2,
                                 SIGALRM, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF};
 
-// Written with one write(2) per piece, unbuffered: stdio may be what broke.
-void write_all(const std::string& text) {
-  const char* data = text.data();
-  std::size_t left = text.size();
-  while (left > 0) {
-    ssize_t n = ::write(2, data, left);
+// Straight to fd 2 with write(2), unbuffered: stdio may be what broke. Async-signal-safe.
+void write_bytes(const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(2, data, size);
     if (n <= 0) return;
     data += n;
-    left -= static_cast<std::size_t>(n);
+    size -= static_cast<std::size_t>(n);
   }
 }
+
+// A line built in a fixed buffer, without allocating: what a signal handler may do even when
+// the signal interrupted malloc (a SIGTERM may land anywhere).
+class fixed_line {
+ public:
+  fixed_line& operator<<(const char* text) {
+    while (text && *text && size_ < sizeof text_ - 1) text_[size_++] = *text++;
+    text_[size_] = 0;
+    return *this;
+  }
+  fixed_line& operator<<(std::uint64_t n) {
+    char digits[24];
+    int count = 0;
+    do {
+      digits[count++] = static_cast<char>('0' + n % 10);
+      n /= 10;
+    } while (n > 0);
+    while (count > 0 && size_ < sizeof text_ - 1) text_[size_++] = digits[--count];
+    text_[size_] = 0;
+    return *this;
+  }
+  const char* c_str() const noexcept { return text_; }
+  void write() const { write_bytes(text_, size_); }
+
+ private:
+  char text_[512] = {};
+  std::size_t size_ = 0;
+};
 
 // Frames from `skip` on (the note's own frames are left out), at most 24, each line cut at 240
 // characters (template names run long). A return address is looked up one byte back: after a
@@ -66,72 +90,40 @@ std::string trace(std::size_t skip) {
   return text;
 }
 
-// "; its peak RSS was 12.3 MiB" (getrusage: the kernel's high-water mark of its resident set).
-std::string peak_rss() {
+// "; its peak RSS was 12.34 MiB" (getrusage: the kernel's high-water mark of its resident
+// set). Async-signal-safe.
+void add_peak_rss(fixed_line& line) {
   struct rusage usage {};
-  if (::getrusage(RUSAGE_SELF, &usage) != 0 || usage.ru_maxrss <= 0) return {};
-  return "; its peak RSS was " + byte_size_text(static_cast<std::uint64_t>(usage.ru_maxrss) * 1024);
+  if (::getrusage(RUSAGE_SELF, &usage) != 0 || usage.ru_maxrss <= 0) return;
+  auto kib = static_cast<std::uint64_t>(usage.ru_maxrss);
+  auto hundredths = kib * 100 / 1024 % 100;
+  line << "; its peak RSS was " << kib / 1024 << "." << (hundredths < 10 ? "0" : "") << hundredths
+       << " MiB";
 }
 
 void write_note(const std::string& cause, std::size_t skip) {
   if (noted.exchange(true)) return;
-  write_all(std::string(death_note_marker) + cause + peak_rss() + "\n" + trace(skip));
+  fixed_line rss;
+  add_peak_rss(rss);
+  std::string note = std::string(death_note_marker) + cause + rss.c_str() + "\n" + trace(skip);
+  write_bytes(note.data(), note.size());
 }
-
-// A line built in a fixed buffer, without allocating: what a signal handler may do even when
-// the signal interrupted malloc (a SIGTERM may land anywhere).
-class fixed_line {
- public:
-  fixed_line& operator<<(const char* text) {
-    while (text && *text && size_ < sizeof text_ - 1) text_[size_++] = *text++;
-    return *this;
-  }
-  fixed_line& operator<<(std::uint64_t n) {
-    char digits[24];
-    int count = 0;
-    do {
-      digits[count++] = static_cast<char>('0' + n % 10);
-      n /= 10;
-    } while (n > 0);
-    while (count > 0 && size_ < sizeof text_ - 1) text_[size_++] = digits[--count];
-    return *this;
-  }
-  void write() const {
-    std::size_t done = 0;
-    while (done < size_) {
-      ssize_t n = ::write(2, text_ + done, size_ - done);
-      if (n <= 0) return;
-      done += static_cast<std::size_t>(n);
-    }
-  }
-
- private:
-  char text_[512];
-  std::size_t size_ = 0;
-};
 
 // ", sent by process 1234 (bash)" when another process sent the signal (kill, sigqueue); not
 // for abort() or raise(), whose trace shows where. open/read only: async-signal-safe.
 void add_sender(fixed_line& line, const siginfo_t& info) {
   if (info.si_code != SI_USER && info.si_code != SI_QUEUE && info.si_code != SI_TKILL) return;
   if (info.si_pid == ::getpid()) return;
-  line << ", sent by process " << static_cast<std::uint64_t>(info.si_pid);
-  char name[64] = {};
-  char path_text[64] = "/proc/";
-  std::size_t at = 6;
-  char digits[24];
-  int count = 0;
-  for (auto n = static_cast<std::uint64_t>(info.si_pid); n > 0 || count == 0; n /= 10)
-    digits[count++] = static_cast<char>('0' + n % 10);
-  while (count > 0) path_text[at++] = digits[--count];
-  for (const char* tail = "/comm"; *tail;) path_text[at++] = *tail++;
-  path_text[at] = 0;
-  int fd = ::open(path_text, O_RDONLY | O_CLOEXEC);
+  auto pid = static_cast<std::uint64_t>(info.si_pid);
+  line << ", sent by process " << pid;
+  fixed_line path;
+  path << "/proc/" << pid << "/comm";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
+  char name[64] = {};
   ssize_t n = ::read(fd, name, sizeof name - 1);
   ::close(fd);
   if (n <= 0) return;
-  name[n] = 0;
   if (name[n - 1] == '\n') name[n - 1] = 0;
   line << " (" << name << ")";
 }
@@ -152,18 +144,13 @@ void on_fatal_signal(int signal, siginfo_t* info, void*) {
       line << "signal " << static_cast<std::uint64_t>(signal);
     if (text) line << " (" << text << ")";
     add_sender(line, *info);
-    struct rusage usage {};
-    if (::getrusage(RUSAGE_SELF, &usage) == 0 && usage.ru_maxrss > 0) {
-      auto kib = static_cast<std::uint64_t>(usage.ru_maxrss);
-      auto hundredths = kib * 100 / 1024 % 100;
-      line << "; its peak RSS was " << kib / 1024 << "." << (hundredths < 10 ? "0" : "")
-           << hundredths << " MiB";
-    }
+    add_peak_rss(line);
     line << "\n";
     line.write();
     ::signal(SIGALRM, SIG_DFL);
     ::alarm(3);
-    write_all(trace(2));
+    std::string frames = trace(2);
+    write_bytes(frames.data(), frames.size());
   }
   ::signal(signal, SIG_DFL);
   ::raise(signal);
@@ -224,7 +211,8 @@ void expect_clean_exit(std::string_view why, bool announce) noexcept {
   if (!announce) return;
   try {
     std::fflush(stderr);
-    write_all(std::string(clean_exit_marker) + std::string(why) + "\n");
+    std::string line = std::string(clean_exit_marker) + std::string(why) + "\n";
+    write_bytes(line.data(), line.size());
   } catch (...) {
   }
 }

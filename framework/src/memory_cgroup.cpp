@@ -44,6 +44,21 @@ std::optional<std::string> read_first_line(const std::string& path) {
 
 bool readable(const std::string& path) { return ::access(path.c_str(), R_OK) == 0; }
 
+// "64 MiB" (or bytes, KiB, GiB, TiB).
+std::string byte_size_text(std::uint64_t bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  std::ostringstream text;
+  text.precision(value < 10 && unit > 0 ? 2 : 0);
+  text << std::fixed << value << " " << units[unit];
+  return text.str();
+}
+
 }  // namespace
 
 std::optional<memory_cgroup> memory_cgroup::of(pid_t pid) {
@@ -105,20 +120,6 @@ std::string memory_cgroup::limit() const {
   // cgroup v1 writes "no limit" as the largest page-aligned 63-bit value.
   if (bytes >= (std::uint64_t{1} << 62)) return {};
   return byte_size_text(bytes);
-}
-
-std::string byte_size_text(std::uint64_t bytes) {
-  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  std::ostringstream text;
-  text.precision(value < 10 && unit > 0 ? 2 : 0);
-  text << std::fixed << value << " " << units[unit];
-  return text.str();
 }
 
 }  // namespace rpc_parallel::detail

@@ -346,12 +346,10 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     self.master_server().forget(id);
     worker_ref worker{reg.value->host, reg.value->registration.port, id, r.type->name, name};
     record->pid = static_cast<pid_t>(reg.value->registration.pid);
+    record->kill_unheeded_after = r.options.kill_unheeded_after;
     if (record->local) {
       record->memory = memory_cgroup::of(record->pid);
       if (record->memory) record->cgroup_oom_kills_at_start = record->memory->oom_kills();
-    }
-    record->kill_unheeded_after = r.options.kill_unheeded_after;
-    if (record->local) {
       record->kill = [pid = record->pid] { ::kill(pid, SIGKILL); };
     } else {
       // Its guardian exits when the link to its master closes, whatever its user code does.

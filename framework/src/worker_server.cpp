@@ -40,6 +40,13 @@ void send_reply(transport& t, std::uint64_t id, std::string reply_frame) {
                   "; raise it with app::run's settings, --rpc-max-message-size or " +
                   std::string(rpc_settings_env_var)});
 }
+// Past its deadline a call's failure is most likely its cancellation's: the error says what
+// its caller sees, timed_out.
+error blamed_on_deadline(error e, clock::time_point deadline) {
+  if (deadline == no_deadline || clock::now() < deadline) return e;
+  return {error_kind::timed_out, "its deadline passed while it ran (" + e.message + ")"};
+}
+
 }  // namespace
 
 std::shared_ptr<worker_server> worker_server::bind(node& self, const worker_type_entry& type,
@@ -227,14 +234,7 @@ void worker_server::start_call(const std::shared_ptr<transport>& t, frame f,
   }
   const function_entry& fn = type_.functions.at(index);
   clock::time_point deadline = calls->deadline_of(f.id);
-  if (deadline != no_deadline && clock::now() >= deadline) {
-    // It waited behind other work until its caller gave up: not started at all.
-    send_error(*t, frame_kind::reply_error, f.id,
-               {error_kind::timed_out, type_.name + "." + fn.name +
-                                           ": its deadline passed before the worker could start "
-                                           "it (the worker was busy); not run"});
-    return;
-  }
+  if (refused_as_expired(*t, f.id, index, deadline)) return;
   if (fn.async) {
     if (one_way) {
       asio::co_spawn(executor_,
@@ -261,6 +261,17 @@ void worker_server::start_call(const std::shared_ptr<transport>& t, frame f,
     return;
   }
   if (!one_way) finish_call(*t, f.id, index, deadline, std::move(reply));
+}
+
+// A call that waited behind other work until its caller gave up is not started at all.
+bool worker_server::refused_as_expired(transport& t, std::uint64_t id, std::size_t index,
+                                       clock::time_point deadline) {
+  if (deadline == no_deadline || clock::now() < deadline) return false;
+  send_error(t, frame_kind::reply_error, id,
+             {error_kind::timed_out, type_.name + "." + type_.functions.at(index).name +
+                                         ": its deadline passed before the worker could start "
+                                         "it (the worker was busy); not run"});
+  return true;
 }
 
 std::shared_ptr<call_context> worker_server::begin_call(std::uint64_t id,
@@ -313,13 +324,7 @@ void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
   }
   function_kind kind = type_.functions.at(index).kind;
   clock::time_point deadline = calls->deadline_of(f.id);
-  if (deadline != no_deadline && clock::now() >= deadline) {
-    send_error(*t, frame_kind::reply_error, f.id,
-               {error_kind::timed_out, type_.name + "." + type_.functions.at(index).name +
-                                           ": its deadline passed before the worker could start "
-                                           "it (the worker was busy); not run"});
-    return;
-  }
+  if (refused_as_expired(*t, f.id, index, deadline)) return;
   std::shared_ptr<outbound_stream> out;
   std::shared_ptr<inbound_stream> in;
   if (kind == function_kind::reverse_pipe) {
@@ -356,11 +361,7 @@ asio::awaitable<void> worker_server::run_stream(std::shared_ptr<transport> t, st
   }
   context->finish();
   calls->running.erase(id);
-  // Past the deadline the failure is most likely the cancellation's: say what the caller sees.
-  if (failure && context->deadline != no_deadline && clock::now() >= context->deadline)
-    failure = error{error_kind::timed_out, type_.name + "." + fn.name +
-                                               ": its deadline passed while it ran (" +
-                                               failure->message + ")"};
+  if (failure) failure = blamed_on_deadline(std::move(*failure), context->deadline);
   if (in) in->close();  // a reverse pipe's stream belongs to its call: stop the caller's writer
   if (fn.kind == function_kind::pipe) {
     // The reply went out at the start; the stream's end carries the outcome.
@@ -407,9 +408,7 @@ void worker_server::report(const std::shared_ptr<transport>& t, std::uint64_t id
                            bool one_way, clock::time_point deadline) {
   error e =
       with_context(current_exception_error(), type_.name + "." + type_.functions.at(index).name);
-  // Past the deadline the failure is most likely the cancellation's: say what the caller sees.
-  if (deadline != no_deadline && clock::now() >= deadline)
-    e = {error_kind::timed_out, "its deadline passed while it ran (" + e.message + ")"};
+  e = blamed_on_deadline(std::move(e), deadline);
   if (one_way) {
     if (hooks_.on_background_failure) hooks_.on_background_failure(std::move(e));
     return;

@@ -18,9 +18,8 @@ inline constexpr std::string_view clean_exit_marker = "rpc_parallel: worker exit
 /// (SIGTERM, SIGINT, SIGHUP, ... while nothing else handles it): the signal by name, its sender,
 /// the peak RSS and a symbolised stack trace, then the default action; for an uncaught
 /// exception (its text and the trace) and for `exit` called by user code (the status and the
-/// trace). SIGKILL and
-/// SIGSTOP cannot be caught, nor can `_exit` (or a sanitizer's halt) be seen: a worker that
-/// leaves no note was killed by SIGKILL, called `_exit`, or lost its host.
+/// trace). SIGKILL and SIGSTOP cannot be caught, nor can `_exit` (or a sanitizer's halt) be
+/// seen: a worker that leaves no note was killed by SIGKILL, called `_exit`, or lost its host.
 void install_death_notes();
 
 /// The framework itself ends the process: no death note; the clean-exit line when `announce`

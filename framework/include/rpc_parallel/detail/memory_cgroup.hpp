@@ -31,7 +31,4 @@ class memory_cgroup {
   bool unified_;  // cgroup v2: memory.events and memory.max
 };
 
-/// "64 MiB" (or KiB, GiB) for a byte count.
-std::string byte_size_text(std::uint64_t bytes);
-
 }  // namespace rpc_parallel::detail

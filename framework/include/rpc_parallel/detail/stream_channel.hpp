@@ -14,7 +14,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
-
 #include <cstdint>
 #include <deque>
 #include <memory>

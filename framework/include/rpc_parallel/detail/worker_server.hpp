@@ -79,6 +79,9 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   void start_stream(const std::shared_ptr<transport>& t, frame f,
                     const std::shared_ptr<void>& conn_state, stream_table& streams,
                     const std::shared_ptr<connection_calls>& calls);
+  /// Answers `timed_out` for call `id` when its deadline has passed already; true then.
+  bool refused_as_expired(transport& t, std::uint64_t id, std::size_t index,
+                          clock::time_point deadline);
   /// The context of a coroutine call `id` that can be cancelled: by its caller, and at its
   /// deadline by its own timer.
   std::shared_ptr<call_context> begin_call(std::uint64_t id, clock::time_point deadline,
