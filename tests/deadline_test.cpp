@@ -161,6 +161,23 @@ BOOST_AUTO_TEST_CASE(a_call_that_loses_a_race_with_a_timer_is_cancelled_on_the_w
   });
 }
 
+BOOST_AUTO_TEST_CASE(a_busy_plain_function_sees_its_callers_cancellation_while_it_runs) {
+  tests::run([]() -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    auto conn = co_await spawn_cancel_worker("busy");
+    asio::steady_timer timer(co_await asio::this_coro::executor, 200ms);
+    auto call = conn.run(cancel_worker::spin, 10000);
+    auto wait = timer.async_wait(asio::use_awaitable);
+    auto first = co_await (std::move(call) || std::move(wait));
+    BOOST_TEST(first.index() == 1u);
+    // The spin saw the cancellation (its cancel frame waits unread behind it) and stopped
+    // instead of holding the worker for its 10 s.
+    auto start = clock_type::now();
+    BOOST_TEST(co_await conn.run(cancel_worker::observed) == 1);
+    BOOST_TEST((clock_type::now() - start < 2s));
+  });
+}
+
 BOOST_AUTO_TEST_CASE(a_cancellation_signal_cancels_the_call_and_its_caller_is_told) {
   tests::run([]() -> asio::awaitable<void> {
     auto executor = co_await asio::this_coro::executor;

@@ -1,11 +1,12 @@
 // The handshake, before any frame:
 //   1. server -> client: "RPCP", u32 protocol version, 32-byte server nonce;
-//   2. client -> server: 32-byte client nonce, HMAC(secret, "rpcp-client" | server nonce | client
-//   nonce);
+//   2. client -> server: 32-byte client nonce, HMAC(secret, LABEL | server nonce | client nonce),
+//   where LABEL says what the connection is for: "rpcp-client" (frames) or "rpcp-cancel" (one
+//   cancel for the guardian);
 //   3. server checks the MAC in constant time; on mismatch it closes without a word;
 //   4. server -> client: HMAC(secret, "rpcp-server" | client nonce | server nonce); the client
 //   checks it.
-// The client's first frame travels in the same write as step 2, saving a round trip; the client
+// The client's first bytes travel in the same write as step 2, saving a round trip; the client
 // acts on nothing the server sends before step 4 has proved the server.
 // Fixed sizes only: nothing is allocated or deserialised for an unauthenticated peer.
 // The MAC, the constant-time compare and the randomness come from libsodium: OpenSSL 3 would do
@@ -21,6 +22,7 @@
 #include <boost/asio/write.hpp>
 
 #include <cstring>
+#include <optional>
 
 namespace rpc_parallel::detail {
 namespace {
@@ -49,7 +51,11 @@ nonce make_nonce() {
   return n;
 }
 
-asio::awaitable<void> server_steps(asio::ip::tcp::socket& socket, const secret& key) {
+const char* label_of(connection_purpose purpose) {
+  return purpose == connection_purpose::cancel ? "rpcp-cancel" : "rpcp-client";
+}
+
+asio::awaitable<connection_purpose> server_steps(asio::ip::tcp::socket& socket, const secret& key) {
   nonce server_nonce = make_nonce();
   unsigned char hello[40];
   std::memcpy(hello, magic, 4);
@@ -61,15 +67,20 @@ asio::awaitable<void> server_steps(asio::ip::tcp::socket& socket, const secret& 
   co_await asio::async_read(socket, asio::buffer(answer), asio::use_awaitable);
   nonce client_nonce;
   std::memcpy(client_nonce.data(), answer, 32);
-  mac expected = compute_mac(key, "rpcp-client", server_nonce, client_nonce);
-  if (sodium_memcmp(expected.data(), answer + 32, 32) != 0)
-    throw rpc_error({error_kind::failed, "peer failed authentication (wrong secret)"});
+  std::optional<connection_purpose> purpose;
+  for (auto candidate : {connection_purpose::serve, connection_purpose::cancel}) {
+    mac expected = compute_mac(key, label_of(candidate), server_nonce, client_nonce);
+    if (sodium_memcmp(expected.data(), answer + 32, 32) == 0) purpose = candidate;
+  }
+  if (!purpose) throw rpc_error({error_kind::failed, "peer failed authentication (wrong secret)"});
   mac proof = compute_mac(key, "rpcp-server", client_nonce, server_nonce);
   co_await asio::async_write(socket, asio::buffer(proof), asio::use_awaitable);
+  co_return *purpose;
 }
 
 asio::awaitable<void> client_steps(asio::ip::tcp::socket& socket, const secret& key,
-                                   std::string peer, std::string first_frame) {
+                                   std::string peer, std::string first_bytes,
+                                   connection_purpose purpose) {
   unsigned char hello[40];
   co_await asio::async_read(socket, asio::buffer(hello), asio::use_awaitable);
   std::uint32_t version = 0;
@@ -81,10 +92,10 @@ asio::awaitable<void> client_steps(asio::ip::tcp::socket& socket, const secret& 
   nonce server_nonce;
   std::memcpy(server_nonce.data(), hello + 8, 32);
   nonce client_nonce = make_nonce();
-  mac proof = compute_mac(key, "rpcp-client", server_nonce, client_nonce);
+  mac proof = compute_mac(key, label_of(purpose), server_nonce, client_nonce);
   std::string answer(reinterpret_cast<const char*>(client_nonce.data()), 32);
   answer.append(reinterpret_cast<const char*>(proof.data()), 32);
-  answer += first_frame;
+  answer += first_bytes;
   co_await asio::async_write(socket, asio::buffer(answer), asio::use_awaitable);
 
   mac server_proof;
@@ -116,17 +127,20 @@ void random_bytes(unsigned char* out, std::size_t size) {
 
 secret make_secret() { return make_nonce(); }
 
-asio::awaitable<void> authenticate_server(asio::ip::tcp::socket& socket, const secret& key,
-                                          std::chrono::milliseconds timeout) {
-  co_await with_deadline(server_steps(socket, key), timeout, "authentication handshake");
+asio::awaitable<connection_purpose> authenticate_server(asio::ip::tcp::socket& socket,
+                                                        const secret& key,
+                                                        std::chrono::milliseconds timeout) {
+  connection_purpose purpose =
+      co_await with_deadline(server_steps(socket, key), timeout, "authentication handshake");
+  co_return purpose;
 }
 
 asio::awaitable<void> authenticate_client(asio::ip::tcp::socket& socket, const secret& key,
                                           std::chrono::milliseconds timeout, std::string peer,
-                                          std::string first_frame) {
+                                          std::string first_bytes, connection_purpose purpose) {
   try {
-    co_await with_deadline(client_steps(socket, key, peer, std::move(first_frame)), timeout,
-                           "authentication handshake with " + peer);
+    co_await with_deadline(client_steps(socket, key, peer, std::move(first_bytes), purpose),
+                           timeout, "authentication handshake with " + peer);
   } catch (const boost::system::system_error& e) {
     throw rpc_error({error_kind::disconnected,
                      "authentication handshake with " + peer + ": " + e.code().message()});

@@ -1,6 +1,7 @@
 #include "rpc_parallel/detail/client.hpp"
 
 #include "rpc_parallel/detail/auth.hpp"
+#include "rpc_parallel/detail/busy_call.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/detail/death_report.hpp"
@@ -17,6 +18,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <cstring>
 
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
@@ -60,6 +63,24 @@ asio::awaitable<tcp::socket> dial(const worker_ref& worker, const rpc_settings& 
                                                    ec.message() + " (has the worker exited?)"});
   configure_socket(socket, settings);
   co_return socket;
+}
+
+// Sends the cancel of a call on a connection of its own, for the worker's guardian to deliver
+// while a plain implementation holds the worker's user thread (busy_call.hpp). Best effort: the
+// cancel frame on the call's own connection stays the path every other case takes.
+asio::awaitable<void> cancel_out_of_band(worker_ref worker, cancel_request request) {
+  node& self = node::current();
+  const rpc_settings& settings = self.settings();
+  secret key = self.key();
+  std::string peer = describe(worker);
+  try {
+    auto socket =
+        co_await with_deadline(dial(worker, settings), settings.handshake_timeout, "connect");
+    co_await authenticate_client(socket, key, settings.handshake_timeout, std::move(peer),
+                                 request.bytes(), connection_purpose::cancel);
+  } catch (const std::exception&) {
+    // The worker is gone or unreachable: its death or its reply ends the call anyway.
+  }
 }
 
 }  // namespace
@@ -141,6 +162,8 @@ asio::awaitable<std::shared_ptr<client>> client::finish_open(
                ": expected open_ok");
   std::shared_ptr<client> c(new client(std::move(worker), type, std::move(t)));
   c->on_failure_ = std::move(on_failure);
+  if (answer->payload.size() == sizeof c->token_)
+    std::memcpy(&c->token_, answer->payload.data(), sizeof c->token_);
   c->record_ = node::current().record_of(c->worker_.id);
   asio::co_spawn(node::current().executor(), read_replies(c), asio::detached);
   co_return c;
@@ -241,6 +264,10 @@ void client::give_up(std::uint64_t id, reply r) {
   auto found = pending_.find(id);
   if (found == pending_.end() || found->second.early) return;  // it has its outcome already
   if (transport_->is_open()) transport_->send(frame_kind::cancel, id, {});
+  // A plain implementation checks its deadline itself; a cancellation must reach it while it runs.
+  if (r.what == reply::status::cancelled && runs_plain(found->second.function) && token_ != 0)
+    asio::co_spawn(transport_->socket().get_executor(),
+                   cancel_out_of_band(worker_, cancel_request{token_, id}), asio::detached);
   if (r.what == reply::status::timed_out) r.bytes = found->second.timeout_text;
   if (r.what == reply::status::cancelled)
     r.bytes = function_name(found->second.function) +
@@ -277,6 +304,12 @@ void client::watch_unheeded(std::uint64_t id, std::string what) {
             " ms after it was told to stop (spawn_options::kill_unheeded_after)";
         self->record_->kill();
       });
+}
+
+bool client::runs_plain(std::uint16_t function) const {
+  if (!type_ || function >= type_->functions.size()) return false;
+  const function_entry& entry = type_->functions.at(function);
+  return entry.kind == function_kind::rpc && entry.sync;
 }
 
 std::string client::function_name(std::uint16_t function) const {

@@ -1,10 +1,13 @@
 #include "rpc_parallel/detail/listener.hpp"
 
+#include "rpc_parallel/detail/busy_call.hpp"
+#include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -71,11 +74,16 @@ asio::awaitable<void> listener::handshake(tcp::socket socket) {
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   if (ec) co_return;
+  connection_purpose purpose{};
   try {
-    co_await authenticate_server(socket, key_, settings_.handshake_timeout);
+    purpose = co_await authenticate_server(socket, key_, settings_.handshake_timeout);
   } catch (const std::exception&) {
     // Nothing of theirs was read beyond fixed-size bytes; just drop them.
     if (hooks_.on_refused) hooks_.on_refused();
+    co_return;
+  }
+  if (purpose == connection_purpose::cancel) {
+    co_await deliver_cancel(std::move(socket));
     co_return;
   }
   // From here the connection belongs to the user thread's executor, and is watched.
@@ -88,6 +96,17 @@ asio::awaitable<void> listener::handshake(tcp::socket socket) {
   asio::post(guardian_.user_executor(), [self, t = std::move(t), host = std::move(host)]() mutable {
     if (self->hooks_.on_connection) self->hooks_.on_connection(std::move(t), std::move(host));
   });
+}
+
+asio::awaitable<void> listener::deliver_cancel(tcp::socket socket) {
+  unsigned char request[cancel_request::size];
+  try {
+    co_await with_deadline(asio::async_read(socket, asio::buffer(request), asio::use_awaitable),
+                           settings_.handshake_timeout, "cancel request");
+  } catch (const std::exception&) {
+    co_return;  // the canceller gave up or died: there is nobody to tell
+  }
+  if (hooks_.on_cancel) hooks_.on_cancel(cancel_request::parse(request));
 }
 
 }  // namespace rpc_parallel::detail

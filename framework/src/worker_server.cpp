@@ -77,6 +77,7 @@ void worker_server::start(std::shared_ptr<void> state, hooks h) {
       asio::co_spawn(self->executor_, self->serve_connection(std::move(t), false), asio::detached);
   };
   accepting.on_refused = [refused = refused_] { ++*refused; };
+  accepting.on_cancel = [busy = busy_](const cancel_request& request) { busy->cancel(request); };
   listener_->start(std::move(accepting));
 }
 
@@ -101,9 +102,10 @@ asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport>
   bool owner = false, control_only = false;
   stream_table streams;
   auto calls = std::make_shared<connection_calls>();
+  calls->token = next_token_++;
   std::string why = " (the client closed it)";
   try {
-    bool opened = co_await open(t, conn_state, owner, control_only);
+    bool opened = co_await open(t, calls->token, conn_state, owner, control_only);
     if (!opened) {
       ++*refused_;
       co_await t->flush();
@@ -128,7 +130,7 @@ asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport>
   if ((owner || adopted) && hooks_.on_owner_closed) hooks_.on_owner_closed();
 }
 
-asio::awaitable<bool> worker_server::open(std::shared_ptr<transport> t,
+asio::awaitable<bool> worker_server::open(std::shared_ptr<transport> t, std::uint64_t token,
                                           std::shared_ptr<void>& conn_state, bool& owner,
                                           bool& control_only) {
   auto first = co_await with_deadline(t->read(), t->settings().handshake_timeout, "open");
@@ -167,7 +169,7 @@ asio::awaitable<bool> worker_server::open(std::shared_ptr<transport> t,
   owner = request.owner;
   control_only = request.control_only;
   if (owner) owner_connected_ = true;
-  t->send(frame_kind::open_ok, 0, {});
+  t->send(frame_kind::open_ok, 0, std::string_view(reinterpret_cast<const char*>(&token), 8));
   co_return true;
 }
 
@@ -255,6 +257,7 @@ void worker_server::start_call(const std::shared_ptr<transport>& t, frame f,
     call_context context;
     context.deadline = deadline;
     current_call_scope scope(context);
+    busy_call::scope busy(*busy_, calls->token, f.id, context);
     fn.sync(state_.get(), conn_state.get(), std::move(f.payload), reply);
   } catch (...) {
     report(t, f.id, index, one_way, deadline);

@@ -20,8 +20,8 @@ namespace rpc_parallel::detail {
 using clock = std::chrono::steady_clock;
 inline constexpr clock::time_point no_deadline = clock::time_point::max();
 
-/// One call being served, on the user thread. `cancelled` is atomic so that the guardian can
-/// set it for a busy plain implementation once cancels reach it (not yet: docs/deadlines.md).
+/// One call being served, on the user thread. `cancelled` is atomic: the guardian sets it for a
+/// busy plain implementation (busy_call.hpp).
 struct call_context {
   clock::time_point deadline = no_deadline;
   std::atomic<bool> cancelled{false};

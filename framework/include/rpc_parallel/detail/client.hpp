@@ -134,6 +134,8 @@ class client : public std::enable_shared_from_this<client> {
   /// (`what`, for its death report) ends there within that time.
   void watch_unheeded(std::uint64_t id, std::string what);
   std::string function_name(std::uint16_t function) const;
+  /// Whether `function` is a plain (not coroutine) rpc, which only the guardian can cancel.
+  bool runs_plain(std::uint16_t function) const;
   boost::asio::awaitable<reply> await_reply(std::uint64_t id);
   static boost::asio::awaitable<std::shared_ptr<client>> finish_open(
       std::shared_ptr<transport> t, worker_ref worker, const worker_type_entry* type,
@@ -147,6 +149,7 @@ class client : public std::enable_shared_from_this<client> {
   const worker_type_entry* type_;
   std::shared_ptr<transport> transport_;
   std::uint64_t next_id_ = 1;
+  std::uint64_t token_ = 0;  ///< The worker's name for this connection (busy_call.hpp).
   std::unordered_map<std::uint64_t, pending_call> pending_;
   /// Given-up calls whose end on the worker we wait for (watch_unheeded).
   std::unordered_map<std::uint64_t, boost::asio::steady_timer> unheeded_;

@@ -17,6 +17,8 @@
 
 namespace rpc_parallel::detail {
 
+struct cancel_request;
+
 /// So that a worker whose user code is busy still takes connections: they are accepted and
 /// authenticated on the guardian's thread, watched by it from then on, and handed to the user
 /// thread as transports. Shared with its coroutines; `close` ends them.
@@ -27,6 +29,9 @@ class listener : public std::enable_shared_from_this<listener> {
     std::function<void(std::shared_ptr<transport>, std::string host)> on_connection;
     /// On the guardian's thread: a peer that failed the handshake (it has been dropped).
     std::function<void()> on_refused;
+    /// On the guardian's thread: an authenticated cancel connection's request (busy_call.hpp).
+    /// Without it, cancel connections are dropped.
+    std::function<void(const cancel_request&)> on_cancel;
     /// The end of any of these connections ends the process (guardian.hpp).
     bool exit_at_end = false;
   };
@@ -48,6 +53,8 @@ class listener : public std::enable_shared_from_this<listener> {
   listener(guardian& g, const rpc_settings& settings, const secret& key, std::string peer_prefix);
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> handshake(boost::asio::ip::tcp::socket socket);
+  /// Reads a cancel connection's one request and hands it to `on_cancel`.
+  boost::asio::awaitable<void> deliver_cancel(boost::asio::ip::tcp::socket socket);
 
   guardian& guardian_;
   rpc_settings settings_;

@@ -1,6 +1,7 @@
 // The server side of a worker: accepts authenticated connections and dispatches their calls.
 #pragma once
 
+#include "rpc_parallel/detail/busy_call.hpp"
 #include "rpc_parallel/detail/call_context.hpp"
 #include "rpc_parallel/detail/stream_channel.hpp"
 #include "rpc_parallel/detail/transport.hpp"
@@ -56,6 +57,8 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   /// The calls of one connection that can still be cancelled, and the deadline announced for
   /// the next call (a deadline frame comes just before its call).
   struct connection_calls {
+    /// Names the connection in cancel requests (busy_call.hpp); sent with its open_ok.
+    std::uint64_t token = 0;
     std::uint64_t announced_id = 0;
     clock::time_point announced = no_deadline;
     std::unordered_map<std::uint64_t, std::shared_ptr<call_context>> running;
@@ -68,8 +71,9 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
 
   worker_server(node& self, const worker_type_entry& type, std::string id, std::string name);
   boost::asio::awaitable<void> serve_connection(std::shared_ptr<transport> t, bool adopted);
-  boost::asio::awaitable<bool> open(std::shared_ptr<transport> t, std::shared_ptr<void>& conn_state,
-                                    bool& owner, bool& control_only);
+  boost::asio::awaitable<bool> open(std::shared_ptr<transport> t, std::uint64_t token,
+                                    std::shared_ptr<void>& conn_state, bool& owner,
+                                    bool& control_only);
   void dispatch(const std::shared_ptr<transport>& t, frame f,
                 const std::shared_ptr<void>& conn_state, stream_table& streams,
                 const std::shared_ptr<connection_calls>& calls);
@@ -118,6 +122,9 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   std::shared_ptr<std::atomic<std::size_t>> refused_ =
       std::make_shared<std::atomic<std::size_t>>(0);
   std::vector<std::weak_ptr<transport>> connections_;
+  std::uint64_t next_token_ = 1;
+  // Shared with the listener's hooks, which run on the guardian's thread.
+  std::shared_ptr<busy_call> busy_ = std::make_shared<busy_call>();
 };
 
 }  // namespace rpc_parallel::detail
