@@ -44,7 +44,7 @@ constexpr int workers_per_host = 4;
 struct host_state {
   std::string name;
   rp::ssh_options ssh;
-  std::optional<rp::remote_executable> copy;
+  std::optional<rp::copied_executable> copy;
 };
 
 std::vector<std::string> plus(std::vector<std::string> words,

@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(one_way_exception_calls_on_failure_with_the_worker_name_the
                                              std::move(options), std::string("x"));
     auto conn = co_await rp::connect(w);
     std::int64_t pid = co_await conn.run(echo_worker::pid, unit{});
-    conn.run(echo_worker::explode, "kaboom");
+    conn.send(echo_worker::explode, "kaboom");
     boost::system::error_code ec;
     co_await failed.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     BOOST_TEST(reported.find("\"exploder\"") != std::string::npos);
@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(one_way_exception_reaches_on_failure_under_connection_close
     auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
                                                 std::move(options), "x");
     std::int64_t pid = co_await conn.run(echo_worker::pid);
-    conn.run(echo_worker::explode, "boom in the background");
+    conn.send(echo_worker::explode, "boom in the background");
     boost::system::error_code ec;
     co_await failed.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     BOOST_TEST(reported.find("\"owned-exploder\"") != std::string::npos);

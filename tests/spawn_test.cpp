@@ -298,7 +298,7 @@ BOOST_AUTO_TEST_CASE(redirected_stdout_receives_the_worker_output) {
         rp::spawn_options().with_redirect_stdout(rp::fd_redirection::file_truncate(path));
     auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
                                                 std::move(options), "out");
-    conn.run(echo_worker::print, "hello file");
+    conn.send(echo_worker::print, "hello file");
     // Frames on one connection are handled in order, so the print is done once echo answers.
     std::string ignored = co_await conn.run(echo_worker::echo, "sync");
   });
@@ -313,8 +313,8 @@ BOOST_AUTO_TEST_CASE(spawn_in_foreground_gives_output_and_exit_status_without_zo
   tests::run([]() -> asio::awaitable<void> {
     auto spawned = co_await rp::spawn_in_foreground<echo_worker>(rp::shutdown_on::connection_closed,
                                                                  rp::spawn_options(), "fg");
-    spawned.value.run(echo_worker::print, "HELLO");
-    spawned.value.run(echo_worker::print, "HELLO2");
+    spawned.value.send(echo_worker::print, "HELLO");
+    spawned.value.send(echo_worker::print, "HELLO2");
     std::string ignored = co_await spawned.value.run(echo_worker::echo, "sync");
     spawned.value.close();
     std::string out = co_await spawned.process.read_stdout();

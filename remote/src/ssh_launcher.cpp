@@ -117,9 +117,6 @@ class ssh_launcher final : public launcher {
       : host_(std::move(host)), path_(std::move(path)), ssh_(std::move(ssh)) {}
 
   std::string host() const override { return host_; }
-  const std::string& host_name() const noexcept { return host_; }
-  const std::string& path() const noexcept { return path_; }
-  const ssh_options& ssh() const noexcept { return ssh_; }
 
   asio::awaitable<prepared_launch> prepare(std::uint16_t /*master_port*/,
                                            bool lasting) const override {
@@ -311,13 +308,18 @@ class ssh_launcher final : public launcher {
 }  // namespace
 }  // namespace detail
 
+remote_executable::remote_executable(std::string host, std::string path, ssh_options ssh)
+    : host_(std::move(host)),
+      path_(std::move(path)),
+      ssh_(std::move(ssh)),
+      launcher_(std::make_shared<detail::ssh_launcher>(host_, path_, ssh_)) {}
+
 remote_executable remote_executable::existing_on_host(std::string host, std::string path,
                                                       ssh_options ssh) {
-  return remote_executable(
-      std::make_shared<detail::ssh_launcher>(std::move(host), std::move(path), std::move(ssh)));
+  return remote_executable(std::move(host), std::move(path), std::move(ssh));
 }
 
-boost::asio::awaitable<remote_executable> copy_to_host(std::string host, copy_options options) {
+boost::asio::awaitable<copied_executable> copy_to_host(std::string host, copy_options options) {
   const std::string& hash = detail::local_binary_hash();
   std::string name = std::filesystem::read_symlink("/proc/self/exe").filename().string();
   if (auto deleted = name.find(" (deleted)"); deleted != std::string::npos) name.erase(deleted);
@@ -348,32 +350,19 @@ boost::asio::awaitable<remote_executable> copy_to_host(std::string host, copy_op
                                                detail::last_line(copied.err) +
                                                "); is the directory there and writable?"});
   }
-  remote_executable executable = remote_executable::existing_on_host(host, path, options.ssh);
-  executable.deletable_ = true;
-  executable.uploaded_ = uploaded;
-  co_return executable;
+  co_return copied_executable(remote_executable::existing_on_host(host, path, options.ssh),
+                              uploaded);
 }
 
-boost::asio::awaitable<void> remove(remote_executable executable) {
-  RPCP_REQUIRE(executable.deletable(), "remove ", executable.host(), ":", executable.path(),
-               ": only copies made by copy_to_host can be removed");
-  const auto& launcher = static_cast<const detail::ssh_launcher&>(*executable.launcher());
-  co_await detail::ensure_connection(launcher.ssh(), executable.host());
+boost::asio::awaitable<void> remove(copied_executable executable) {
+  co_await detail::ensure_connection(executable.ssh(), executable.host());
   std::vector<std::string> command =
-      detail::ssh_command(launcher.ssh(), executable.host(),
+      detail::ssh_command(executable.ssh(), executable.host(),
                           {"rm", "-f", "--", detail::shell_quote(executable.path())});
   detail::captured removed = co_await detail::run_capture(std::move(command));
   if (removed.status != 0)
     throw rpc_error({error_kind::failed, "remove " + executable.host() + ":" + executable.path() +
                                              ": " + detail::last_line(removed.err)});
-}
-
-const std::string& remote_executable::host() const noexcept {
-  return static_cast<const detail::ssh_launcher&>(*launcher_).host_name();
-}
-
-const std::string& remote_executable::path() const noexcept {
-  return static_cast<const detail::ssh_launcher&>(*launcher_).path();
 }
 
 }  // namespace rpc_parallel

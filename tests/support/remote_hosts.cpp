@@ -60,7 +60,7 @@ rp::ssh_options ssh() { return rp::ssh_options().with_config_file(hosts_dir() + 
 
 // This binary copied to the host's own /tmp (once: later copies find it there). Not the build
 // path: a host need not see this machine's files (a clone under /tmp, say).
-asio::awaitable<rp::remote_executable> on(std::string host) {
+asio::awaitable<rp::copied_executable> on(std::string host) {
   auto copy = co_await rp::copy_to_host(std::move(host), rp::copy_options().with_ssh(ssh()));
   co_return copy;
 }

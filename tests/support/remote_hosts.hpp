@@ -40,7 +40,7 @@ struct hosts_fixture {
 rpc_parallel::ssh_options ssh();
 /// This binary copied to the host's own /tmp (once: later copies find it there). Not the build
 /// path: a host need not see this machine's files.
-boost::asio::awaitable<rpc_parallel::remote_executable> on(std::string host);
+boost::asio::awaitable<rpc_parallel::copied_executable> on(std::string host);
 /// A one-line file setup.sh wrote for tests (noexec_dir, ...), without its newline.
 std::string state_file(const std::string& name);
 /// What `command` prints on `host` (run by the shell there), without the final newline.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "rpc_parallel/call_options.hpp"
+#include "rpc_parallel/detail/catch_error.hpp"
 #include "rpc_parallel/detail/client.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
@@ -88,22 +89,6 @@ boost::asio::awaitable<R> reverse_call(std::shared_ptr<client> c, call_frame fra
   co_return decode_owned<R>(std::move(*replied.value), "response");
 }
 
-/// `op`'s value, or the error it threw.
-template <class T>
-boost::asio::awaitable<or_error<T>> catch_error(boost::asio::awaitable<T> op) {
-  try {
-    co_return co_await std::move(op);
-  } catch (...) {
-    co_return current_exception_error();
-  }
-}
-
-/// An operation that has already failed with `e`.
-template <class T>
-boost::asio::awaitable<or_error<T>> failed_with(error e) {
-  co_return e;
-}
-
 /// Sends a call and decodes its response.
 template <class R>
 boost::asio::awaitable<R> call_decoded(std::shared_ptr<client> c, call_frame frame,
@@ -146,11 +131,7 @@ class connection {
   template <class Q, class R>
   boost::asio::awaitable<or_error<R>> try_run(rpc<W, Q, R> fn, const std::type_identity_t<Q>& query,
                                               call_options options) {
-    try {
-      return detail::catch_error(run(fn, query, options));
-    } catch (...) {
-      return detail::failed_with<R>(current_exception_error());
-    }
+    return detail::try_awaitable([&] { return run(fn, query, options); });
   }
   template <class Q, class R>
   boost::asio::awaitable<or_error<R>> try_run(rpc<W, Q, R> fn,
@@ -169,12 +150,36 @@ class connection {
     return try_run(fn, unit{}, options);
   }
 
-  /// Queues a one-way call and returns without waiting for the worker. Throws `rpc_error` at
-  /// once: `unimplemented` (no such function), `failed` (query over max_message_size),
-  /// `disconnected` (connection closed).
+  /// Any stream call below (pipe, direct pipe, state, reverse pipe), returning the error
+  /// instead of throwing; errors after the call has succeeded still come from its reader.
+  template <class F, class... Args>
+    requires(!detail::is_rpc_v<F>)
+  auto try_run(F fn, Args&&... args) {
+    return detail::try_awaitable([&] { return run(fn, std::forward<Args>(args)...); });
+  }
+
+  /// Queues a one-way call and returns without waiting for the worker: there is nothing to
+  /// await. Throws `rpc_error` at once: `unimplemented` (no such function), `failed` (query
+  /// over max_message_size), `disconnected` (connection closed).
   template <class Q>
-  void run(one_way<W, Q> fn, const std::type_identity_t<Q>& query) {
+  void send(one_way<W, Q> fn, const std::type_identity_t<Q>& query) {
     client_->send_one_way(make_frame(*client_, fn.name, query));
+  }
+  /// `send` returning the error instead of throwing.
+  template <class Q>
+  [[nodiscard]] or_error<void> try_send(one_way<W, Q> fn, const std::type_identity_t<Q>& query) {
+    try {
+      send(fn, query);
+      return {};
+    } catch (...) {
+      return current_exception_error();
+    }
+  }
+  /// A one-way call is sent, not run: `conn.send(W::fn, query)`.
+  template <class Q, class... Rest>
+  void run(one_way<W, Q>, Rest&&...) {
+    static_assert(sizeof(Q) == 0,
+                  "a one-way function is not awaited: call conn.send(W::fn, query) instead");
   }
 
   /// Calls a pipe (or direct pipe) function and returns the reader of its stream. Throws
@@ -368,7 +373,7 @@ boost::asio::awaitable<connection<W>> connect(const worker<W>& w) {
 template <worker_type W>
 boost::asio::awaitable<or_error<connection<W>>> try_connect(const worker<W>& w,
                                                             const connection_arg_t<W>& arg) {
-  return detail::catch_error(connect(w, arg));
+  return detail::try_awaitable([&] { return connect(w, arg); });
 }
 
 /// `try_connect` with a default-constructed connection argument.

@@ -21,8 +21,9 @@ struct rpc {
   std::string_view name;
 };
 
-/// A fire-and-forget function: `run` returns once the query is queued; an exception thrown by
-/// its implementation is a background failure of the worker. Rpc_parallel's `create_one_way`.
+/// A fire-and-forget function: `conn.send(fn, query)` returns once the query is queued; an
+/// exception thrown by its implementation is a background failure of the worker. Rpc_parallel's
+/// `create_one_way`.
 template <class Worker, class Query>
 struct one_way {
   std::string_view name;
@@ -69,6 +70,11 @@ struct unit {
 };
 
 namespace detail {
+template <class F>
+inline constexpr bool is_rpc_v = false;
+template <class W, class Q, class R>
+inline constexpr bool is_rpc_v<rpc<W, Q, R>> = true;
+
 template <class T>
 struct is_awaitable : std::false_type {};
 template <class T, class E>

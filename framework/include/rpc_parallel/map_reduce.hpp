@@ -12,6 +12,7 @@
 #pragma once
 
 #include "rpc_parallel/connection.hpp"
+#include "rpc_parallel/detail/catch_error.hpp"
 #include "rpc_parallel/detail/map_scheduler.hpp"
 #include "rpc_parallel/detail/packed.hpp"
 #include "rpc_parallel/how_to_run.hpp"
@@ -241,55 +242,6 @@ std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver_to(S
   };
 }
 
-}  // namespace detail
-
-/// Calls `sink(index, output)` for each input, in input order, as results come in; `sink` may
-/// return false to stop early. Inputs are pulled lazily, so the range may be endless.
-/// Throws `rpc_error`: `failed` naming the item whose `map` threw, `disconnected` when every
-/// worker is lost. Takes `inputs` by value: pass a view (`std::views::all(v)`) to avoid a copy.
-template <class F, std::ranges::input_range Range, class Sink>
-boost::asio::awaitable<void> map(map_config config, Range inputs, map_param_t<F> param, Sink sink) {
-  co_await detail::run_map<F>(std::move(config), std::move(inputs), std::move(param), true,
-                              detail::deliver_to<typename F::output>(sink));
-}
-
-/// `map` collecting the outputs in input order. Rpc_parallel's `Map_reduce.map`.
-template <class F, std::ranges::input_range Range>
-boost::asio::awaitable<std::vector<typename F::output>> map(map_config config, Range inputs,
-                                                            map_param_t<F> param) {
-  std::vector<typename F::output> outputs;
-  if constexpr (std::ranges::sized_range<Range>) outputs.reserve(std::ranges::size(inputs));
-  auto collect = [&outputs](std::uint64_t, typename F::output value) {
-    outputs.push_back(std::move(value));
-  };
-  co_await map<F>(std::move(config), std::move(inputs), std::move(param), collect);
-  co_return outputs;
-}
-
-/// Like `map`, but `sink(index, output)` sees results as they finish, in any order.
-/// Rpc_parallel's `Map_reduce.map_unordered`.
-template <class F, std::ranges::input_range Range, class Sink>
-boost::asio::awaitable<void> map_unordered(map_config config, Range inputs, map_param_t<F> param,
-                                           Sink sink) {
-  co_await detail::run_map<F>(std::move(config), std::move(inputs), std::move(param), false,
-                              detail::deliver_to<typename F::output>(sink));
-}
-
-/// The first output that holds a value (`F::output` is a `std::optional`), by completion order;
-/// the rest of the work stops. nullopt when none does. Rpc_parallel's `Map_reduce.find_map`.
-template <class F, std::ranges::input_range Range>
-boost::asio::awaitable<typename F::output> find_map(map_config config, Range inputs,
-                                                    map_param_t<F> param) {
-  typename F::output found;
-  auto keep_first = [&found](std::uint64_t, typename F::output value) {
-    if (value) found = std::move(value);
-    return !found.has_value();
-  };
-  co_await map_unordered<F>(std::move(config), std::move(inputs), std::move(param), keep_first);
-  co_return found;
-}
-
-namespace detail {
 /// Folds each batch's accumulator into `total` with `F::combine`.
 template <class F>
 std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> combine_into(
@@ -301,23 +253,119 @@ std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> combine_into
   };
 }
 
+/// Where a call runs: on workers spawned from `config` for it alone...
+template <class F>
+struct fresh_pool {
+  map_config config;
+  map_param_t<F> param;
+};
 template <class F, class Range>
-boost::asio::awaitable<std::optional<typename F::accum>> reduce(map_config config, Range inputs,
-                                                                map_param_t<F> param,
+boost::asio::awaitable<void> run_on(
+    fresh_pool<F> where, Range inputs, bool ordered,
+    std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver) {
+  return run_map<F>(std::move(where.config), std::move(inputs), std::move(where.param), ordered,
+                    std::move(deliver));
+}
+/// ...or on a `map_pool` that outlives it.
+template <class F, class Range>
+boost::asio::awaitable<void> run_on(
+    map_pool<F>* pool, Range inputs, bool ordered,
+    std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver) {
+  return run_map<F>(*pool, std::move(inputs), ordered, false, std::move(deliver));
+}
+
+/// The sink of `map` without one: every output, in input order.
+template <class Output>
+struct collect_all {
+  std::vector<Output>* outputs;
+  void operator()(std::uint64_t, Output value) const { outputs->push_back(std::move(value)); }
+};
+/// The sink of `find_map`: the first output holding a value, which stops the call.
+template <class Output>
+struct keep_first {
+  Output* found;
+  bool operator()(std::uint64_t, Output value) const {
+    if (value) *found = std::move(value);
+    return !found->has_value();
+  }
+};
+
+template <class F, class Where, class Range, class Sink>
+boost::asio::awaitable<void> map_into(Where where, Range inputs, bool ordered, Sink sink) {
+  co_await run_on<F>(std::move(where), std::move(inputs), ordered,
+                     deliver_to<typename F::output>(sink));
+}
+
+template <class F, class Where, class Range>
+boost::asio::awaitable<std::vector<typename F::output>> map_all(Where where, Range inputs) {
+  std::vector<typename F::output> outputs;
+  if constexpr (std::ranges::sized_range<Range>) outputs.reserve(std::ranges::size(inputs));
+  co_await map_into<F>(std::move(where), std::move(inputs), true,
+                       collect_all<typename F::output>{&outputs});
+  co_return outputs;
+}
+
+template <class F, class Where, class Range>
+boost::asio::awaitable<typename F::output> find_first(Where where, Range inputs) {
+  typename F::output found;
+  co_await map_into<F>(std::move(where), std::move(inputs), false,
+                       keep_first<typename F::output>{&found});
+  co_return found;
+}
+
+template <class F, class Where, class Range>
+boost::asio::awaitable<std::optional<typename F::accum>> reduce(Where where, Range inputs,
                                                                 bool ordered) {
   std::optional<typename F::accum> total;
-  co_await run_map<F>(std::move(config), std::move(inputs), std::move(param), ordered,
-                      combine_into<F>(total));
+  co_await run_on<F>(std::move(where), std::move(inputs), ordered, combine_into<F>(total));
   co_return total;
 }
+
 }  // namespace detail
+
+/// Calls `sink(index, output)` for each input, in input order, as results come in; `sink` may
+/// return false to stop early. Inputs are pulled lazily, so the range may be endless.
+/// Throws `rpc_error`: `failed` naming the item whose `map` threw, `disconnected` when every
+/// worker is lost. Takes `inputs` by value: pass a view (`std::views::all(v)`) to avoid a copy.
+template <class F, std::ranges::input_range Range, class Sink>
+boost::asio::awaitable<void> map(map_config config, Range inputs, map_param_t<F> param, Sink sink) {
+  return detail::map_into<F>(detail::fresh_pool<F>{std::move(config), std::move(param)},
+                             std::move(inputs), true, std::move(sink));
+}
+
+/// `map` collecting the outputs in input order. Rpc_parallel's `Map_reduce.map`.
+template <class F, std::ranges::input_range Range>
+boost::asio::awaitable<std::vector<typename F::output>> map(map_config config, Range inputs,
+                                                            map_param_t<F> param) {
+  return detail::map_all<F>(detail::fresh_pool<F>{std::move(config), std::move(param)},
+                            std::move(inputs));
+}
+
+/// Like `map`, but `sink(index, output)` sees results as they finish, in any order.
+/// Rpc_parallel's `Map_reduce.map_unordered`.
+template <class F, std::ranges::input_range Range, class Sink>
+boost::asio::awaitable<void> map_unordered(map_config config, Range inputs, map_param_t<F> param,
+                                           Sink sink) {
+  return detail::map_into<F>(detail::fresh_pool<F>{std::move(config), std::move(param)},
+                             std::move(inputs), false, std::move(sink));
+}
+
+/// The first output that holds a value (`F::output` is a `std::optional`), by completion order;
+/// the rest of the work stops. nullopt when none does. Rpc_parallel's `Map_reduce.find_map`.
+template <class F, std::ranges::input_range Range>
+boost::asio::awaitable<typename F::output> find_map(map_config config, Range inputs,
+                                                    map_param_t<F> param) {
+  return detail::find_first<F>(detail::fresh_pool<F>{std::move(config), std::move(param)},
+                               std::move(inputs));
+}
 
 /// Maps every input and combines the results in any order (`F::combine` must be commutative
 /// and associative); nullopt for an empty input. Rpc_parallel's `map_reduce_commutative`.
 template <reduce_function F, std::ranges::input_range Range>
 boost::asio::awaitable<std::optional<typename F::accum>> map_reduce_commutative(
     map_config config, Range inputs, map_param_t<F> param) {
-  return detail::reduce<F>(std::move(config), std::move(inputs), std::move(param), false);
+  return detail::reduce<F>(detail::fresh_pool<F>{std::move(config), std::move(param)},
+                           std::move(inputs), false);
 }
 
 /// Maps every input and combines the results in input order (`F::combine` must be
@@ -325,55 +373,61 @@ boost::asio::awaitable<std::optional<typename F::accum>> map_reduce_commutative(
 template <reduce_function F, std::ranges::input_range Range>
 boost::asio::awaitable<std::optional<typename F::accum>> map_reduce(map_config config, Range inputs,
                                                                     map_param_t<F> param) {
-  return detail::reduce<F>(std::move(config), std::move(inputs), std::move(param), true);
+  return detail::reduce<F>(detail::fresh_pool<F>{std::move(config), std::move(param)},
+                           std::move(inputs), true);
 }
 
 /// The same calls on a `map_pool` (which must outlive the call), with no spawning and no
 /// parameter: the pool's workers were initialised with it.
 template <class F, std::ranges::input_range Range, class Sink>
 boost::asio::awaitable<void> map(map_pool<F>& pool, Range inputs, Sink sink) {
-  co_await detail::run_map<F>(pool, std::move(inputs), true, false,
-                              detail::deliver_to<typename F::output>(sink));
+  return detail::map_into<F>(&pool, std::move(inputs), true, std::move(sink));
 }
 template <class F, std::ranges::input_range Range>
 boost::asio::awaitable<std::vector<typename F::output>> map(map_pool<F>& pool, Range inputs) {
-  std::vector<typename F::output> outputs;
-  if constexpr (std::ranges::sized_range<Range>) outputs.reserve(std::ranges::size(inputs));
-  auto collect = [&outputs](std::uint64_t, typename F::output value) {
-    outputs.push_back(std::move(value));
-  };
-  co_await map<F>(pool, std::move(inputs), collect);
-  co_return outputs;
+  return detail::map_all<F>(&pool, std::move(inputs));
 }
 template <class F, std::ranges::input_range Range, class Sink>
 boost::asio::awaitable<void> map_unordered(map_pool<F>& pool, Range inputs, Sink sink) {
-  co_await detail::run_map<F>(pool, std::move(inputs), false, false,
-                              detail::deliver_to<typename F::output>(sink));
+  return detail::map_into<F>(&pool, std::move(inputs), false, std::move(sink));
 }
 template <class F, std::ranges::input_range Range>
 boost::asio::awaitable<typename F::output> find_map(map_pool<F>& pool, Range inputs) {
-  typename F::output found;
-  auto keep_first = [&found](std::uint64_t, typename F::output value) {
-    if (value) found = std::move(value);
-    return !found.has_value();
-  };
-  co_await map_unordered<F>(pool, std::move(inputs), keep_first);
-  co_return found;
+  return detail::find_first<F>(&pool, std::move(inputs));
 }
 template <reduce_function F, std::ranges::input_range Range>
 boost::asio::awaitable<std::optional<typename F::accum>> map_reduce_commutative(map_pool<F>& pool,
                                                                                 Range inputs) {
-  std::optional<typename F::accum> total;
-  co_await detail::run_map<F>(pool, std::move(inputs), false, false,
-                              detail::combine_into<F>(total));
-  co_return total;
+  return detail::reduce<F>(&pool, std::move(inputs), false);
 }
 template <reduce_function F, std::ranges::input_range Range>
 boost::asio::awaitable<std::optional<typename F::accum>> map_reduce(map_pool<F>& pool,
                                                                     Range inputs) {
-  std::optional<typename F::accum> total;
-  co_await detail::run_map<F>(pool, std::move(inputs), true, false, detail::combine_into<F>(total));
-  co_return total;
+  return detail::reduce<F>(&pool, std::move(inputs), true);
+}
+
+/// Every call above returning the error instead of throwing, with the same arguments:
+/// `co_await try_map<F>(config, inputs, param)` is an `or_error<std::vector<F::output>>`.
+template <class F, class... Args>
+auto try_map(Args&&... args) {
+  return detail::try_awaitable([&] { return map<F>(std::forward<Args>(args)...); });
+}
+template <class F, class... Args>
+auto try_map_unordered(Args&&... args) {
+  return detail::try_awaitable([&] { return map_unordered<F>(std::forward<Args>(args)...); });
+}
+template <class F, class... Args>
+auto try_find_map(Args&&... args) {
+  return detail::try_awaitable([&] { return find_map<F>(std::forward<Args>(args)...); });
+}
+template <class F, class... Args>
+auto try_map_reduce_commutative(Args&&... args) {
+  return detail::try_awaitable(
+      [&] { return map_reduce_commutative<F>(std::forward<Args>(args)...); });
+}
+template <class F, class... Args>
+auto try_map_reduce(Args&&... args) {
+  return detail::try_awaitable([&] { return map_reduce<F>(std::forward<Args>(args)...); });
 }
 
 namespace detail {

@@ -1,6 +1,7 @@
 // Running a worker server inside the current process.
 #pragma once
 
+#include "rpc_parallel/detail/catch_error.hpp"
 #include "rpc_parallel/detail/spawn.hpp"
 #include "rpc_parallel/worker.hpp"
 
@@ -22,6 +23,16 @@ boost::asio::awaitable<worker<W>> serve(spawn_arg_t<W> arg) {
 template <worker_type W>
 boost::asio::awaitable<worker<W>> serve() {
   return serve<W>(spawn_arg_t<W>{});
+}
+
+/// `serve` returning the error instead of throwing.
+template <worker_type W>
+boost::asio::awaitable<or_error<worker<W>>> try_serve(spawn_arg_t<W> arg) {
+  return detail::catch_error(serve<W>(std::move(arg)));
+}
+template <worker_type W>
+boost::asio::awaitable<or_error<worker<W>>> try_serve() {
+  return try_serve<W>(spawn_arg_t<W>{});
 }
 
 }  // namespace rpc_parallel

@@ -88,10 +88,10 @@ auto spawn(Policy policy, spawn_options options) {
   return spawn<W>(policy, std::move(options), spawn_arg_t<W>{});
 }
 
-/// `spawn` returning the error instead of throwing.
+/// Any `spawn` returning the error instead of throwing.
 template <worker_type W, class Policy, class... Args>
 auto try_spawn(Policy policy, spawn_options options, const Args&... args) {
-  return detail::catch_error(spawn<W>(policy, std::move(options), args...));
+  return detail::try_awaitable([&] { return spawn<W>(policy, std::move(options), args...); });
 }
 
 /// What `spawn_in_foreground` returns: the connection or worker, and the child process.
@@ -156,12 +156,25 @@ auto spawn_in_foreground(Policy policy, spawn_options options) {
   return spawn_in_foreground<W>(policy, std::move(options), spawn_arg_t<W>{});
 }
 
+/// Any `spawn_in_foreground` returning the error instead of throwing.
+template <worker_type W, class Policy, class... Args>
+auto try_spawn_in_foreground(Policy policy, spawn_options options, const Args&... args) {
+  return detail::try_awaitable(
+      [&] { return spawn_in_foreground<W>(policy, std::move(options), args...); });
+}
+
 /// Asks the worker to exit (a served one: to stop serving) and waits until it has closed the
 /// connection. Throws `rpc_error`: disconnected when it cannot be reached, timed_out when it has
 /// not closed within handshake_timeout (busy in a plain function: it exits once that returns).
 template <worker_type W>
 boost::asio::awaitable<void> shutdown(worker<W> w) {
   return detail::shutdown_worker(w.ref());
+}
+
+/// `shutdown` returning the error instead of throwing.
+template <worker_type W>
+boost::asio::awaitable<or_error<void>> try_shutdown(worker<W> w) {
+  return detail::catch_error(shutdown(std::move(w)));
 }
 
 }  // namespace rpc_parallel

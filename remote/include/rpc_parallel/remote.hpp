@@ -92,31 +92,43 @@ class remote_executable {
   static remote_executable existing_on_host(std::string host, std::string path,
                                             ssh_options ssh = {});
 
-  const std::string& host() const noexcept;
-  const std::string& path() const noexcept;
-  /// True for a copy made by `copy_to_host`, which `remove` may delete.
-  bool deletable() const noexcept { return deletable_; }
-  /// For a copy made by `copy_to_host`: whether that call uploaded it (false: already there).
-  bool uploaded() const noexcept { return uploaded_; }
+  const std::string& host() const noexcept { return host_; }
+  const std::string& path() const noexcept { return path_; }
+  const ssh_options& ssh() const noexcept { return ssh_; }
 
   /// For how_to_run::remote.
   std::shared_ptr<const detail::launcher> launcher() const { return launcher_; }
 
  private:
-  friend boost::asio::awaitable<remote_executable> copy_to_host(std::string, copy_options);
-  explicit remote_executable(std::shared_ptr<const detail::launcher> l) : launcher_(std::move(l)) {}
+  remote_executable(std::string host, std::string path, ssh_options ssh);
+  std::string host_;
+  std::string path_;
+  ssh_options ssh_;
   std::shared_ptr<const detail::launcher> launcher_;
-  bool deletable_ = false;
+};
+
+/// A copy of this binary that `copy_to_host` put on a host: the one kind of remote executable
+/// that `remove` deletes (a file named by `existing_on_host` is not ours to delete, and the
+/// compiler says so). Use it wherever a `remote_executable` goes.
+class copied_executable : public remote_executable {
+ public:
+  /// Whether the `copy_to_host` that made it uploaded the binary (false: it was there already).
+  bool uploaded() const noexcept { return uploaded_; }
+
+ private:
+  friend boost::asio::awaitable<copied_executable> copy_to_host(std::string, copy_options);
+  copied_executable(remote_executable executable, bool uploaded)
+      : remote_executable(std::move(executable)), uploaded_(uploaded) {}
   bool uploaded_ = false;
 };
 
 /// Copies this binary to `host` as DIR/NAME.SHA256-PREFIX: uploaded to a temporary name and
 /// renamed, so a half-written copy is never run, and skipped when the host already has that
 /// content. Throws `rpc_error` naming the host. Rpc_parallel's `Remote_executable.copy_to_host`.
-boost::asio::awaitable<remote_executable> copy_to_host(std::string host, copy_options options = {});
+boost::asio::awaitable<copied_executable> copy_to_host(std::string host, copy_options options = {});
 
-/// Deletes a copy made by `copy_to_host` (a `remote_executable` from `existing_on_host` is
-/// refused: it is not ours to delete). Rpc_parallel's `Remote_executable.delete`.
-boost::asio::awaitable<void> remove(remote_executable executable);
+/// Deletes a copy made by `copy_to_host`. Throws `rpc_error` naming the host when ssh or `rm`
+/// fails. Rpc_parallel's `Remote_executable.delete`.
+boost::asio::awaitable<void> remove(copied_executable executable);
 
 }  // namespace rpc_parallel
