@@ -242,13 +242,11 @@ std::uint64_t client::send_call(call_frame f, frame_kind kind, clock::time_point
     throw rpc_error({error_kind::disconnected,
                      "connection to " + describe(worker_) + " is closed" + close_reason_});
   std::uint64_t id = next_id_++;
-  auto& call = pending_.emplace(id, pending_call{f.function, {}, {}, {}, {}}).first->second;
+  auto& call = pending_.emplace(id, pending_call{.function = f.function}).first->second;
+  transport::batch together(*transport_);
   if (deadline != no_deadline) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+    call.allowed_ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
     transport_->send(frame_kind::deadline, id, deadline_payload(deadline));
-    call.timeout_text = function_name(f.function) + " timed out after " +
-                        std::to_string(left.count()) +
-                        " ms (its deadline); the worker was told to stop";
     call.timer.emplace(transport_->socket().get_executor(), deadline);
     call.timer->async_wait([weak = weak_from_this(), id](boost::system::error_code ec) {
       if (ec) return;
@@ -268,7 +266,7 @@ void client::give_up(std::uint64_t id, reply r) {
   if (r.what == reply::status::cancelled && runs_plain(found->second.function) && token_ != 0)
     asio::co_spawn(transport_->socket().get_executor(),
                    cancel_out_of_band(worker_, cancel_request{token_, id}), asio::detached);
-  if (r.what == reply::status::timed_out) r.bytes = found->second.timeout_text;
+  if (r.what == reply::status::timed_out) r.bytes = timeout_text(found->second);
   if (r.what == reply::status::cancelled)
     r.bytes = function_name(found->second.function) +
               " cancelled by its caller; the worker was told to stop";
@@ -304,6 +302,11 @@ void client::watch_unheeded(std::uint64_t id, std::string what) {
             " ms after it was told to stop (spawn_options::kill_unheeded_after)";
         self->record_->kill();
       });
+}
+
+std::string client::timeout_text(const pending_call& call) const {
+  return function_name(call.function) + " timed out after " + std::to_string(call.allowed_ms) +
+         " ms (its deadline); the worker was told to stop";
 }
 
 bool client::runs_plain(std::uint16_t function) const {
@@ -420,9 +423,9 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
       reply r{f->kind == frame_kind::reply_ok ? reply::status::ok : reply::status::error,
               std::move(f->payload)};
       // The worker's own timeout may beat our timer by a hair: the caller's text either way.
-      if (r.what == reply::status::error && !found->second.timeout_text.empty() &&
+      if (r.what == reply::status::error && found->second.allowed_ms >= 0 &&
           decode<error>(r.bytes, "error").kind == error_kind::timed_out)
-        r = reply{reply::status::timed_out, found->second.timeout_text};
+        r = reply{reply::status::timed_out, self->timeout_text(found->second)};
       if (!found->second.handler) {
         found->second.early = std::move(r);
         continue;

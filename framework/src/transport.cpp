@@ -102,7 +102,7 @@ void transport::send(std::string f) {
     queued_ = std::move(f);
   else
     queued_.append(f);
-  if (!writing_) start_write();
+  if (!writing_ && batches_ == 0) start_write();
 }
 
 void transport::send_stream(std::string f, frame_kind kind, std::uint64_t id) {

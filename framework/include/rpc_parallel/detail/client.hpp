@@ -124,7 +124,7 @@ class client : public std::enable_shared_from_this<client> {
     std::optional<reply_handler> handler;
     std::optional<reply> early;
     std::optional<boost::asio::steady_timer> timer;  ///< At the call's deadline.
-    std::string timeout_text;                        ///< What the caller is told at the deadline.
+    std::int64_t allowed_ms = -1;  ///< The time it was given, when it has a deadline.
   };
   std::uint64_t send_call(call_frame frame, frame_kind kind,
                           clock::time_point deadline = no_deadline);
@@ -134,6 +134,8 @@ class client : public std::enable_shared_from_this<client> {
   /// (`what`, for its death report) ends there within that time.
   void watch_unheeded(std::uint64_t id, std::string what);
   std::string function_name(std::uint16_t function) const;
+  /// What the caller of `call` is told at its deadline.
+  std::string timeout_text(const pending_call& call) const;
   /// Whether `function` is a plain (not coroutine) rpc, which only the guardian can cancel.
   bool runs_plain(std::uint16_t function) const;
   boost::asio::awaitable<reply> await_reply(std::uint64_t id);
