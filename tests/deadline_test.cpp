@@ -209,6 +209,22 @@ BOOST_AUTO_TEST_CASE(a_cancellation_signal_cancels_the_call_and_its_caller_is_to
   });
 }
 
+BOOST_AUTO_TEST_CASE(a_pipe_dropped_mid_stream_stops_its_writer_and_both_ends_are_freed) {
+  tests::run([]() -> asio::awaitable<void> {
+    std::int64_t before = rp::for_testing::open_stream_ends();
+    auto conn = co_await spawn_stream_worker("dropped");
+    {
+      // Endless: one value a millisecond from a background writer; the caller stops reading.
+      auto reader = co_await conn.run(stream_worker::ticks, -1);
+      for (int i = 0; i < 5; ++i) BOOST_REQUIRE(co_await reader.next());
+    }
+    BOOST_TEST(co_await wait_until_equal(worker_streams{&conn}, 0) == 0);
+    BOOST_TEST(co_await wait_until_equal(own_streams{before}, 0) == 0);
+    worker_saw closed{&conn, "ticks writer closed"};  // named: g++ 12 rule (a)
+    BOOST_TEST(co_await wait_until_equal(closed, 1) == 1);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(a_pipe_past_its_deadline_fails_its_reader_and_both_ends_are_freed) {
   tests::run([]() -> asio::awaitable<void> {
     std::int64_t before = rp::for_testing::open_stream_ends();
