@@ -53,6 +53,17 @@ asio::awaitable<std::int64_t> wait_until_at_least(rp::connection<cancel_worker>&
   }
 }
 
+/// Races `call` against a timer of `after` (`||`, which cancels the loser): 0 if the call won,
+/// 1 if the timer did.
+asio::awaitable<std::size_t> winner_against_timer(asio::awaitable<std::int64_t> call,
+                                                  clock_type::duration after) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor, after);
+  auto wait = timer.async_wait(asio::use_awaitable);
+  auto first = co_await (std::move(call) || std::move(wait));
+  co_return first.index();
+}
+
 /// The error of `op`, which must fail; records how long it took.
 template <class T>
 asio::awaitable<rp::error> failure_of(asio::awaitable<rp::or_error<T>> op,
@@ -148,14 +159,9 @@ BOOST_AUTO_TEST_CASE(a_plain_function_polling_cancelled_stops_at_its_deadline) {
 
 BOOST_AUTO_TEST_CASE(a_call_that_loses_a_race_with_a_timer_is_cancelled_on_the_worker) {
   tests::run([]() -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
     auto conn = co_await spawn_cancel_worker("raced");
-    asio::steady_timer timer(co_await asio::this_coro::executor, 200ms);
-    auto call = conn.run(cancel_worker::sleep, 5000);
-    auto wait = timer.async_wait(asio::use_awaitable);
     auto start = clock_type::now();
-    auto first = co_await (std::move(call) || std::move(wait));
-    BOOST_TEST(first.index() == 1u);
+    BOOST_TEST(co_await winner_against_timer(conn.run(cancel_worker::sleep, 5000), 200ms) == 1u);
     BOOST_TEST((clock_type::now() - start < 1200ms));
     BOOST_TEST(co_await wait_until_at_least(conn, cancel_worker::observed, 1) == 1);
   });
@@ -163,13 +169,8 @@ BOOST_AUTO_TEST_CASE(a_call_that_loses_a_race_with_a_timer_is_cancelled_on_the_w
 
 BOOST_AUTO_TEST_CASE(a_busy_plain_function_sees_its_callers_cancellation_while_it_runs) {
   tests::run([]() -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
     auto conn = co_await spawn_cancel_worker("busy");
-    asio::steady_timer timer(co_await asio::this_coro::executor, 200ms);
-    auto call = conn.run(cancel_worker::spin, 10000);
-    auto wait = timer.async_wait(asio::use_awaitable);
-    auto first = co_await (std::move(call) || std::move(wait));
-    BOOST_TEST(first.index() == 1u);
+    BOOST_TEST(co_await winner_against_timer(conn.run(cancel_worker::spin, 10000), 200ms) == 1u);
     // The spin saw the cancellation (its cancel frame waits unread behind it) and stopped
     // instead of holding the worker for its 10 s.
     auto start = clock_type::now();

@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace rp = rpc_parallel;
 using tests::echo_worker;

@@ -7,7 +7,6 @@ namespace rpc_parallel::detail {
 namespace asio = boost::asio;
 
 asio::awaitable<void> wakeup::wait() {
-  timer_.expires_at(asio::steady_timer::time_point::max());
   boost::system::error_code ignored;
   co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }

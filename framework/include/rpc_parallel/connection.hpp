@@ -302,6 +302,9 @@ class connection {
   /// Waits until the connection is closed, by either side.
   boost::asio::awaitable<void> closed() { return client_->closed(); }
   bool is_closed() const noexcept { return client_->is_closed(); }
+  /// Empty while open; once closed, why, as calls in flight were told: a suffix such as
+  /// " (the worker closed the connection)" or ": <death report>".
+  const std::string& close_reason() const noexcept { return client_->close_reason(); }
   /// The worker at the other end.
   worker<W> peer() const { return worker<W>(client_->peer()); }
 

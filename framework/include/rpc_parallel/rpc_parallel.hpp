@@ -17,5 +17,6 @@
 #include "rpc_parallel/spawn.hpp"
 #include "rpc_parallel/stream.hpp"
 #include "rpc_parallel/worker.hpp"
+#include "rpc_parallel/worker_pool.hpp"
 #include "rpc_parallel/worker_process.hpp"
 #include "rpc_parallel/worker_type.hpp"

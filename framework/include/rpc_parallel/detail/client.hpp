@@ -106,6 +106,8 @@ class client : public std::enable_shared_from_this<client> {
   void close() noexcept;
   boost::asio::awaitable<void> closed();
   bool is_closed() const noexcept { return !transport_->is_open(); }
+  /// Empty while open; then what calls in flight were told, as a suffix (" (...)" or ": ...").
+  const std::string& close_reason() const noexcept { return close_reason_; }
   const worker_ref& peer() const noexcept { return worker_; }
   ~client();
 

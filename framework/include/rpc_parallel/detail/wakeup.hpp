@@ -9,9 +9,13 @@ namespace rpc_parallel::detail {
 
 /// Wakes the coroutines waiting on state of one executor: `wait` returns after the next
 /// `notify` (or spuriously), so waiters re-check their condition in a loop.
+/// A timer that never expires: `notify` cancels every wait pending on it. Its expiry is set
+/// once, here; setting it in `wait` would cancel the other waiters, which would then cancel it
+/// back as they wait again, and so on without end.
 class wakeup {
  public:
-  explicit wakeup(boost::asio::any_io_executor executor) : timer_(std::move(executor)) {}
+  explicit wakeup(boost::asio::any_io_executor executor)
+      : timer_(std::move(executor), boost::asio::steady_timer::time_point::max()) {}
   boost::asio::awaitable<void> wait();
   void notify() noexcept { timer_.cancel(); }
 

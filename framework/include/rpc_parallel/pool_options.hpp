@@ -1,0 +1,68 @@
+// How a supervised pool keeps its workers: how many, and how hard it tries to replace them.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace rpc_parallel {
+
+/// What `worker_pool<W>::start` takes besides the workers' spawn options. Build it inline:
+/// `pool_options().with_size(4).with_restart_intensity(5, 60s)`.
+struct pool_options {
+  pool_options() = default;
+
+  /// How many workers the pool keeps.
+  std::size_t size = 1;
+  /// Restart intensity (as an Erlang supervisor's): more than `max_restarts` deaths within
+  /// `restart_window` and the pool gives up. A worker that fails to start counts as a death.
+  std::size_t max_restarts = 5;
+  std::chrono::milliseconds restart_window{std::chrono::seconds(60)};
+  /// The wait before a replacement: `first_backoff`, doubled for each earlier death of the same
+  /// slot within the window, at most `max_backoff`.
+  std::chrono::milliseconds first_backoff{100};
+  std::chrono::milliseconds max_backoff{std::chrono::seconds(5)};
+  /// Recycling: a worker is retired and replaced at once (which is no death) after serving
+  /// this many calls (0: never)...
+  std::size_t recycle_after_calls = 0;
+  /// ...or after living this long (0: forever), plus or minus up to `recycle_jitter`, so that a
+  /// pool's workers do not all go at once. A retiring worker takes no new call and finishes
+  /// those it has first.
+  std::chrono::milliseconds recycle_after{0};
+  std::chrono::milliseconds recycle_jitter{0};
+
+  pool_options&& with_size(std::size_t n) && {
+    size = n;
+    return std::move(*this);
+  }
+  pool_options&& with_restart_intensity(std::size_t restarts, std::chrono::milliseconds window) && {
+    max_restarts = restarts;
+    restart_window = window;
+    return std::move(*this);
+  }
+  pool_options&& with_backoff(std::chrono::milliseconds first, std::chrono::milliseconds most) && {
+    first_backoff = first;
+    max_backoff = most;
+    return std::move(*this);
+  }
+  pool_options&& with_recycling_after_calls(std::size_t calls) && {
+    recycle_after_calls = calls;
+    return std::move(*this);
+  }
+  pool_options&& with_recycling_after(std::chrono::milliseconds lifetime,
+                                      std::chrono::milliseconds jitter) && {
+    recycle_after = lifetime;
+    recycle_jitter = jitter;
+    return std::move(*this);
+  }
+};
+
+/// One death in a pool: which slot, when, and its report (what the worker's spawn options'
+/// `on_failure` received, or why its connection closed, or why it failed to start).
+struct pool_death {
+  std::size_t slot = 0;
+  std::chrono::steady_clock::time_point when;
+  std::string report;
+};
+
+}  // namespace rpc_parallel
