@@ -11,6 +11,7 @@
 #include <ranges>
 #include <set>
 
+using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace rp = rpc_parallel;
 using namespace tests;
@@ -208,6 +209,37 @@ BOOST_AUTO_TEST_CASE(a_pool_serves_several_calls_and_drops_a_lost_worker) {
     auto again = co_await rp::map<with_pid>(pool, std::views::iota(0, 10));
     BOOST_TEST(again.size() == 10u);
   });
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_worker_is_worked_around_by_the_item_timeout_then_killed) {
+  tests::run([]() -> asio::awaitable<void> {
+    const std::int64_t items = 4000;
+    std::vector<int> seen(items, 0);
+    std::optional<pid_t> stopped;
+    std::uint64_t timed_out = 0;
+    auto count = [&seen, &stopped](std::uint64_t index, std::int64_t pid) {
+      ++seen[index];
+      // A quarter of the way in, one worker freezes with its batches in flight.
+      if (!stopped && index >= 1000) {
+        stopped = static_cast<pid_t>(pid);
+        ::kill(*stopped, SIGSTOP);
+      }
+    };
+    auto config = rp::map_config().with_local(4).with_item_timeout(200ms).with_on_progress(
+        [&timed_out](const rp::map_progress& p) { timed_out = p.timed_out; });
+    auto start = std::chrono::steady_clock::now();
+    co_await rp::map_unordered<tests::sleepy_pid>(std::move(config), std::views::iota(0, items),
+                                                  rp::unit{}, count);
+    auto took = std::chrono::steady_clock::now() - start;
+    BOOST_REQUIRE(stopped.has_value());
+    // Without the timeout the call would wait for the frozen worker for ever.
+    BOOST_TEST((took < 10s));
+    BOOST_TEST(std::count(seen.begin(), seen.end(), 1) == items);  // every item exactly once
+    BOOST_TEST(timed_out > 0u);
+    // Told to stop and deaf to it (kill_unheeded_after, 1 s by default with an item timeout).
+    BOOST_TEST(tests::wait_until_exited(*stopped, 5s));
+  });
+  BOOST_TEST(tests::zombie_children().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -89,7 +89,7 @@ client::client(worker_ref worker, const worker_type_entry* type, std::shared_ptr
     : worker_(std::move(worker)),
       type_(type),
       transport_(std::move(t)),
-      closed_(transport_->socket().get_executor()) {}
+      closed_(transport_->socket().get_executor(), asio::steady_timer::time_point::max()) {}
 
 client::~client() { transport_->close(); }
 
@@ -487,13 +487,25 @@ void client::fail_all(const std::string& why) {
 
 void client::close() noexcept {
   closing_ = true;
+  // A worker still running a call it was told to stop would not see the close either (it may
+  // be stopped): under kill_unheeded_after it is killed now rather than never.
+  if (!unheeded_.empty() && record_ && record_->kill && transport_->is_open()) {
+    record_->killed_because =
+        "it was still running a call it had been told to stop when its connection was closed "
+        "(spawn_options::kill_unheeded_after)";
+    try {
+      record_->kill();
+    } catch (...) {
+      // Gone already.
+    }
+  }
   transport_->close();
 }
 
 asio::awaitable<void> client::closed() {
   auto self = shared_from_this();
+  // The timer never expires (set once, in the constructor): fail_all cancels every waiter.
   while (!close_reason_.size()) {
-    closed_.expires_at(asio::steady_timer::time_point::max());
     boost::system::error_code ec;
     co_await closed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }

@@ -47,6 +47,7 @@ struct job {
         changed(std::move(executor)),
         workers_alive(settings.workers),
         worker_lost(settings.workers, false),
+        suspect(settings.workers, false),
         batch_items(settings.batch_size ? settings.batch_size : 1) {}
 
   map_hooks hooks;
@@ -62,6 +63,7 @@ struct job {
   std::uint64_t next_to_deliver = 0;
   std::size_t workers_alive;
   std::vector<bool> worker_lost;
+  std::vector<bool> suspect;  // its batch timed out: no more work until it answers a probe
   std::size_t lanes_running = 0;
   bool stopping = false;
   std::optional<rpc_parallel::error> failure;
@@ -116,6 +118,7 @@ void draw_progress_bar(const map_progress& p, bool last) {
     line += "  ETA " + std::to_string(static_cast<long long>(std::ceil(eta))) + "s";
   }
   if (p.retried) line += "  retried " + std::to_string(p.retried);
+  if (p.timed_out) line += "  timed out " + std::to_string(p.timed_out);
   line += "   ";
   if (last) line += "\n";
   std::fputs(line.c_str(), stdout);
@@ -206,29 +209,65 @@ void deliver(job& j, std::uint64_t first, std::uint32_t count, std::string reply
   }
 }
 
-void worker_lost(job& j, std::size_t worker, batch b, const rpc_parallel::error& why) {
+void mark_lost(job& j, std::size_t worker, const rpc_parallel::error& why) {
   if (!j.worker_lost[worker]) {
     j.worker_lost[worker] = true;
     --j.workers_alive;
   }
-  if (++b.attempts > j.settings.retries) {
-    j.fail({error_kind::disconnected,
-            "items " + std::to_string(b.first) + " to " + std::to_string(b.first + b.count - 1) +
-                " were lost with " + std::to_string(b.attempts) + " workers (retries: " +
-                std::to_string(j.settings.retries) + "); last: " + why.message});
-    return;
-  }
-  j.progress.retried += b.count;
-  j.lost.push_back(std::move(b));
   if (j.workers_alive == 0)
     j.fail({error_kind::disconnected,
             "every worker was lost before the work was done; last: " + why.message});
   j.changed.notify();
 }
 
+// Batch `b` failed on a worker (`why`): it runs again elsewhere, unless its items have been
+// tried on more workers than `retries` allows.
+void run_again(job& j, batch b, const rpc_parallel::error& why) {
+  if (++b.attempts > j.settings.retries) {
+    j.fail({why.kind, "items " + std::to_string(b.first) + " to " +
+                          std::to_string(b.first + b.count - 1) + " failed on " +
+                          std::to_string(b.attempts) + " workers (retries: " +
+                          std::to_string(j.settings.retries) + "); last: " + why.message});
+    return;
+  }
+  (why.kind == error_kind::timed_out ? j.progress.timed_out : j.progress.retried) += b.count;
+  j.lost.push_back(std::move(b));
+  j.changed.notify();
+}
+
+call_options deadline_for(const job& j, std::uint32_t items) {
+  if (j.settings.item_timeout.count() <= 0) return {};
+  return call_options().with_timeout(j.settings.item_timeout * std::max<std::uint32_t>(items, 1));
+}
+
+// A suspect worker gets an empty batch under the item timeout until it answers (true) or is
+// lost (false). It answers once it has stopped the batch it was told to stop.
+asio::awaitable<bool> probe(job& j, std::size_t worker) {
+  while (!j.stopping) {
+    try {
+      co_await j.hooks.run(worker, {}, deadline_for(j, 1));
+      j.suspect[worker] = false;
+      co_return true;
+    } catch (...) {
+      rpc_parallel::error e = current_exception_error();
+      if (e.kind == error_kind::timed_out) continue;
+      if (e.kind == error_kind::disconnected)
+        mark_lost(j, worker, e);
+      else
+        j.fail(e);
+      co_return false;
+    }
+  }
+  co_return false;
+}
+
 asio::awaitable<void> lane(std::shared_ptr<job> shared, std::size_t worker) {
   job& j = *shared;
-  while (!j.worker_lost[worker]) {
+  while (!j.worker_lost[worker] && !j.stopping) {
+    if (j.suspect[worker]) {
+      if (!co_await probe(j, worker)) break;
+      continue;
+    }
     std::optional<batch> next = co_await take(j);
     if (!next) break;
     batch b = std::move(*next);
@@ -239,7 +278,7 @@ asio::awaitable<void> lane(std::shared_ptr<job> shared, std::size_t worker) {
     std::optional<rpc_parallel::error> lost;
     try {
       std::string payload = b.payload;  // kept for a retry elsewhere
-      reply = co_await j.hooks.run(worker, std::move(payload));
+      reply = co_await j.hooks.run(worker, std::move(payload), deadline_for(j, b.count));
     } catch (...) {
       lost = current_exception_error();
     }
@@ -247,10 +286,17 @@ asio::awaitable<void> lane(std::shared_ptr<job> shared, std::size_t worker) {
     j.progress.in_flight -= b.count;
     if (j.stopping) break;
     if (lost) {
-      if (lost->kind == error_kind::disconnected)
-        worker_lost(j, worker, std::move(b), *lost);
-      else
-        j.fail(*lost);
+      if (lost->kind == error_kind::disconnected) {
+        run_again(j, std::move(b), *lost);  // first: a failure names the items
+        mark_lost(j, worker, *lost);
+        break;
+      }
+      if (lost->kind == error_kind::timed_out && j.settings.item_timeout.count() > 0) {
+        j.suspect[worker] = true;
+        run_again(j, std::move(b), *lost);
+        continue;
+      }
+      j.fail(*lost);
       break;
     }
     if (reply->empty() || static_cast<batch_status>((*reply)[0]) != batch_status::ok) {

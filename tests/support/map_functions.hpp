@@ -121,6 +121,17 @@ struct slow_size {
   }
 };
 
+/// Sleeps 1 ms, then returns the worker's pid (a job of many short items).
+struct sleepy_pid {
+  static constexpr std::string_view name = "sleepy_pid";
+  using input = std::int64_t;
+  using output = std::int64_t;
+  static output map(input) {
+    ::usleep(1000);
+    return static_cast<std::int64_t>(::getpid());
+  }
+};
+
 template <class App>
 void register_map_functions(App& app) {
   using rpc_parallel::map_worker;
@@ -133,7 +144,8 @@ void register_map_functions(App& app) {
       .template add_worker<map_worker<sum>>()
       .template add_worker<map_worker<concat>>()
       .template add_worker<map_worker<where_mapped>>()
-      .template add_worker<map_worker<slow_size>>();
+      .template add_worker<map_worker<slow_size>>()
+      .template add_worker<map_worker<sleepy_pid>>();
 }
 
 }  // namespace tests

@@ -11,6 +11,7 @@
 // Register each with `app.add_worker<rpc_parallel::map_worker<F>>()`.
 #pragma once
 
+#include "rpc_parallel/cancellation.hpp"
 #include "rpc_parallel/connection.hpp"
 #include "rpc_parallel/detail/catch_error.hpp"
 #include "rpc_parallel/detail/map_scheduler.hpp"
@@ -49,7 +50,12 @@ class map_config {
   std::vector<remote_workers> remote;  ///< Workers on other hosts.
   std::uint32_t batch_size = 0;        ///< Items per message; 0: adapted to keep workers busy.
   std::size_t batches_in_flight = 2;   ///< Per worker, so round trips never idle it.
-  int retries = 2;  ///< How often an item is run again after its worker was lost.
+  int retries = 2;  ///< How often an item is run again after its worker was lost or timed out.
+  /// How long one item may take (0: no limit). A batch of n items passing n times this is
+  /// given up, its worker is told to stop, and the batch runs again on another worker; the slow
+  /// worker gets no more work until it answers again. Unless `worker_options` say otherwise, a
+  /// worker that has not stopped 1 s after it was told to is killed.
+  std::chrono::milliseconds item_timeout{0};
   /// Called as results come in (at most every 100 ms, and once at the end).
   std::function<void(const map_progress&)> on_progress;
   /// Draws a progress bar with rate and ETA on stdout, only when stdout is a terminal.
@@ -82,6 +88,10 @@ class map_config {
   }
   map_config&& with_retries(int v) && {
     retries = v;
+    return std::move(*this);
+  }
+  map_config&& with_item_timeout(std::chrono::milliseconds v) && {
+    item_timeout = v;
     return std::move(*this);
   }
   map_config&& with_on_progress(std::function<void(const map_progress&)> v) && {
@@ -146,20 +156,30 @@ struct map_worker {
       return F::map(x);
   }
 
+  // Every this many items, a batch looks whether its call was given up (a deadline, the
+  // scheduler's item timeout): a clock read per item would cost as much as a small item.
+  static constexpr std::uint32_t items_between_checks = 64;
+
   static std::string run(state& s, std::string_view inputs) {
     std::string reply(1, static_cast<char>(detail::batch_status::ok));
+    if (inputs.empty()) return reply;  // a probe: is the worker answering?
     reply.reserve(1 + inputs.size());  // outputs are often about as large as inputs
     detail::unpacker<typename F::input> in(inputs);
     std::uint32_t offset = 0;
+    auto given_up = [&offset] {
+      return offset % items_between_checks == 0 && rpc_parallel::cancelled();
+    };
     try {
       if constexpr (reduce_function<F>) {
         typename F::accum total = call(s, in.next());
-        for (++offset; !in.empty(); ++offset)
+        for (++offset; !in.empty() && !given_up(); ++offset)
           total = F::combine(std::move(total), call(s, in.next()));
         detail::encode(total, reply);
       } else {
-        for (; !in.empty(); ++offset) detail::pack(call(s, in.next()), reply);
+        for (; !in.empty() && !given_up(); ++offset) detail::pack(call(s, in.next()), reply);
       }
+      if (!in.empty())  // given up half-way: never a partial answer
+        throw rpc_error({error_kind::cancelled, "its batch was given up (cancelled or late)"});
     } catch (...) {
       reply.assign(1, static_cast<char>(detail::batch_status::item_failed));
       reply.append(reinterpret_cast<const char*>(&offset), sizeof offset);
@@ -473,6 +493,9 @@ boost::asio::awaitable<std::vector<connection<map_worker<F>>>> spawn_map_workers
     spawn_options options = config.worker_options;
     options.name = std::string(F::name) + "-" + std::to_string(index);
     options.how = places[index];
+    // A worker that ignores a timed-out batch (stopped, stuck in a system call) is killed.
+    if (config.item_timeout.count() > 0 && options.kill_unheeded_after.count() == 0)
+      options.kill_unheeded_after = std::chrono::seconds(1);
     starting.push_back(try_spawn<map_worker<F>>(shutdown_on::connection_closed, std::move(options),
                                                 std::make_pair(param, index)));
   }
@@ -514,9 +537,10 @@ boost::asio::awaitable<void> run_map(
       pack(static_cast<typename F::input>(*it), payload);
     return n;
   };
-  hooks.run = [&workers](std::size_t w,
-                         std::string payload) -> boost::asio::awaitable<std::string> {
-    std::string reply = co_await workers[w]->run(map_worker<F>::run_batch, std::move(payload));
+  hooks.run = [&workers](std::size_t w, std::string payload,
+                         call_options options) -> boost::asio::awaitable<std::string> {
+    std::string reply =
+        co_await workers[w]->run(map_worker<F>::run_batch, std::move(payload), options);
     co_return reply;
   };
   hooks.deliver = std::move(deliver);
@@ -530,6 +554,7 @@ boost::asio::awaitable<void> run_map(
   settings.batches_in_flight = config.batches_in_flight;
   settings.batch_size = config.batch_size;
   settings.retries = config.retries;
+  settings.item_timeout = config.item_timeout;
   settings.ordered = ordered;
   if constexpr (std::ranges::sized_range<Range>) settings.total = std::ranges::size(inputs);
   settings.on_progress = config.on_progress;

@@ -2,9 +2,12 @@
 // every worker, retried elsewhere when a worker is lost, and delivered in order when asked.
 #pragma once
 
+#include "rpc_parallel/call_options.hpp"
 #include "rpc_parallel/map_progress.hpp"
 
 #include <boost/asio/awaitable.hpp>
+
+#include <chrono>
 
 #include <cstddef>
 #include <cstdint>
@@ -23,9 +26,11 @@ struct map_hooks {
   /// returns how many; 0 once the input is exhausted.
   std::function<std::uint32_t(std::uint32_t max_items, std::size_t max_bytes, std::string& payload)>
       pull;
-  /// Runs a batch on worker `worker` and returns its reply. Throws `rpc_error`: `disconnected`
-  /// when the worker is lost.
-  std::function<boost::asio::awaitable<std::string>(std::size_t worker, std::string payload)> run;
+  /// Runs a batch on worker `worker` under `options` and returns its reply. Throws `rpc_error`:
+  /// `disconnected` when the worker is lost, `timed_out` past the options' deadline.
+  std::function<boost::asio::awaitable<std::string>(std::size_t worker, std::string payload,
+                                                    call_options options)>
+      run;
   /// Takes the outputs of items [first, first + count) (the reply after its status byte).
   /// Returns false to stop the job early (the caller has what it wants).
   std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver;
@@ -35,11 +40,12 @@ struct map_hooks {
 
 struct map_job_settings {
   std::size_t workers = 0;
-  std::size_t batches_in_flight = 2;   ///< Per worker.
-  std::uint32_t batch_size = 0;        ///< 0: adaptive.
-  int retries = 2;                     ///< Per item, when its worker is lost.
-  bool ordered = false;                ///< Deliver batches in input order.
-  std::optional<std::uint64_t> total;  ///< Number of inputs, when known (for the ETA).
+  std::size_t batches_in_flight = 2;  ///< Per worker.
+  std::uint32_t batch_size = 0;       ///< 0: adaptive.
+  int retries = 2;                    ///< Per item, when its worker is lost or it times out.
+  std::chrono::milliseconds item_timeout{0};  ///< A batch of n items may take n times this.
+  bool ordered = false;                       ///< Deliver batches in input order.
+  std::optional<std::uint64_t> total;         ///< Number of inputs, when known (for the ETA).
   std::function<void(const map_progress&)> on_progress;
   bool progress_bar = false;  ///< Draw one on stdout (the caller checked it is a terminal).
 };
