@@ -242,4 +242,20 @@ BOOST_AUTO_TEST_CASE(a_stopped_worker_is_worked_around_by_the_item_timeout_then_
   BOOST_TEST(tests::zombie_children().empty());
 }
 
+BOOST_AUTO_TEST_CASE(an_item_that_kills_its_workers_is_named_with_their_death_reports) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto config = rp::map_config().with_local(4).with_worker_options(
+        rp::spawn_options().with_on_failure([](const rp::error&) {}));
+    auto result = co_await rp::try_map<tests::crashes_on_537>(
+        std::move(config), std::views::iota(0, 2000), rp::unit{});
+    BOOST_REQUIRE(result.has_error());
+    const std::string& text = result.error().message;
+    // Its batch was split after each death, until it was alone: retries (2) + 1 deaths.
+    BOOST_TEST(text.find("item 537 failed on 3 workers (retries: 2)") != std::string::npos, text);
+    BOOST_TEST(text.find("3. ") != std::string::npos, text);
+    BOOST_TEST(text.find("SIGSEGV") != std::string::npos, text);
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

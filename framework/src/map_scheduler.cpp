@@ -19,6 +19,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace rpc_parallel::detail {
@@ -33,12 +36,23 @@ constexpr std::uint32_t max_batch_items = 1 << 16;
 // short enough to balance load and to show results early.
 constexpr double target_batch_seconds = 0.002;
 
+// A batch that failed on a worker (it died, or timed out) runs again in at most this many
+// pieces, and each piece that fails again is split again: an item that kills every worker it
+// meets ends up alone after two deaths in a batch of up to 64 * 64 items, so the error names it.
+constexpr std::uint32_t pieces_after_failure = 64;
+
 struct batch {
   std::uint64_t first = 0;
   std::uint32_t count = 0;
   std::string payload;
   int attempts = 0;
+  std::vector<std::string> failures;  ///< Why each attempt failed.
 };
+
+std::string items_text(const batch& b) {
+  if (b.count == 1) return "item " + std::to_string(b.first);
+  return "items " + std::to_string(b.first) + " to " + std::to_string(b.first + b.count - 1);
+}
 
 struct job {
   job(map_hooks h, map_job_settings s, asio::any_io_executor executor)
@@ -48,6 +62,8 @@ struct job {
         workers_alive(settings.workers),
         worker_lost(settings.workers, false),
         suspect(settings.workers, false),
+        running_on(settings.workers),
+        blamed(settings.workers),
         batch_items(settings.batch_size ? settings.batch_size : 1) {}
 
   map_hooks hooks;
@@ -64,6 +80,11 @@ struct job {
   std::size_t workers_alive;
   std::vector<bool> worker_lost;
   std::vector<bool> suspect;  // its batch timed out: no more work until it answers a probe
+  // A worker runs its batches one at a time, in the order sent: when it dies, the oldest of
+  // those in flight is the one it was running, and the others had not started.
+  std::uint64_t next_sent = 0;
+  std::vector<std::set<std::uint64_t>> running_on;   // per worker: batches in flight
+  std::vector<std::optional<std::uint64_t>> blamed;  // per worker: the one it died running
   std::size_t lanes_running = 0;
   bool stopping = false;
   std::optional<rpc_parallel::error> failure;
@@ -214,24 +235,64 @@ void mark_lost(job& j, std::size_t worker, const rpc_parallel::error& why) {
     j.worker_lost[worker] = true;
     --j.workers_alive;
   }
-  if (j.workers_alive == 0)
-    j.fail({error_kind::disconnected,
-            "every worker was lost before the work was done; last: " + why.message});
+  if (j.workers_alive == 0) {
+    std::string text = "every worker was lost before the work was done; last: " + why.message;
+    // The batch that met the most of them is the likeliest culprit: name it.
+    const batch* worst = nullptr;
+    for (const batch& b : j.lost)
+      if (!worst || b.attempts > worst->attempts) worst = &b;
+    if (worst && worst->attempts > 1)
+      text += "; " + items_text(*worst) + " had failed on " + std::to_string(worst->attempts) +
+              " of them";
+    j.fail({error_kind::disconnected, std::move(text)});
+  }
   j.changed.notify();
 }
 
-// Batch `b` failed on a worker (`why`): it runs again elsewhere, unless its items have been
-// tried on more workers than `retries` allows.
-void run_again(job& j, batch b, const rpc_parallel::error& why) {
+// `b` in up to pieces_after_failure batches of consecutive items, each with its history.
+std::vector<batch> split(const job& j, batch b) {
+  std::vector<batch> pieces;
+  std::vector<std::size_t> ends;
+  try {
+    if (b.count > 1 && j.hooks.item_ends) ends = j.hooks.item_ends(b.payload);
+  } catch (...) {
+    ends.clear();  // our own payload cannot be malformed; if it were, keep it whole
+  }
+  if (ends.size() != b.count) {
+    pieces.push_back(std::move(b));
+    return pieces;
+  }
+  std::uint32_t per = (b.count + pieces_after_failure - 1) / pieces_after_failure;
+  for (std::uint32_t from = 0; from < b.count; from += per) {
+    std::uint32_t to = std::min(b.count, from + per);
+    std::size_t begin = from == 0 ? 0 : ends[from - 1];
+    pieces.push_back({b.first + from, to - from, b.payload.substr(begin, ends[to - 1] - begin),
+                      b.attempts, b.failures});
+  }
+  return pieces;
+}
+
+// Batch `b` failed on a worker (`why`): it runs again elsewhere, split, unless its items have
+// been tried on more workers than `retries` allows; the error then lists every failure. A
+// batch that had not started on a worker that died (`ran` false) just runs again.
+void run_again(job& j, batch b, const rpc_parallel::error& why, bool ran = true) {
+  if (!ran) {
+    j.progress.retried += b.count;
+    j.lost.push_back(std::move(b));
+    j.changed.notify();
+    return;
+  }
+  b.failures.push_back(why.message);
   if (++b.attempts > j.settings.retries) {
-    j.fail({why.kind, "items " + std::to_string(b.first) + " to " +
-                          std::to_string(b.first + b.count - 1) + " failed on " +
-                          std::to_string(b.attempts) + " workers (retries: " +
-                          std::to_string(j.settings.retries) + "); last: " + why.message});
+    std::string text = items_text(b) + " failed on " + std::to_string(b.attempts) +
+                       " workers (retries: " + std::to_string(j.settings.retries) + "):";
+    for (std::size_t i = 0; i < b.failures.size(); ++i)
+      text += "\n  " + std::to_string(i + 1) + ". " + b.failures[i];
+    j.fail({why.kind, std::move(text)});
     return;
   }
   (why.kind == error_kind::timed_out ? j.progress.timed_out : j.progress.retried) += b.count;
-  j.lost.push_back(std::move(b));
+  for (batch& piece : split(j, std::move(b))) j.lost.push_back(std::move(piece));
   j.changed.notify();
 }
 
@@ -276,18 +337,24 @@ asio::awaitable<void> lane(std::shared_ptr<job> shared, std::size_t worker) {
     auto sent = clock::now();
     std::optional<std::string> reply;
     std::optional<rpc_parallel::error> lost;
+    std::uint64_t sent_as = j.next_sent++;
+    j.running_on[worker].insert(sent_as);
     try {
       std::string payload = b.payload;  // kept for a retry elsewhere
       reply = co_await j.hooks.run(worker, std::move(payload), deadline_for(j, b.count));
     } catch (...) {
       lost = current_exception_error();
     }
+    if (lost && lost->kind == error_kind::disconnected && !j.blamed[worker])
+      j.blamed[worker] = *j.running_on[worker].begin();
+    j.running_on[worker].erase(sent_as);
     --j.batches_in_flight;
     j.progress.in_flight -= b.count;
     if (j.stopping) break;
     if (lost) {
       if (lost->kind == error_kind::disconnected) {
-        run_again(j, std::move(b), *lost);  // first: a failure names the items
+        bool ran = j.blamed[worker] == sent_as;
+        run_again(j, std::move(b), *lost, ran);  // first: a failure names the items
         mark_lost(j, worker, *lost);
         break;
       }

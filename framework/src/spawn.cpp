@@ -253,8 +253,6 @@ asio::awaitable<master_server::registered> start_and_init(
   co_return start.registered;
 }
 
-void print_failure(const error& e) { std::cerr << "[rpc_parallel] " << e.message << std::endl; }
-
 std::function<void(error)> failure_handler(const spawn_options& options) {
   if (options.on_failure) return options.on_failure;
   return print_failure;
@@ -300,6 +298,8 @@ asio::awaitable<started_process> start_process(node& self, const spawn_request& 
 }
 
 }  // namespace
+
+void print_failure(const error& e) { std::cerr << "[rpc_parallel] " << e.message << std::endl; }
 
 asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> request) {
   const spawn_request& r = *request;

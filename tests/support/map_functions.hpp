@@ -121,6 +121,17 @@ struct slow_size {
   }
 };
 
+/// Crashes its worker (SIGSEGV) on 537: a poison item.
+struct crashes_on_537 {
+  static constexpr std::string_view name = "crashes_on_537";
+  using input = std::int64_t;
+  using output = std::int64_t;
+  static output map(input x) {
+    if (x == 537) ::raise(SIGSEGV);
+    return x;
+  }
+};
+
 /// Sleeps 1 ms, then returns the worker's pid (a job of many short items).
 struct sleepy_pid {
   static constexpr std::string_view name = "sleepy_pid";
@@ -145,7 +156,8 @@ void register_map_functions(App& app) {
       .template add_worker<map_worker<concat>>()
       .template add_worker<map_worker<where_mapped>>()
       .template add_worker<map_worker<slow_size>>()
-      .template add_worker<map_worker<sleepy_pid>>();
+      .template add_worker<map_worker<sleepy_pid>>()
+      .template add_worker<map_worker<crashes_on_537>>();
 }
 
 }  // namespace tests

@@ -544,6 +544,9 @@ boost::asio::awaitable<void> run_map(
     co_return reply;
   };
   hooks.deliver = std::move(deliver);
+  hooks.item_ends = [](std::string_view payload) {
+    return packed_ends<typename F::input>(payload);
+  };
   // A pool of its own ends its calls in flight at once; a kept pool lets them finish (a batch).
   hooks.stop = [&workers, owned] {
     if (owned)

@@ -188,7 +188,10 @@ class worker_pool {
     o.on_failure = [weak = std::weak_ptr<state>(s), slot,
                     theirs = std::move(o.on_failure)](const rpc_parallel::error& e) {
       if (auto alive = weak.lock()) alive->members[slot].report = e.message;
-      if (theirs) theirs(e);
+      if (theirs)
+        theirs(e);
+      else
+        detail::print_failure(e);  // as any spawn does by default
     };
     return recipe;
   }

@@ -14,6 +14,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace rpc_parallel::detail {
 
@@ -34,6 +36,8 @@ struct map_hooks {
   /// Takes the outputs of items [first, first + count) (the reply after its status byte).
   /// Returns false to stop the job early (the caller has what it wants).
   std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver;
+  /// Where each packed input of a batch's payload ends (packed_ends), to split a batch.
+  std::function<std::vector<std::size_t>(std::string_view payload)> item_ends;
   /// Ends every worker's calls at once (closes their connections), so nothing outlives the job.
   std::function<void()> stop;
 };

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rpc_parallel::detail {
 
@@ -63,5 +64,26 @@ class unpacker {
  private:
   std::string_view bytes_;
 };
+
+/// Where each of the packed values in `bytes` ends (the offset past its last byte), found
+/// without decoding them: to split a batch. Throws `rpc_error` (failed) on a truncated buffer.
+template <class T>
+std::vector<std::size_t> packed_ends(std::string_view bytes) {
+  std::vector<std::size_t> ends;
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    std::size_t size = sizeof(T);
+    if constexpr (!is_raw_v<T>) {
+      std::uint32_t encoded = 0;
+      if (bytes.size() - at < 4) throw_malformed("packed values", "truncated");
+      std::memcpy(&encoded, bytes.data() + at, 4);
+      size = 4 + std::size_t(encoded);
+    }
+    if (bytes.size() - at < size) throw_malformed("packed values", "truncated");
+    at += size;
+    ends.push_back(at);
+  }
+  return ends;
+}
 
 }  // namespace rpc_parallel::detail

@@ -53,4 +53,8 @@ boost::asio::awaitable<worker_ref> serve_worker(const worker_type_entry& type,
 /// Asks the worker to exit (a served one: to stop) and waits until it has closed the connection.
 boost::asio::awaitable<void> shutdown_worker(worker_ref worker);
 
+/// What a spawn does with a worker's failure when its options set no `on_failure`: prints it
+/// to stderr.
+void print_failure(const rpc_parallel::error& e);
+
 }  // namespace rpc_parallel::detail
