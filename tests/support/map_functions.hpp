@@ -43,11 +43,15 @@ struct where_mapped {
   }
 };
 
-/// Throws on item 537.
-struct fails_on_537 {
-  static constexpr std::string_view name = "fails_on_537";
+/// The types of the integer map functions below.
+struct int_to_int {
   using input = std::int64_t;
   using output = std::int64_t;
+};
+
+/// Throws on item 537.
+struct fails_on_537 : int_to_int {
+  static constexpr std::string_view name = "fails_on_537";
   static output map(input x) {
     if (x == 537) throw std::runtime_error("537 is not welcome");
     return x;
@@ -55,10 +59,8 @@ struct fails_on_537 {
 };
 
 /// Every worker that maps anything dies at once.
-struct dies {
+struct dies : int_to_int {
   static constexpr std::string_view name = "dies";
-  using input = std::int64_t;
-  using output = std::int64_t;
   static output map(input) {
     ::raise(SIGKILL);
     return 0;
@@ -122,10 +124,8 @@ struct slow_size {
 };
 
 /// Crashes its worker (SIGSEGV) on 537: a poison item.
-struct crashes_on_537 {
+struct crashes_on_537 : int_to_int {
   static constexpr std::string_view name = "crashes_on_537";
-  using input = std::int64_t;
-  using output = std::int64_t;
   static output map(input x) {
     if (x == 537) ::raise(SIGSEGV);
     return x;
@@ -133,10 +133,8 @@ struct crashes_on_537 {
 };
 
 /// Sleeps 1 ms, then returns the worker's pid (a job of many short items).
-struct sleepy_pid {
+struct sleepy_pid : int_to_int {
   static constexpr std::string_view name = "sleepy_pid";
-  using input = std::int64_t;
-  using output = std::int64_t;
   static output map(input) {
     ::usleep(1000);
     return static_cast<std::int64_t>(::getpid());
