@@ -31,12 +31,10 @@ busy_call::scope::~scope() {
   busy_.context_ = nullptr;
 }
 
-bool busy_call::cancel(const cancel_request& request) noexcept {
+void busy_call::cancel(const cancel_request& request) noexcept {
   std::lock_guard lock(mutex_);
-  if (!context_ || request.connection != running_.connection || request.call != running_.call)
-    return false;
-  context_->cancelled.store(true, std::memory_order_relaxed);
-  return true;
+  if (context_ && request.connection == running_.connection && request.call == running_.call)
+    context_->cancelled.store(true, std::memory_order_relaxed);
 }
 
 }  // namespace rpc_parallel::detail

@@ -296,12 +296,20 @@ void client::watch_unheeded(std::uint64_t id, std::string what) {
   timer.async_wait(
       [weak = weak_from_this(), what = std::move(what), grace](boost::system::error_code ec) {
         auto self = weak.lock();
-        if (ec || !self || !self->transport_->is_open()) return;
-        self->record_->killed_because =
-            what + " and was still running " + std::to_string(grace.count()) +
-            " ms after it was told to stop (spawn_options::kill_unheeded_after)";
-        self->record_->kill();
+        if (ec || !self) return;
+        self->kill_unheeded(what + " and was still running " + std::to_string(grace.count()) +
+                            " ms after it was told to stop (spawn_options::kill_unheeded_after)");
       });
+}
+
+void client::kill_unheeded(std::string why) noexcept {
+  if (!transport_->is_open()) return;  // it ended already: nothing to kill, no report to change
+  record_->killed_because = std::move(why);
+  try {
+    record_->kill();
+  } catch (...) {
+    // Gone already.
+  }
 }
 
 std::string client::timeout_text(const pending_call& call) const {
@@ -489,16 +497,10 @@ void client::close() noexcept {
   closing_ = true;
   // A worker still running a call it was told to stop would not see the close either (it may
   // be stopped): under kill_unheeded_after it is killed now rather than never.
-  if (!unheeded_.empty() && record_ && record_->kill && transport_->is_open()) {
-    record_->killed_because =
+  if (!unheeded_.empty())
+    kill_unheeded(
         "it was still running a call it had been told to stop when its connection was closed "
-        "(spawn_options::kill_unheeded_after)";
-    try {
-      record_->kill();
-    } catch (...) {
-      // Gone already.
-    }
-  }
+        "(spawn_options::kill_unheeded_after)");
   transport_->close();
 }
 

@@ -38,9 +38,9 @@ class busy_call {
     busy_call& busy_;
   };
 
-  /// On the guardian thread: marks call `call` of connection `connection` cancelled if it is the
-  /// one running; false otherwise (it has ended, or not started: its cancel frame will do).
-  bool cancel(const cancel_request& request) noexcept;
+  /// On the guardian thread: marks the requested call cancelled if it is the one running;
+  /// otherwise does nothing (it has ended, or not started: its cancel frame will do).
+  void cancel(const cancel_request& request) noexcept;
 
  private:
   std::mutex mutex_;

@@ -135,6 +135,8 @@ class client : public std::enable_shared_from_this<client> {
   /// Under spawn_options::kill_unheeded_after, kills the worker unless given-up call `id`
   /// (`what`, for its death report) ends there within that time.
   void watch_unheeded(std::uint64_t id, std::string what);
+  /// Kills the worker (watch_unheeded found it set), `why` going into its death report.
+  void kill_unheeded(std::string why) noexcept;
   std::string function_name(std::uint16_t function) const;
   /// What the caller of `call` is told at its deadline.
   std::string timeout_text(const pending_call& call) const;

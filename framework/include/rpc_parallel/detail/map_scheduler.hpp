@@ -8,7 +8,6 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>

@@ -8,10 +8,10 @@
 namespace rpc_parallel::detail {
 
 /// Wakes the coroutines waiting on state of one executor: `wait` returns after the next
-/// `notify` (or spuriously), so waiters re-check their condition in a loop.
-/// A timer that never expires: `notify` cancels every wait pending on it. Its expiry is set
-/// once, here; setting it in `wait` would cancel the other waiters, which would then cancel it
-/// back as they wait again, and so on without end.
+/// `notify` (or spuriously), so waiters re-check their condition in a loop. It is a timer that
+/// never expires, and `notify` cancels every wait pending on it. The expiry is set once, here:
+/// setting it in `wait` would cancel the other waiters, which would cancel it back as they wait
+/// again, and so on without end.
 class wakeup {
  public:
   explicit wakeup(boost::asio::any_io_executor executor)
