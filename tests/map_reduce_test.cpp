@@ -1,4 +1,5 @@
-// Map-reduce: the five operations, per-worker init, early stop, faults, progress.
+// Map-reduce: the five operations, per-worker init, early stop, a throwing item, progress.
+// Lost, stopped, slow and poisonous workers: map_faults_test.
 #include "rpc_parallel/map_reduce.hpp"
 
 #include "support/test_app.hpp"
@@ -7,7 +8,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
-#include <csignal>
 #include <ranges>
 #include <set>
 
@@ -135,42 +135,6 @@ BOOST_AUTO_TEST_CASE(a_throwing_item_fails_the_call_naming_its_index) {
   });
 }
 
-BOOST_AUTO_TEST_CASE(a_worker_killed_halfway_has_its_items_retried_elsewhere) {
-  tests::run([]() -> asio::awaitable<void> {
-    std::vector<int> seen(10000, 0);
-    bool killed = false;
-    bool values_match = true;
-    auto record = [&](std::uint64_t index, std::pair<std::int64_t, std::int64_t> value) {
-      values_match = values_match && value.first == static_cast<std::int64_t>(index);
-      ++seen.at(index);
-      if (!killed && index >= 5000) {
-        killed = true;
-        ::kill(static_cast<pid_t>(value.second), SIGKILL);
-      }
-    };
-    auto config = rp::map_config().with_local(4).with_batch_size(50);
-    co_await rp::map_unordered<with_pid>(std::move(config), std::views::iota(0, 10000), rp::unit{},
-                                         record);
-    BOOST_TEST(killed);
-    BOOST_TEST(values_match);
-    BOOST_TEST(std::ranges::all_of(seen, [](int n) { return n == 1; }));
-  });
-}
-
-BOOST_AUTO_TEST_CASE(losing_every_worker_fails_with_disconnected) {
-  tests::run([]() -> asio::awaitable<void> {
-    std::optional<rp::rpc_error> failure;
-    try {
-      (void)co_await rp::map<dies>(two_workers(), std::views::iota(0, 100), rp::unit{});
-    } catch (const rp::rpc_error& e) {
-      failure = e;
-    }
-    BOOST_REQUIRE(failure.has_value());
-    BOOST_TEST((failure->kind() == rp::error_kind::disconnected));
-    BOOST_TEST(std::string(failure->what()).find("lost") != std::string::npos);
-  });
-}
-
 BOOST_AUTO_TEST_CASE(progress_reports_reach_the_total) {
   tests::run([]() -> asio::awaitable<void> {
     rp::map_progress last;
@@ -186,76 +150,6 @@ BOOST_AUTO_TEST_CASE(progress_reports_reach_the_total) {
     BOOST_TEST(last.in_flight == 0u);
     BOOST_TEST(last.workers == 2u);
   });
-}
-
-BOOST_AUTO_TEST_CASE(a_pool_serves_several_calls_and_drops_a_lost_worker) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto pool = co_await rp::map_pool<with_pid>::start(rp::map_config().with_local(3), rp::unit{});
-    BOOST_TEST(pool.size() == 3u);
-    auto first = co_await rp::map<with_pid>(pool, std::views::iota(0, 3000));
-    std::set<std::int64_t> pids;
-    for (const auto& [x, pid] : first) pids.insert(pid);
-    BOOST_TEST(first.size() == 3000u);
-    BOOST_TEST(pids.size() <= 3u);
-    // Kill one: the next call runs on the other two, and gives every result.
-    ::kill(static_cast<pid_t>(*pids.begin()), SIGKILL);
-    std::vector<int> seen(3000, 0);
-    auto record = [&seen](std::uint64_t index, std::pair<std::int64_t, std::int64_t>) {
-      ++seen.at(index);
-    };
-    co_await rp::map_unordered<with_pid>(pool, std::views::iota(0, 3000), record);
-    BOOST_TEST(std::ranges::all_of(seen, [](int n) { return n == 1; }));
-    BOOST_TEST(pool.size() == 2u);
-    auto again = co_await rp::map<with_pid>(pool, std::views::iota(0, 10));
-    BOOST_TEST(again.size() == 10u);
-  });
-}
-
-BOOST_AUTO_TEST_CASE(a_stopped_worker_is_worked_around_by_the_item_timeout_then_killed) {
-  tests::run([]() -> asio::awaitable<void> {
-    const std::int64_t items = 4000;
-    std::vector<int> seen(items, 0);
-    std::optional<pid_t> stopped;
-    std::uint64_t timed_out = 0;
-    auto count = [&seen, &stopped](std::uint64_t index, std::int64_t pid) {
-      ++seen[index];
-      // A quarter of the way in, one worker freezes with its batches in flight.
-      if (!stopped && index >= 1000) {
-        stopped = static_cast<pid_t>(pid);
-        ::kill(*stopped, SIGSTOP);
-      }
-    };
-    auto config = rp::map_config().with_local(4).with_item_timeout(200ms).with_on_progress(
-        [&timed_out](const rp::map_progress& p) { timed_out = p.timed_out; });
-    auto start = std::chrono::steady_clock::now();
-    co_await rp::map_unordered<tests::sleepy_pid>(std::move(config), std::views::iota(0, items),
-                                                  rp::unit{}, count);
-    auto took = std::chrono::steady_clock::now() - start;
-    BOOST_REQUIRE(stopped.has_value());
-    // Without the timeout the call would wait for the frozen worker for ever.
-    BOOST_TEST((took < 10s));
-    BOOST_TEST(std::count(seen.begin(), seen.end(), 1) == items);  // every item exactly once
-    BOOST_TEST(timed_out > 0u);
-    // Told to stop and deaf to it (kill_unheeded_after, 1 s by default with an item timeout).
-    BOOST_TEST(tests::wait_until_exited(*stopped, 5s));
-  });
-  BOOST_TEST(tests::zombie_children().empty());
-}
-
-BOOST_AUTO_TEST_CASE(an_item_that_kills_its_workers_is_named_with_their_death_reports) {
-  tests::run([]() -> asio::awaitable<void> {
-    auto config = rp::map_config().with_local(4).with_worker_options(
-        rp::spawn_options().with_on_failure([](const rp::error&) {}));
-    auto result = co_await rp::try_map<tests::crashes_on_537>(
-        std::move(config), std::views::iota(0, 2000), rp::unit{});
-    BOOST_REQUIRE(result.has_error());
-    const std::string& text = result.error().message;
-    // Its batch was split after each death, until it was alone: retries (2) + 1 deaths.
-    BOOST_TEST(text.find("item 537 failed on 3 workers (retries: 2)") != std::string::npos, text);
-    BOOST_TEST(text.find("3. ") != std::string::npos, text);
-    BOOST_TEST(text.find("SIGSEGV") != std::string::npos, text);
-  });
-  BOOST_TEST(tests::zombie_children().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

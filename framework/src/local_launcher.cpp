@@ -31,3 +31,9 @@ const launcher& launcher_of(const how_to_run& how) {
 }
 
 }  // namespace rpc_parallel::detail
+
+namespace rpc_parallel {
+
+std::string how_to_run::host() const { return detail::launcher_of(*this).host(); }
+
+}  // namespace rpc_parallel

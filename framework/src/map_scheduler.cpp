@@ -1,19 +1,27 @@
-// The map-reduce engine. Each worker runs `batches_in_flight` lanes; a lane takes a batch (one
-// lost by another worker first, else fresh input), runs it, and delivers the outputs. Batches
-// cover consecutive inputs, so a batch is its first index and a count. Everything runs on the
-// caller's I/O thread: the state needs no lock.
+// The map-reduce engine. Each slot of the pool runs `batches_in_flight` lanes; a lane waits for
+// its slot's worker, takes a batch (one lost by another worker first, then one that wants a
+// second copy, then fresh input), runs it, and delivers the outputs. A batch in flight is a
+// `flight`: run by one worker, or by two once the first was slow; the first answer wins and the
+// other copy is cancelled. A watchdog sends those second copies. Batches cover consecutive
+// inputs, so a batch is its first index and a count. Everything runs on the caller's I/O
+// thread: the state needs no lock.
 #include "rpc_parallel/detail/map_scheduler.hpp"
 
 #include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/progress_bar.hpp"
 #include "rpc_parallel/detail/wakeup.hpp"
 #include "rpc_parallel/error.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -27,6 +35,7 @@
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -36,17 +45,26 @@ constexpr std::uint32_t max_batch_items = 1 << 16;
 // short enough to balance load and to show results early.
 constexpr double target_batch_seconds = 0.002;
 
-// A batch that failed on a worker (it died, or timed out) runs again in at most this many
-// pieces, and each piece that fails again is split again: an item that kills every worker it
-// meets ends up alone after two deaths in a batch of up to 64 * 64 items, so the error names it.
+// A batch that failed on a worker (it died) runs again in at most this many pieces, and each
+// piece that fails again is split again: an item that kills every worker it meets ends up
+// alone after two deaths in a batch of up to 64 * 64 items, so the error names it.
 constexpr std::uint32_t pieces_after_failure = 64;
+
+// The median time per item is known once this many batches are done, and taken over the last
+// this many.
+constexpr std::size_t batches_for_median = 16;
+// A straggler's deadline is never sooner than this: below it, scheduling noise alone would send
+// second copies.
+constexpr clock::duration straggler_floor = 50ms;
+// Copies of one batch running at once: the slow one and the one sent in its place.
+constexpr std::size_t copies_at_most = 2;
 
 struct batch {
   std::uint64_t first = 0;
   std::uint32_t count = 0;
   std::string payload;
-  int attempts = 0;
-  std::vector<std::string> failures;  ///< Why each attempt failed.
+  int attempts = 0;                   ///< Workers it failed on: lost running it, or too slow.
+  std::vector<std::string> failures;  ///< Why, for each.
 };
 
 std::string items_text(const batch& b) {
@@ -54,38 +72,74 @@ std::string items_text(const batch& b) {
   return "items " + std::to_string(b.first) + " to " + std::to_string(b.first + b.count - 1);
 }
 
+// The error once `b` failed on more workers than the retries allow: it lists every failure.
+rpc_parallel::error exhausted(const batch& b, int retries, error_kind kind) {
+  std::string text = items_text(b) + " failed on " + std::to_string(b.attempts) +
+                     " workers (retries: " + std::to_string(retries) + "):";
+  for (std::size_t i = 0; i < b.failures.size(); ++i)
+    text += "\n  " + std::to_string(i + 1) + ". " + b.failures[i];
+  return {kind, std::move(text)};
+}
+
+// One worker running a batch.
+struct copy {
+  std::uint64_t id = 0;
+  std::size_t slot = 0;
+  clock::time_point sent;
+  std::shared_ptr<asio::cancellation_signal> cancel;
+  bool timed_out = false;  ///< Passed the item timeout: counted as a failure of the batch.
+};
+
+struct flight {
+  batch b;
+  std::vector<copy> copies;
+  bool settled = false;     ///< Answered: later answers are dropped.
+  bool speculated = false;  ///< A second copy was sent as the first was a straggler.
+  bool wanted = false;      ///< In `spare`: waits for a lane to run another copy.
+
+  bool runs_on(std::size_t slot) const {
+    return std::ranges::any_of(copies, [slot](const copy& c) { return c.slot == slot; });
+  }
+};
+
 struct job {
-  job(map_hooks h, map_job_settings s, asio::any_io_executor executor)
+  job(map_hooks h, map_job_settings s, const asio::any_io_executor& executor)
       : hooks(std::move(h)),
         settings(std::move(s)),
-        changed(std::move(executor)),
-        workers_alive(settings.workers),
-        worker_lost(settings.workers, false),
-        suspect(settings.workers, false),
-        running_on(settings.workers),
-        blamed(settings.workers),
+        changed(executor),
+        watch_timer(executor),
+        suspect(settings.slots, false),
+        running_on(settings.slots),
+        blamed(settings.slots),
         batch_items(settings.batch_size ? settings.batch_size : 1) {}
 
   map_hooks hooks;
   map_job_settings settings;
   wakeup changed;
+  asio::steady_timer watch_timer;  // the watchdog's: the next deadline, or a poke
 
-  std::deque<batch> lost;  // batches whose worker was lost, to run again first
+  std::deque<batch> lost;           // batches whose worker was lost, to run again first
+  std::deque<std::uint64_t> spare;  // flights waiting for another copy
+  std::map<std::uint64_t, flight> flights;
+  std::uint64_t next_flight = 0;
+  std::uint64_t next_copy = 0;
+  std::size_t unsettled = 0;  // flights not answered yet
   bool input_done = false;
   std::uint64_t next_input = 0;
-  std::size_t batches_in_flight = 0;
   std::map<std::uint64_t, std::pair<std::uint32_t, std::string>>
       held;  // ordered: waiting for earlier
   std::uint64_t next_to_deliver = 0;
-  std::size_t workers_alive;
-  std::vector<bool> worker_lost;
-  std::vector<bool> suspect;  // its batch timed out: no more work until it answers a probe
+  std::vector<bool> suspect;  // a batch was too slow there: no more work until it answers a probe
   // A worker runs its batches one at a time, in the order sent: when it dies, the oldest of
   // those in flight is the one it was running, and the others had not started.
   std::uint64_t next_sent = 0;
-  std::vector<std::set<std::uint64_t>> running_on;   // per worker: batches in flight
-  std::vector<std::optional<std::uint64_t>> blamed;  // per worker: the one it died running
+  std::vector<std::set<std::uint64_t>> running_on;   // per slot: batches in flight
+  std::vector<std::optional<std::uint64_t>> blamed;  // per slot: the one its worker died running
+  std::set<std::shared_ptr<asio::cancellation_signal>> calls;  // every call in flight
+  std::deque<double> item_seconds;                             // per item, of the last batches done
+  double median_item_seconds = 0;  // 0 until batches_for_median are done
   std::size_t lanes_running = 0;
+  bool watching = false;
   bool stopping = false;
   std::optional<rpc_parallel::error> failure;
   std::uint32_t batch_items;
@@ -93,81 +147,74 @@ struct job {
   clock::time_point started = clock::now();
   clock::time_point last_report{};
 
-  bool finished() const {
-    return input_done && lost.empty() && batches_in_flight == 0 && held.empty();
-  }
+  bool finished() const { return input_done && lost.empty() && unsettled == 0 && held.empty(); }
   void fail(rpc_parallel::error e) {
     if (!failure && !stopping) failure = std::move(e);
     stopping = true;
     changed.notify();
   }
+  std::uint64_t start_flight(batch b) {
+    std::uint64_t id = next_flight++;
+    flights.emplace(id, flight{std::move(b), {}, false, false, false});
+    ++unsettled;
+    return id;
+  }
+  void want_copy(std::uint64_t id) {
+    flight& f = flights.at(id);
+    if (f.wanted) return;
+    f.wanted = true;
+    spare.push_back(id);
+    changed.notify();
+  }
 };
 
-std::string human_rate(double per_second) {
-  char text[32];
-  if (per_second >= 1e6)
-    std::snprintf(text, sizeof text, "%.2fM", per_second / 1e6);
-  else if (per_second >= 1e3)
-    std::snprintf(text, sizeof text, "%.1fk", per_second / 1e3);
-  else
-    std::snprintf(text, sizeof text, "%.1f", per_second);
-  return text;
-}
-
-void draw_progress_bar(const map_progress& p, bool last) {
-  double seconds = std::chrono::duration<double>(p.elapsed).count();
-  double rate = seconds > 0 ? static_cast<double>(p.done) / seconds : 0;
-  std::string line = "\r";
-  if (p.total && *p.total > 0) {
-    double fraction = std::min(1.0, static_cast<double>(p.done) / static_cast<double>(*p.total));
-    int filled = static_cast<int>(fraction * 30);
-    line.push_back('[');
-    line.append(static_cast<std::size_t>(filled), '#');
-    line.append(static_cast<std::size_t>(30 - filled), ' ');
-    line.append("] ");
-    char numbers[96];
-    std::snprintf(numbers, sizeof numbers, "%3.0f%% %llu/%llu", fraction * 100,
-                  static_cast<unsigned long long>(p.done),
-                  static_cast<unsigned long long>(*p.total));
-    line += numbers;
-  } else {
-    line += std::to_string(p.done) + " items";
-  }
-  line += "  " + human_rate(rate) + " items/s";
-  if (p.total && rate > 0 && !last) {
-    double eta = static_cast<double>(*p.total - std::min(*p.total, p.done)) / rate;
-    line += "  ETA " + std::to_string(static_cast<long long>(std::ceil(eta))) + "s";
-  }
-  if (p.retried) line += "  retried " + std::to_string(p.retried);
-  if (p.timed_out) line += "  timed out " + std::to_string(p.timed_out);
-  line += "   ";
-  if (last) line += "\n";
-  std::fputs(line.c_str(), stdout);
-  std::fflush(stdout);
+void cancel_all(const std::vector<std::shared_ptr<asio::cancellation_signal>>& signals) {
+  // Copied first: a cancellation may complete its call, which edits the sets they came from.
+  for (const auto& s : signals) s->emit(asio::cancellation_type::terminal);
 }
 
 void report(job& j, bool last) {
   auto now = clock::now();
-  if (!last && now - j.last_report < std::chrono::milliseconds(100)) return;
+  if (!last && now - j.last_report < 100ms) return;
   j.last_report = now;
-  j.progress.workers = j.workers_alive;
+  j.progress.workers = j.hooks.live();
+  j.progress.excluded_hosts = j.hooks.excluded_hosts();
+  j.progress.in_flight = 0;
+  for (const auto& [id, f] : j.flights)
+    if (!f.settled && !f.copies.empty()) j.progress.in_flight += f.b.count;
   j.progress.total = j.settings.total;
   j.progress.elapsed = now - j.started;
   if (j.settings.on_progress) j.settings.on_progress(j.progress);
-  if (j.settings.progress_bar) draw_progress_bar(j.progress, last);
+  if (j.settings.progress_bar) {
+    std::fputs(progress_line(j.progress, last).c_str(), stdout);
+    std::fflush(stdout);
+  }
 }
 
-// The next batch for a lane: a lost one first, then fresh input; nullopt when there is nothing
-// left to run (or the job stops).
-asio::awaitable<std::optional<batch>> take(job& j) {
+// The flight for a lane of `slot` to run a copy of: a lost batch first, then a flight that wants
+// another copy (not on a slot already running it), then fresh input; nullopt when there is
+// nothing left to run (or the job stops).
+asio::awaitable<std::optional<std::uint64_t>> take(job& j, std::size_t slot) {
   std::size_t hold_limit =
-      4 * std::max<std::size_t>(1, j.settings.workers * j.settings.batches_in_flight);
+      4 * std::max<std::size_t>(1, j.settings.slots * j.settings.batches_in_flight);
   for (;;) {
     if (j.stopping) co_return std::nullopt;
     if (!j.lost.empty()) {
       batch b = std::move(j.lost.front());
       j.lost.pop_front();
-      co_return b;
+      co_return j.start_flight(std::move(b));
+    }
+    for (std::size_t i = 0; i < j.spare.size(); ++i) {
+      auto f = j.flights.find(j.spare[i]);
+      if (f != j.flights.end() && !f->second.settled && f->second.runs_on(slot)) continue;
+      std::uint64_t id = j.spare[i];
+      j.spare.erase(j.spare.begin() + static_cast<std::ptrdiff_t>(i));
+      if (f == j.flights.end() || f->second.settled) {  // answered meanwhile
+        --i;
+        continue;
+      }
+      f->second.wanted = false;
+      co_return id;
     }
     // In order, results wait for earlier ones: do not run too far ahead of them.
     if (!j.input_done && !(j.settings.ordered && j.held.size() >= hold_limit)) {
@@ -182,15 +229,29 @@ asio::awaitable<std::optional<batch>> take(job& j) {
       }
       if (b.count > 0) {
         j.next_input += b.count;
-        co_return b;
+        co_return j.start_flight(std::move(b));
       }
       j.input_done = true;
       j.changed.notify();
       continue;
     }
     if (j.finished()) co_return std::nullopt;
-    co_await j.changed.wait();  // a batch in flight may yet be lost and need a lane
+    co_await j.changed.wait();  // a batch in flight may yet be lost or slow and need a lane
   }
+}
+
+// Gives a flight taken for a slot whose worker went meanwhile back, as it was.
+void put_back(job& j, std::uint64_t id) {
+  flight& f = j.flights.at(id);
+  if (f.copies.empty()) {
+    j.lost.push_front(std::move(f.b));
+    j.flights.erase(id);
+    --j.unsettled;
+  } else {
+    f.wanted = true;
+    j.spare.push_front(id);
+  }
+  j.changed.notify();
 }
 
 void adapt_batch_size(job& j, std::uint32_t count, clock::duration took) {
@@ -202,13 +263,23 @@ void adapt_batch_size(job& j, std::uint32_t count, clock::duration took) {
   double most = max_batch_items;
   if (j.settings.total) {
     // Leave every lane a share of what is known to be left.
-    double lanes = static_cast<double>(j.workers_alive *
+    double lanes = static_cast<double>(std::max<std::size_t>(1, j.hooks.live()) *
                                        std::max<std::size_t>(1, j.settings.batches_in_flight));
     double left =
         static_cast<double>(*j.settings.total - std::min(*j.settings.total, j.next_input));
     most = std::clamp(left / std::max(1.0, 2 * lanes), 1.0, most);
   }
   j.batch_items = static_cast<std::uint32_t>(std::clamp<double>(grown, 1, most));
+}
+
+void learn_item_time(job& j, std::uint32_t count, clock::duration took) {
+  j.item_seconds.push_back(std::chrono::duration<double>(took).count() / count);
+  if (j.item_seconds.size() > batches_for_median) j.item_seconds.pop_front();
+  if (j.item_seconds.size() < batches_for_median) return;
+  std::vector<double> sorted(j.item_seconds.begin(), j.item_seconds.end());
+  auto middle = sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2);
+  std::nth_element(sorted.begin(), middle, sorted.end());
+  j.median_item_seconds = *middle;
 }
 
 void deliver(job& j, std::uint64_t first, std::uint32_t count, std::string reply) {
@@ -228,25 +299,6 @@ void deliver(job& j, std::uint64_t first, std::uint32_t count, std::string reply
     j.next_to_deliver += node.mapped().first;
     hand_over(node.key(), node.mapped().first, std::string_view(node.mapped().second).substr(1));
   }
-}
-
-void mark_lost(job& j, std::size_t worker, const rpc_parallel::error& why) {
-  if (!j.worker_lost[worker]) {
-    j.worker_lost[worker] = true;
-    --j.workers_alive;
-  }
-  if (j.workers_alive == 0) {
-    std::string text = "every worker was lost before the work was done; last: " + why.message;
-    // The batch that met the most of them is the likeliest culprit: name it.
-    const batch* worst = nullptr;
-    for (const batch& b : j.lost)
-      if (!worst || b.attempts > worst->attempts) worst = &b;
-    if (worst && worst->attempts > 1)
-      text += "; " + items_text(*worst) + " had failed on " + std::to_string(worst->attempts) +
-              " of them";
-    j.fail({error_kind::disconnected, std::move(text)});
-  }
-  j.changed.notify();
 }
 
 // `b` in up to pieces_after_failure batches of consecutive items, each with its history.
@@ -272,149 +324,277 @@ std::vector<batch> split(const job& j, batch b) {
   return pieces;
 }
 
-// Batch `b` failed on a worker (`why`): it runs again elsewhere, split, unless its items have
-// been tried on more workers than `retries` allows; the error then lists every failure. A
-// batch that had not started on a worker that died (`ran` false) just runs again.
-void run_again(job& j, batch b, const rpc_parallel::error& why, bool ran = true) {
-  if (!ran) {
-    j.progress.retried += b.count;
+// Batch `b`, whose last copy was lost with its worker, runs again: whole if that worker had not
+// started it (`ran` false), else split, unless it has failed on more workers than `retries`
+// allows: then the job fails, listing every failure.
+void run_again(job& j, batch b, error_kind kind, bool ran) {
+  if (ran && b.attempts > j.settings.retries) {
+    j.fail(exhausted(b, j.settings.retries, kind));
+    return;
+  }
+  j.progress.retried += b.count;
+  if (ran) {
+    for (batch& piece : split(j, std::move(b))) j.lost.push_back(std::move(piece));
+  } else {
     j.lost.push_back(std::move(b));
-    j.changed.notify();
-    return;
   }
-  b.failures.push_back(why.message);
-  if (++b.attempts > j.settings.retries) {
-    std::string text = items_text(b) + " failed on " + std::to_string(b.attempts) +
-                       " workers (retries: " + std::to_string(j.settings.retries) + "):";
-    for (std::size_t i = 0; i < b.failures.size(); ++i)
-      text += "\n  " + std::to_string(i + 1) + ". " + b.failures[i];
-    j.fail({why.kind, std::move(text)});
-    return;
-  }
-  (why.kind == error_kind::timed_out ? j.progress.timed_out : j.progress.retried) += b.count;
-  for (batch& piece : split(j, std::move(b))) j.lost.push_back(std::move(piece));
   j.changed.notify();
 }
 
-call_options deadline_for(const job& j, std::uint32_t items) {
-  if (j.settings.item_timeout.count() <= 0) return {};
-  return call_options().with_timeout(j.settings.item_timeout * std::max<std::uint32_t>(items, 1));
+// Runs `payload` on `slot`'s worker, cancellable through `cancel` (which `calls` holds meanwhile,
+// so that the job's end can cancel it).
+asio::awaitable<std::string> cancellable_run(job& j, std::size_t slot, std::string payload,
+                                             std::shared_ptr<asio::cancellation_signal> cancel) {
+  struct held_signal {
+    job& j;
+    std::shared_ptr<asio::cancellation_signal> s;
+    ~held_signal() { j.calls.erase(s); }
+  } held{j, cancel};
+  j.calls.insert(cancel);
+  auto executor = co_await asio::this_coro::executor;
+  // Named, not temporaries in the co_await: g++ 12 (docs/gcc12_coroutines.md).
+  auto call = j.hooks.run(slot, std::move(payload));
+  auto token = asio::bind_cancellation_slot(cancel->slot(), asio::use_awaitable);
+  std::string reply = co_await asio::co_spawn(executor, std::move(call), token);
+  co_return reply;
 }
 
-// A suspect worker gets an empty batch under the item timeout until it answers (true) or is
-// lost (false). It answers once it has stopped the batch it was told to stop.
-asio::awaitable<bool> probe(job& j, std::size_t worker) {
-  while (!j.stopping) {
-    try {
-      co_await j.hooks.run(worker, {}, deadline_for(j, 1));
-      j.suspect[worker] = false;
-      co_return true;
-    } catch (...) {
-      rpc_parallel::error e = current_exception_error();
-      if (e.kind == error_kind::timed_out) continue;
-      if (e.kind == error_kind::disconnected)
-        mark_lost(j, worker, e);
-      else
-        j.fail(e);
-      co_return false;
-    }
+// A suspect slot's worker gets an empty batch: it answers once it has finished (or stopped) the
+// batch it was slow with, or it is lost.
+asio::awaitable<void> probe(job& j, std::size_t slot) {
+  try {
+    auto cancel = std::make_shared<asio::cancellation_signal>();
+    co_await cancellable_run(j, slot, std::string(), cancel);
+    j.suspect[slot] = false;
+  } catch (...) {
+    rpc_parallel::error e = current_exception_error();
+    if (e.kind == error_kind::disconnected)
+      j.suspect[slot] = false;  // its replacement has nothing to catch up on
+    else if (e.kind != error_kind::cancelled)
+      j.fail(e);
   }
-  co_return false;
 }
 
-asio::awaitable<void> lane(std::shared_ptr<job> shared, std::size_t worker) {
+// After a copy of flight `id` answered `reply`, or failed with `lost`.
+void copy_ended(job& j, std::uint64_t id, std::size_t slot, bool ran, clock::duration took,
+                std::optional<std::string> reply, std::optional<rpc_parallel::error> lost) {
+  flight& f = j.flights.at(id);
+  auto forget_if_done = [&j, id, &f] {
+    if (f.settled && f.copies.empty()) j.flights.erase(id);
+  };
+  if (lost && lost->kind == error_kind::cancelled) {
+    j.suspect[slot] = true;  // its worker may still be busy with it
+    forget_if_done();
+    return;
+  }
+  if (f.settled) {  // the other copy won
+    forget_if_done();
+    return;
+  }
+  if (lost && lost->kind == error_kind::disconnected) {
+    if (ran) {
+      f.b.failures.push_back(lost->message);
+      ++f.b.attempts;
+    }
+    if (!f.copies.empty() || f.wanted) return;  // another copy runs, or will
+    batch b = std::move(f.b);
+    j.flights.erase(id);
+    --j.unsettled;
+    run_again(j, std::move(b), lost->kind, ran);
+    return;
+  }
+  if (lost) {
+    j.fail(*lost);
+    return;
+  }
+  if (reply->empty() || static_cast<batch_status>((*reply)[0]) != batch_status::ok) {
+    // A function threw: deterministic, so not retried. Reply: status, u32 offset, error.
+    std::uint32_t offset = 0;
+    if (reply->size() >= 5) std::memcpy(&offset, reply->data() + 1, 4);
+    rpc_parallel::error e =
+        reply->size() >= 5
+            ? decode<rpc_parallel::error>(std::string_view(*reply).substr(5), "item error")
+            : rpc_parallel::error{error_kind::failed, "malformed batch reply"};
+    j.fail(with_context(std::move(e), "item " + std::to_string(f.b.first + offset)));
+    return;
+  }
+  f.settled = true;
+  --j.unsettled;
+  std::vector<std::shared_ptr<asio::cancellation_signal>> losers;
+  for (const copy& other : f.copies) losers.push_back(other.cancel);
+  std::uint64_t first = f.b.first;
+  std::uint32_t count = f.b.count;
+  forget_if_done();
+  cancel_all(losers);
+  learn_item_time(j, count, took);
+  adapt_batch_size(j, count, took);
+  try {
+    deliver(j, first, count, std::move(*reply));
+  } catch (...) {
+    j.fail(current_exception_error());
+    return;
+  }
+  j.progress.done += count;
+  report(j, false);
+  j.changed.notify();
+}
+
+// Runs one copy of flight `id` on `slot`'s worker, to its end.
+asio::awaitable<void> run_copy(job& j, std::size_t slot, std::uint64_t id) {
+  auto cancel = std::make_shared<asio::cancellation_signal>();
+  std::uint64_t copy_id = j.next_copy++;
+  auto sent = clock::now();
+  std::string payload = j.flights.at(id).b.payload;  // the flight keeps its own, for a retry
+  j.flights.at(id).copies.push_back({copy_id, slot, sent, cancel, false});
+  std::uint64_t sent_as = j.next_sent++;
+  j.running_on[slot].insert(sent_as);
+  j.watch_timer.cancel();  // the watchdog looks at the new deadline
+  std::optional<std::string> reply;
+  std::optional<rpc_parallel::error> lost;
+  try {
+    reply = co_await cancellable_run(j, slot, std::move(payload), cancel);
+  } catch (...) {
+    lost = current_exception_error();
+  }
+  if (lost && lost->kind == error_kind::disconnected && !j.blamed[slot])
+    j.blamed[slot] = *j.running_on[slot].begin();
+  bool ran = !j.blamed[slot] || *j.blamed[slot] == sent_as;
+  j.running_on[slot].erase(sent_as);
+  if (j.running_on[slot].empty()) j.blamed[slot].reset();  // the next worker there is new
+  auto& copies = j.flights.at(id).copies;
+  std::erase_if(copies, [copy_id](const copy& c) { return c.id == copy_id; });
+  if (j.stopping) co_return;
+  copy_ended(j, id, slot, ran, clock::now() - sent, std::move(reply), std::move(lost));
+}
+
+asio::awaitable<void> lane(std::shared_ptr<job> shared, std::size_t slot) {
   job& j = *shared;
-  while (!j.worker_lost[worker] && !j.stopping) {
-    if (j.suspect[worker]) {
-      if (!co_await probe(j, worker)) break;
+  while (!j.stopping) {
+    bool ready = false;
+    try {
+      ready = co_await j.hooks.ready(slot);
+    } catch (...) {
+      j.fail(current_exception_error());  // the pool gave up
+      break;
+    }
+    if (!ready || j.stopping) break;
+    if (j.suspect[slot]) {
+      co_await probe(j, slot);
       continue;
     }
-    std::optional<batch> next = co_await take(j);
-    if (!next) break;
-    batch b = std::move(*next);
-    ++j.batches_in_flight;
-    j.progress.in_flight += b.count;
-    auto sent = clock::now();
-    std::optional<std::string> reply;
-    std::optional<rpc_parallel::error> lost;
-    std::uint64_t sent_as = j.next_sent++;
-    j.running_on[worker].insert(sent_as);
-    try {
-      std::string payload = b.payload;  // kept for a retry elsewhere
-      reply = co_await j.hooks.run(worker, std::move(payload), deadline_for(j, b.count));
-    } catch (...) {
-      lost = current_exception_error();
+    std::optional<std::uint64_t> id = co_await take(j, slot);
+    if (!id) break;
+    if (!j.hooks.up(slot)) {  // its worker went while this lane waited for work
+      put_back(j, *id);
+      continue;
     }
-    if (lost && lost->kind == error_kind::disconnected && !j.blamed[worker])
-      j.blamed[worker] = *j.running_on[worker].begin();
-    j.running_on[worker].erase(sent_as);
-    --j.batches_in_flight;
-    j.progress.in_flight -= b.count;
-    if (j.stopping) break;
-    if (lost) {
-      if (lost->kind == error_kind::disconnected) {
-        bool ran = j.blamed[worker] == sent_as;
-        run_again(j, std::move(b), *lost, ran);  // first: a failure names the items
-        mark_lost(j, worker, *lost);
-        break;
-      }
-      if (lost->kind == error_kind::timed_out && j.settings.item_timeout.count() > 0) {
-        j.suspect[worker] = true;
-        run_again(j, std::move(b), *lost);
-        continue;
-      }
-      j.fail(*lost);
-      break;
-    }
-    if (reply->empty() || static_cast<batch_status>((*reply)[0]) != batch_status::ok) {
-      // A function threw: deterministic, so not retried. Reply: status, u32 offset, error.
-      std::uint32_t offset = 0;
-      if (reply->size() >= 5) std::memcpy(&offset, reply->data() + 1, 4);
-      rpc_parallel::error e =
-          reply->size() >= 5
-              ? decode<rpc_parallel::error>(std::string_view(*reply).substr(5), "item error")
-              : rpc_parallel::error{error_kind::failed, "malformed batch reply"};
-      j.fail(with_context(std::move(e), "item " + std::to_string(b.first + offset)));
-      break;
-    }
-    adapt_batch_size(j, b.count, clock::now() - sent);
-    try {
-      deliver(j, b.first, b.count, std::move(*reply));
-    } catch (...) {
-      j.fail(current_exception_error());
-      break;
-    }
-    j.progress.done += b.count;
-    report(j, false);
-    j.changed.notify();
+    co_await run_copy(j, slot, *id);
   }
   --j.lanes_running;
+  j.changed.notify();
+}
+
+// What the watchdog does at `now` to the copies past their deadlines: those past the item timeout
+// count as failures and, once every copy of a batch is, another is sent (the oldest of two is
+// cancelled first); a straggler gets one second copy. Returns the next deadline.
+clock::time_point look_at_deadlines(job& j, clock::time_point now) {
+  clock::time_point next = clock::time_point::max();
+  std::vector<std::shared_ptr<asio::cancellation_signal>> give_up;
+  for (auto& [id, f] : j.flights) {
+    if (f.settled || f.copies.empty()) continue;
+    if (j.settings.item_timeout.count() > 0) {
+      auto allowed = j.settings.item_timeout * f.b.count;
+      for (copy& c : f.copies) {
+        if (c.timed_out) continue;
+        if (c.sent + allowed > now) {
+          next = std::min(next, c.sent + allowed);
+          continue;
+        }
+        c.timed_out = true;
+        j.suspect[c.slot] = true;
+        j.progress.timed_out += f.b.count;
+        f.b.failures.push_back("timed out on slot " + std::to_string(c.slot) + ": no answer in " +
+                               std::to_string(allowed.count()) + " ms (map_config::item_timeout " +
+                               std::to_string(j.settings.item_timeout.count()) + " ms per item)");
+        ++f.b.attempts;
+      }
+      bool all_late = std::ranges::all_of(f.copies, [](const copy& c) { return c.timed_out; });
+      if (all_late && !f.wanted) {
+        if (f.b.attempts > j.settings.retries) {
+          j.fail(exhausted(f.b, j.settings.retries, error_kind::timed_out));
+          break;
+        }
+        if (f.copies.size() >= copies_at_most) give_up.push_back(f.copies.front().cancel);
+        j.want_copy(id);
+        continue;
+      }
+    }
+    if (j.settings.straggler_factor > 0 && j.median_item_seconds > 0 && !f.speculated &&
+        !f.wanted) {
+      auto expected = std::chrono::duration<double>(j.settings.straggler_factor *
+                                                    j.median_item_seconds * f.b.count);
+      auto due = f.copies.front().sent +
+                 std::max(straggler_floor, std::chrono::duration_cast<clock::duration>(expected));
+      if (due > now) {
+        next = std::min(next, due);
+      } else {
+        f.speculated = true;
+        j.progress.speculated += f.b.count;
+        j.want_copy(id);
+      }
+    }
+  }
+  cancel_all(give_up);
+  return next;
+}
+
+asio::awaitable<void> watchdog(std::shared_ptr<job> shared) {
+  job& j = *shared;
+  while (!j.stopping) {
+    j.watch_timer.expires_at(look_at_deadlines(j, clock::now()));
+    boost::system::error_code ec;  // cancelled: something changed, look again
+    co_await j.watch_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  j.watching = false;
   j.changed.notify();
 }
 
 }  // namespace
 
 asio::awaitable<void> run_map_job(map_hooks hooks, map_job_settings settings) {
-  RPCP_REQUIRE(settings.workers > 0, "map-reduce needs at least one worker");
+  RPCP_REQUIRE(settings.slots > 0, "map-reduce needs at least one worker");
   auto executor = co_await asio::this_coro::executor;
   auto shared = std::make_shared<job>(std::move(hooks), std::move(settings), executor);
   job& j = *shared;
   std::size_t lanes = std::max<std::size_t>(1, j.settings.batches_in_flight);
-  for (std::size_t w = 0; w < j.settings.workers; ++w)
+  for (std::size_t slot = 0; slot < j.settings.slots; ++slot)
     for (std::size_t k = 0; k < lanes; ++k) {
       ++j.lanes_running;
-      asio::co_spawn(executor, lane(shared, w), asio::detached);
+      asio::co_spawn(executor, lane(shared, slot), asio::detached);
     }
+  if (j.settings.item_timeout.count() > 0 || j.settings.straggler_factor > 0) {
+    j.watching = true;
+    asio::co_spawn(executor, watchdog(shared), asio::detached);
+  }
   while (!j.stopping && !j.finished() && j.lanes_running > 0) co_await j.changed.wait();
-  if (!j.stopping && !j.finished() && !j.failure)
-    j.failure = rpc_parallel::error{error_kind::disconnected,
-                                    "every worker was lost before the work was done"};
+  if (!j.stopping && !j.finished() && !j.failure) {
+    std::string text = "the work was not done: the pool has no worker left to run it";
+    auto excluded = j.hooks.excluded_hosts();
+    if (!excluded.empty()) {
+      text += " (excluded, as their workers kept failing:";
+      for (const auto& host : excluded) text += " " + host;
+      text += ")";
+    }
+    j.failure = rpc_parallel::error{error_kind::disconnected, std::move(text)};
+  }
+  report(j, true);  // before the stop, which may close the pool
   // End the calls still in flight, and wait for every lane: they use the caller's hooks.
   j.stopping = true;
   j.changed.notify();
   j.hooks.stop();
-  while (j.lanes_running > 0) co_await j.changed.wait();
-  report(j, true);
+  cancel_all({j.calls.begin(), j.calls.end()});
+  j.watch_timer.cancel();
+  while (j.lanes_running > 0 || j.watching) co_await j.changed.wait();
   if (j.failure) throw rpc_error(*j.failure);
 }
 

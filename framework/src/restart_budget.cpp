@@ -6,18 +6,29 @@
 
 namespace rpc_parallel::detail {
 
-std::optional<std::chrono::milliseconds> restart_budget::record_death(std::size_t slot,
-                                                                      std::string report,
-                                                                      clock::time_point now) {
-  deaths_.push_back({slot, now, std::move(report)});
-  auto recent = [&](const pool_death& d) { return now - d.when < options_.restart_window; };
-  auto in_window = static_cast<std::size_t>(std::count_if(deaths_.begin(), deaths_.end(), recent));
-  if (in_window > options_.max_restarts) return std::nullopt;
+restart_budget::verdict restart_budget::record_death(std::size_t slot, const std::string& host,
+                                                     std::string report, clock::time_point now) {
+  hosts_.insert(host);
+  deaths_.push_back({slot, host, now, std::move(report)});
+  if (excluded(host)) return {verdict::host_excluded};
+  std::size_t in_a_row = ++failures_in_a_row_[host];
+  bool last_standing = excluded_.size() + 1 >= hosts_.size();
+  if (options_.exclude_host_after > 0 && in_a_row >= options_.exclude_host_after &&
+      !last_standing) {
+    excluded_.insert(host);
+    excluded_order_.push_back(host);
+    return {verdict::host_excluded};
+  }
+  auto counts = [&](const pool_death& d) {
+    return now - d.when < options_.restart_window && !excluded(d.host);
+  };
+  auto in_window = static_cast<std::size_t>(std::count_if(deaths_.begin(), deaths_.end(), counts));
+  if (in_window > options_.max_restarts) return {verdict::give_up};
   auto of_slot = std::count_if(deaths_.begin(), deaths_.end(),
-                               [&](const pool_death& d) { return d.slot == slot && recent(d); });
+                               [&](const pool_death& d) { return d.slot == slot && counts(d); });
   auto backoff = options_.first_backoff;
   for (std::ptrdiff_t i = 1; i < of_slot && backoff < options_.max_backoff; ++i) backoff *= 2;
-  return std::min(backoff, options_.max_backoff);
+  return {verdict::replace, std::min(backoff, options_.max_backoff)};
 }
 
 rpc_parallel::error restart_budget::give_up_error(std::string_view type) const {
@@ -30,8 +41,12 @@ rpc_parallel::error restart_budget::give_up_error(std::string_view type) const {
                      "pool_options::with_restart_intensity). The deaths:";
   int n = 0;
   for (const pool_death& d : deaths_) {
-    if (now - d.when >= options_.restart_window) continue;
+    if (now - d.when >= options_.restart_window || excluded(d.host)) continue;
     text += "\n  " + std::to_string(++n) + ". slot " + std::to_string(d.slot) + ": " + d.report;
+  }
+  if (!excluded_order_.empty()) {
+    text += "\nExcluded before, as their workers kept failing:";
+    for (const std::string& host : excluded_order_) text += " " + host;
   }
   return {error_kind::failed, std::move(text)};
 }

@@ -39,6 +39,8 @@ class how_to_run {
 
   /// The wrapper's program and arguments, outermost first; empty when started directly.
   const std::vector<std::string>& wrapper() const noexcept { return wrapper_; }
+  /// The host it runs on, as error messages name it: this host's name, or the remote one.
+  std::string host() const;
   /// Null for this host.
   const std::shared_ptr<const detail::launcher>& launcher() const noexcept { return launcher_; }
 

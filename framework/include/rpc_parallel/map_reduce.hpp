@@ -18,8 +18,10 @@
 #include "rpc_parallel/detail/packed.hpp"
 #include "rpc_parallel/how_to_run.hpp"
 #include "rpc_parallel/map_progress.hpp"
+#include "rpc_parallel/pool_options.hpp"
 #include "rpc_parallel/spawn.hpp"
 #include "rpc_parallel/spawn_options.hpp"
+#include "rpc_parallel/worker_pool.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -51,11 +53,19 @@ class map_config {
   std::uint32_t batch_size = 0;        ///< Items per message; 0: adapted to keep workers busy.
   std::size_t batches_in_flight = 2;   ///< Per worker, so round trips never idle it.
   int retries = 2;  ///< How often an item is run again after its worker was lost or timed out.
-  /// How long one item may take (0: no limit). A batch of n items passing n times this is
-  /// given up, its worker is told to stop, and the batch runs again on another worker; the slow
-  /// worker gets no more work until it answers again. Unless `worker_options` say otherwise, a
-  /// worker that has not stopped 1 s after it was told to is killed.
+  /// How long one item may take (0: no limit). A batch of n items passing n times this counts
+  /// as failed on its worker, and runs on another worker too: the first answer wins, and the
+  /// other worker is told to stop. The slow worker gets no more work until it answers again.
+  /// Unless `worker_options` say otherwise, a worker that has not stopped 1 s after it was told
+  /// to is killed (and replaced).
   std::chrono::milliseconds item_timeout{0};
+  /// Speculation for stragglers (0: off): a batch taking this many times the median time of its
+  /// items (known once 16 batches are done; never less than 50 ms) runs on another worker too,
+  /// once; the first answer wins. Unlike `item_timeout`, it counts as no failure.
+  double straggler_factor = 0;
+  /// How lost workers are replaced: restart intensity, backoff, recycling, host exclusion (its
+  /// `size` is ignored: the pool has `local` plus the remote workers).
+  pool_options supervision;
   /// Called as results come in (at most every 100 ms, and once at the end).
   std::function<void(const map_progress&)> on_progress;
   /// Draws a progress bar with rate and ETA on stdout, only when stdout is a terminal.
@@ -92,6 +102,14 @@ class map_config {
   }
   map_config&& with_item_timeout(std::chrono::milliseconds v) && {
     item_timeout = v;
+    return std::move(*this);
+  }
+  map_config&& with_straggler_factor(double v) && {
+    straggler_factor = v;
+    return std::move(*this);
+  }
+  map_config&& with_supervision(pool_options v) && {
+    supervision = std::move(v);
     return std::move(*this);
   }
   map_config&& with_on_progress(std::function<void(const map_progress&)> v) && {
@@ -191,38 +209,52 @@ struct map_worker {
 
 namespace detail {
 template <class F>
-boost::asio::awaitable<std::vector<connection<map_worker<F>>>> spawn_map_workers(
-    map_config config, map_param_t<F> param);
+std::function<pool_slot<map_worker<F>>(std::size_t)> map_slots(const map_config& config,
+                                                               map_param_t<F> param);
 }  // namespace detail
 
 /// Workers of `F` kept for several calls: pass the pool instead of a config to any map-reduce
-/// call, which then spawns nothing. Its workers exit when the pool is destroyed (they are
-/// spawned under shutdown_on::connection_closed). A worker lost during a call stays out of
-/// later ones. Move-only; belongs to the executor that started it.
+/// call, which then spawns nothing. It is a supervised `worker_pool` (`config.supervision`): a
+/// worker lost during a call or between calls is replaced, and a host whose workers keep
+/// failing is excluded. Its workers exit when the pool is destroyed (they are spawned under
+/// shutdown_on::connection_closed). Move-only; belongs to the executor that started it.
 template <class F>
 class map_pool {
  public:
-  /// Spawns the workers `config` describes, each initialised with `param`. Those that fail to
-  /// start are reported on stderr and left out. Throws `rpc_error` when none starts.
+  /// Spawns the workers `config` describes, each initialised with `param`, and waits until each
+  /// is up (or its host excluded). Throws `rpc_error`: the pool's give-up error when they fail
+  /// to start more often than its restart intensity allows.
   static boost::asio::awaitable<map_pool> start(map_config config, map_param_t<F> param) {
-    auto workers = co_await detail::spawn_map_workers<F>(config, std::move(param));
-    co_return map_pool(std::move(config), std::move(workers));
+    auto executor = co_await boost::asio::this_coro::executor;
+    map_pool pool = launch(executor, std::move(config), std::move(param));
+    co_await pool.workers().wait_until_full();
+    co_return pool;
+  }
+  /// `start` returning at once: the workers start in the background, and a call begins on each
+  /// as soon as it is up.
+  static map_pool launch(boost::asio::any_io_executor executor, map_config config,
+                         map_param_t<F> param) {
+    auto make = detail::map_slots<F>(config, std::move(param));
+    pool_options supervision = config.supervision;
+    supervision.size = config.local;
+    for (const auto& r : config.remote) supervision.size += r.count;
+    RPCP_REQUIRE(supervision.size > 0,
+                 "map-reduce needs at least one worker: set map_config::local or remote");
+    auto workers = worker_pool<map_worker<F>>::launch_each(std::move(executor),
+                                                           std::move(supervision), std::move(make));
+    return map_pool(std::move(config), std::move(workers));
   }
 
-  /// Workers still connected.
-  std::size_t size() const {
-    std::size_t n = 0;
-    for (const auto& w : workers_) n += !w.is_closed();
-    return n;
-  }
+  /// Workers up now.
+  std::size_t size() const { return workers_.live(); }
   const map_config& config() const noexcept { return config_; }
-  std::vector<connection<map_worker<F>>>& workers() noexcept { return workers_; }
+  worker_pool<map_worker<F>>& workers() noexcept { return workers_; }
 
  private:
-  map_pool(map_config config, std::vector<connection<map_worker<F>>> workers)
+  map_pool(map_config config, worker_pool<map_worker<F>> workers)
       : config_(std::move(config)), workers_(std::move(workers)) {}
   map_config config_;
-  std::vector<connection<map_worker<F>>> workers_;
+  worker_pool<map_worker<F>> workers_;
 };
 
 namespace detail {
@@ -241,8 +273,12 @@ boost::asio::awaitable<void> run_map(
     map_config config, Range inputs, map_param_t<F> param, bool ordered,
     std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)>
         deliver) {
-  auto pool = co_await map_pool<F>::start(std::move(config), std::move(param));
-  co_await run_map<F>(pool, std::move(inputs), ordered, true, std::move(deliver));
+  auto executor = co_await boost::asio::this_coro::executor;
+  auto pool = map_pool<F>::launch(executor, std::move(config), std::move(param));
+  auto running = run_map<F>(pool, std::move(inputs), ordered, true, std::move(deliver));
+  auto done = co_await catch_error(std::move(running));
+  co_await pool.workers().shut_down();  // a replacement may be starting: reap it
+  if (!done) throw rpc_error(done.error());
 }
 
 /// Hands each output of a batch to `sink(index, output)`; false once `sink` returns false.
@@ -452,65 +488,28 @@ auto try_map_reduce(Args&&... args) {
 
 namespace detail {
 
-void report_spawn_failure(const std::string& what);
 bool stdout_is_terminal();
 
-template <class T>
-boost::asio::awaitable<void> store_result(boost::asio::awaitable<T> op, std::optional<T>* result,
-                                          std::size_t* remaining, wakeup* done) {
-  *result = co_await std::move(op);
-  if (--*remaining == 0) done->notify();
-}
-
-/// Runs every operation at once and returns their results in order (they must not throw).
-template <class T>
-boost::asio::awaitable<std::vector<T>> all_of(std::vector<boost::asio::awaitable<T>> ops) {
-  auto executor = co_await boost::asio::this_coro::executor;
-  std::vector<std::optional<T>> results(ops.size());
-  std::size_t remaining = ops.size();
-  wakeup done(executor);
-  for (std::size_t i = 0; i < ops.size(); ++i)
-    boost::asio::co_spawn(executor, store_result(std::move(ops[i]), &results[i], &remaining, &done),
-                          boost::asio::detached);
-  while (remaining > 0) co_await done.wait();
-  std::vector<T> values;
-  for (auto& r : results) values.push_back(std::move(*r));
-  co_return values;
-}
-
+/// The recipe of each slot of a map pool: the first `local` on this host, then the remote ones
+/// in order; each named F::name (the pool appends -SLOT) and initialised with (param, slot).
 template <class F>
-boost::asio::awaitable<std::vector<connection<map_worker<F>>>> spawn_map_workers(
-    map_config config, map_param_t<F> param) {
+std::function<pool_slot<map_worker<F>>(std::size_t)> map_slots(const map_config& config,
+                                                               map_param_t<F> param) {
   std::vector<how_to_run> places(config.local, how_to_run::local());
   for (const auto& r : config.remote) places.insert(places.end(), r.count, r.how);
-  RPCP_REQUIRE(!places.empty(),
-               "map-reduce needs at least one worker: set map_config::local or remote");
-  std::vector<connection<map_worker<F>>> workers;
-  std::optional<error> last_failure;
-  // Started together; each that fails is reported and left out.
-  std::vector<boost::asio::awaitable<or_error<connection<map_worker<F>>>>> starting;
-  for (std::uint64_t index = 0; index < places.size(); ++index) {
-    spawn_options options = config.worker_options;
-    options.name = std::string(F::name) + "-" + std::to_string(index);
-    options.how = places[index];
-    // A worker that ignores a timed-out batch (stopped, stuck in a system call) is killed.
-    if (config.item_timeout.count() > 0 && options.kill_unheeded_after.count() == 0)
-      options.kill_unheeded_after = std::chrono::seconds(1);
-    starting.push_back(try_spawn<map_worker<F>>(shutdown_on::connection_closed, std::move(options),
-                                                std::make_pair(param, index)));
-  }
-  auto results = co_await all_of(std::move(starting));
-  for (auto& result : results) {
-    if (result.has_value()) {
-      workers.push_back(std::move(*result));
-    } else {
-      last_failure = result.error();
-      report_spawn_failure(result.error().message);
-    }
-  }
-  if (workers.empty())
-    throw rpc_error(with_context(*last_failure, "map-reduce: no worker could start"));
-  co_return workers;
+  spawn_options options = config.worker_options;
+  options.name = std::string(F::name);
+  // A worker that ignores a batch it was told to stop (stopped, stuck in a system call) is
+  // killed, and replaced.
+  bool stops_batches = config.item_timeout.count() > 0 || config.straggler_factor > 0;
+  if (stops_batches && options.kill_unheeded_after.count() == 0)
+    options.kill_unheeded_after = std::chrono::seconds(1);
+  return [places = std::move(places), options = std::move(options),
+          param = std::move(param)](std::size_t slot) {
+    spawn_options mine = options;
+    mine.how = places.at(slot);
+    return pool_slot<map_worker<F>>{std::move(mine), std::make_pair(param, std::uint64_t(slot))};
+  };
 }
 
 template <class F, class Range>
@@ -518,12 +517,7 @@ boost::asio::awaitable<void> run_map(
     map_pool<F>& pool, Range inputs, bool ordered, bool owned,
     std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)>
         deliver) {
-  std::vector<connection<map_worker<F>>*> workers;
-  for (auto& w : pool.workers())
-    if (!w.is_closed()) workers.push_back(&w);
-  if (workers.empty())
-    throw rpc_error(
-        {error_kind::disconnected, "every worker of this map_pool was lost; start a new one"});
+  worker_pool<map_worker<F>>& workers = pool.workers();
   const map_config& config = pool.config();
   auto it = std::ranges::begin(inputs);
   auto end = std::ranges::end(inputs);
@@ -537,27 +531,40 @@ boost::asio::awaitable<void> run_map(
       pack(static_cast<typename F::input>(*it), payload);
     return n;
   };
-  hooks.run = [&workers](std::size_t w, std::string payload,
-                         call_options options) -> boost::asio::awaitable<std::string> {
-    std::string reply =
-        co_await workers[w]->run(map_worker<F>::run_batch, std::move(payload), options);
+  hooks.run = [&workers](std::size_t slot,
+                         std::string payload) -> boost::asio::awaitable<std::string> {
+    std::string reply = co_await workers.run_on(slot, map_worker<F>::run_batch, std::move(payload));
     co_return reply;
   };
+  bool ended = false;
+  hooks.ready = [&workers, &ended](std::size_t slot) -> boost::asio::awaitable<bool> {
+    for (;;) {
+      if (workers.failure()) throw rpc_error(*workers.failure());
+      if (ended || workers.closed()) co_return false;
+      if (workers.slot_up(slot)) co_return true;
+      if (workers.slot_excluded(slot)) co_return false;
+      co_await workers.changes().wait();
+    }
+  };
+  hooks.up = [&workers](std::size_t slot) { return workers.slot_up(slot); };
+  hooks.live = [&workers] { return workers.live(); };
+  hooks.excluded_hosts = [&workers] { return workers.excluded_hosts(); };
   hooks.deliver = std::move(deliver);
   hooks.item_ends = [](std::string_view payload) {
     return packed_ends<typename F::input>(payload);
   };
-  // A pool of its own ends its calls in flight at once; a kept pool lets them finish (a batch).
-  hooks.stop = [&workers, owned] {
-    if (owned)
-      for (auto* w : workers) w->close();
+  hooks.stop = [&workers, &ended, owned] {
+    ended = true;
+    if (owned) workers.close();
+    workers.changes().notify();
   };
   map_job_settings settings;
-  settings.workers = workers.size();
+  settings.slots = workers.size();
   settings.batches_in_flight = config.batches_in_flight;
   settings.batch_size = config.batch_size;
   settings.retries = config.retries;
   settings.item_timeout = config.item_timeout;
+  settings.straggler_factor = config.straggler_factor;
   settings.ordered = ordered;
   if constexpr (std::ranges::sized_range<Range>) settings.total = std::ranges::size(inputs);
   settings.on_progress = config.on_progress;

@@ -30,6 +30,11 @@ struct pool_options {
   /// those it has first.
   std::chrono::milliseconds recycle_after{0};
   std::chrono::milliseconds recycle_jitter{0};
+  /// A host on which this many workers in a row died or failed to start, with no answer from
+  /// one there in between, is excluded: its slots stay empty for the pool's life, and their
+  /// deaths no longer count against the restart intensity (0: never). The last host standing
+  /// is never excluded: the restart intensity decides when to give up on it.
+  std::size_t exclude_host_after = 3;
 
   pool_options&& with_size(std::size_t n) && {
     size = n;
@@ -55,12 +60,17 @@ struct pool_options {
     recycle_jitter = jitter;
     return std::move(*this);
   }
+  pool_options&& with_host_exclusion_after(std::size_t failures_in_a_row) && {
+    exclude_host_after = failures_in_a_row;
+    return std::move(*this);
+  }
 };
 
-/// One death in a pool: which slot, when, and its report (what the worker's spawn options'
+/// One death in a pool: which slot, where, when, and its report (what the worker's spawn options'
 /// `on_failure` received, or why its connection closed, or why it failed to start).
 struct pool_death {
   std::size_t slot = 0;
+  std::string host;  ///< Where it ran, as `how_to_run::host` names it.
   std::chrono::steady_clock::time_point when;
   std::string report;
 };

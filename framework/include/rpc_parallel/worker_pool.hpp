@@ -39,8 +39,9 @@ struct pool_slot {
 /// NAME-SLOT (NAME: the spawn options' name, else `W::name`). A worker that dies, or fails to
 /// start, is replaced after a backoff; more deaths than the restart intensity allows and the
 /// pool gives up: it closes its workers and every call fails with an error listing the deaths
-/// and their reports. Calls go to the live worker with the fewest calls in flight, or to one
-/// slot. Move-only; destroying it (or `close`) ends its workers. Runs on the caller's thread.
+/// and their reports. A host whose workers keep failing is excluded (`exclude_host_after`).
+/// Calls go to the live worker with the fewest calls in flight, or to one slot. Move-only;
+/// destroying it (or `close`) ends its workers. Runs on the caller's thread.
 template <worker_type W>
 class worker_pool {
  public:
@@ -61,13 +62,25 @@ class worker_pool {
   static boost::asio::awaitable<worker_pool> start_each(
       pool_options pool, std::function<pool_slot<W>(std::size_t slot)> make) {
     auto executor = co_await boost::asio::this_coro::executor;
-    worker_pool p(std::make_shared<state>(std::move(pool), std::move(make), executor));
-    for (std::size_t slot = 0; slot < p.state_->members.size(); ++slot) {
-      ++p.state_->supervisors;
-      boost::asio::co_spawn(executor, supervise(p.state_, slot), boost::asio::detached);
-    }
+    worker_pool p = launch_each(executor, std::move(pool), std::move(make));
     co_await p.wait_until_full();
     co_return p;
+  }
+  /// `start_each` returning at once, on `executor`: the workers start in the background, and
+  /// calls wait for them.
+  static worker_pool launch_each(boost::asio::any_io_executor executor, pool_options pool,
+                                 std::function<pool_slot<W>(std::size_t slot)> make) {
+    worker_pool p(std::make_shared<state>(std::move(pool), std::move(make), executor));
+    for (std::size_t slot = 0; slot < p.state_->members.size(); ++slot) {
+      // Every host is known before any death, for the last-host-standing rule.
+      pool_slot<W> first = recipe_for(p.state_, slot);
+      p.state_->members[slot].host = first.options.how.host();
+      p.state_->budget.add_host(p.state_->members[slot].host);
+      ++p.state_->supervisors;
+      boost::asio::co_spawn(executor, supervise(p.state_, slot, std::move(first)),
+                            boost::asio::detached);
+    }
+    return p;
   }
 
   worker_pool(worker_pool&&) noexcept = default;
@@ -109,10 +122,11 @@ class worker_pool {
     return detail::try_awaitable([&] { return run_on(std::forward<Args>(args)...); });
   }
 
-  /// Waits until every slot has a live worker. Throws the give-up error once the pool gave up.
+  /// Waits until every slot has a live worker, but those of excluded hosts. Throws the give-up
+  /// error once the pool gave up.
   boost::asio::awaitable<void> wait_until_full() {
     auto s = state_;
-    while (!s->failure && s->live() < s->members.size()) co_await s->changed.wait();
+    while (!s->failure && s->live() + s->excluded() < s->members.size()) co_await s->changed.wait();
     if (s->failure) throw rpc_error(*s->failure);
   }
 
@@ -123,10 +137,29 @@ class worker_pool {
   const std::vector<pool_death>& deaths() const noexcept { return state_->budget.deaths(); }
   /// Why the pool gave up, once it has.
   const std::optional<rpc_parallel::error>& failure() const noexcept { return state_->failure; }
+  /// Hosts excluded because their workers kept failing, in the order they were.
+  const std::vector<std::string>& excluded_hosts() const noexcept {
+    return state_->budget.excluded_hosts();
+  }
+  /// Whether `slot`'s worker takes calls now; whether `slot` is empty for good (its host was
+  /// excluded); whether the pool is closed (or gave up).
+  bool slot_up(std::size_t slot) const { return state_->members.at(slot).takes_calls(); }
+  bool slot_excluded(std::size_t slot) const { return state_->members.at(slot).excluded; }
+  bool closed() const noexcept { return state_->closing; }
+  /// Notified whenever a slot's worker comes or goes, a host is excluded or the pool closes: for
+  /// layers built on the pool, which wait on it and re-check.
+  detail::wakeup& changes() noexcept { return state_->changed; }
 
   /// Stops replacing workers and closes them all; calls in flight fail with `disconnected`.
   void close() noexcept {
     if (state_) state_->close();
+  }
+  /// `close`, then waits until no spawn of the pool is in progress (a worker started meanwhile
+  /// is closed at once), so that nothing the pool started is left unreaped.
+  boost::asio::awaitable<void> shut_down() {
+    auto s = state_;
+    s->close();
+    while (s->supervisors > 0) co_await s->changed.wait();
   }
 
  private:
@@ -136,6 +169,8 @@ class worker_pool {
     std::size_t calls = 0;  ///< Sent to this worker (recycle_after_calls).
     bool retiring = false;  ///< Recycled: takes no new call, closes once it has none.
     std::string report;     ///< Its death report, from on_failure.
+    std::string host;       ///< Where its workers run.
+    bool excluded = false;  ///< Its host was excluded: it stays empty.
 
     bool takes_calls() const noexcept { return conn && !conn->is_closed() && !retiring; }
     void retire_when_idle() noexcept {
@@ -162,6 +197,11 @@ class worker_pool {
     std::size_t live() const noexcept {
       std::size_t n = 0;
       for (const member& m : members) n += m.takes_calls();
+      return n;
+    }
+    std::size_t excluded() const noexcept {
+      std::size_t n = 0;
+      for (const member& m : members) n += m.excluded;
       return n;
     }
     void close() noexcept {
@@ -216,15 +256,25 @@ class worker_pool {
     s->timers[slot].cancel();
   }
 
-  // Keeps slot `slot` filled until the pool closes or gives up.
-  static boost::asio::awaitable<void> supervise(std::shared_ptr<state> s, std::size_t slot) {
+  // Keeps slot `slot` filled until the pool closes or gives up, or its host is excluded;
+  // `first` is its first worker's recipe.
+  static boost::asio::awaitable<void> supervise(std::shared_ptr<state> s, std::size_t slot,
+                                                pool_slot<W> first) {
+    std::optional<pool_slot<W>> next(std::move(first));
     while (!s->closing) {
-      pool_slot<W> recipe = recipe_for(s, slot);
+      pool_slot<W> recipe = next ? std::move(*next) : recipe_for(s, slot);
+      next.reset();
+      member& m = s->members[slot];
+      m.host = recipe.options.how.host();
+      s->budget.add_host(m.host);
+      if (s->budget.excluded(m.host)) {
+        m.excluded = true;
+        break;
+      }
       auto spawned = co_await try_spawn<W>(shutdown_on::connection_closed,
                                            std::move(recipe.options), recipe.arg);
       if (s->closing) break;
       std::string report;
-      member& m = s->members[slot];
       if (spawned) {
         m.conn.emplace(std::move(*spawned));
         m.calls = 0;
@@ -243,14 +293,18 @@ class worker_pool {
       } else {
         report = spawned.error().message;
       }
-      auto backoff =
-          s->budget.record_death(slot, std::move(report), std::chrono::steady_clock::now());
-      if (!backoff) {
+      auto verdict =
+          s->budget.record_death(slot, m.host, std::move(report), std::chrono::steady_clock::now());
+      if (verdict.what == detail::restart_budget::verdict::give_up) {
         s->give_up();
         break;
       }
+      if (verdict.what == detail::restart_budget::verdict::host_excluded) {
+        m.excluded = true;
+        break;
+      }
       s->changed.notify();
-      s->timers[slot].expires_after(*backoff);
+      s->timers[slot].expires_after(verdict.backoff);
       boost::system::error_code ec;
       co_await s->timers[slot].async_wait(
           boost::asio::redirect_error(boost::asio::use_awaitable, ec));
@@ -272,6 +326,11 @@ class worker_pool {
       for (std::size_t i = 0; i < s->members.size(); ++i) {
         if (wanted && i != *wanted) continue;
         const member& m = s->members[i];
+        if (wanted && m.excluded)
+          throw rpc_error({error_kind::disconnected,
+                           "slot " + std::to_string(i) + " of the pool of " + std::string(W::name) +
+                               " workers is empty for good: its host " + m.host +
+                               " was excluded, as its workers kept failing"});
         if (!m.takes_calls()) continue;
         if (!best || m.in_flight < s->members[*best].in_flight) best = i;
       }
@@ -301,6 +360,7 @@ class worker_pool {
       }
     } in_flight(m);
     R response = co_await m.conn->run(fn, query, options);
+    s->budget.record_answer(m.host);
     co_return response;
   }
 
