@@ -2,6 +2,9 @@
 // cause: a different binary, an unreachable host, a refused key, an unknown host key, a noexec
 // directory, a wrong dial-back address; and a remote worker killed while it serves, whose
 // death report names its host and the signal.
+#include "rpc_parallel/detail/progress_bar.hpp"
+#include "rpc_parallel/map_reduce.hpp"
+
 #include "support/remote_hosts.hpp"
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
@@ -12,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <ranges>
 
 #include <signal.h>
 #include <unistd.h>
@@ -218,6 +222,51 @@ BOOST_AUTO_TEST_CASE(a_host_cut_off_mid_call_is_declared_dead_within_the_heartbe
         BOOST_TEST(took < 4s);
       },
       60s, quick);
+}
+
+BOOST_AUTO_TEST_CASE(a_host_cut_off_mid_map_is_excluded_and_the_call_completes) {
+  BOOST_REQUIRE_MESSAGE(hosts->mode == "namespaces", "needs the test hosts in network namespaces");
+  const std::string cut = hosts->names.at(2);
+  const std::string port = "rpcpv" + cut.substr(cut.find_last_of('h') + 1);
+  rp::rpc_settings quick;
+  quick.heartbeat_interval = 250ms;
+  quick.heartbeat_timeout = 1s;
+  tests::run(
+      [cut, port]() -> asio::awaitable<void> {
+        rp::map_progress last;
+        auto config =
+            rp::map_config()
+                .with_local(0)
+                .with_batch_size(10)
+                .with_supervision(rp::pool_options().with_host_exclusion_after(2))
+                .with_worker_options(rp::spawn_options().with_on_failure([](const rp::error&) {}))
+                .with_on_progress([&last](const rp::map_progress& p) { last = p; });
+        for (std::size_t i = 0; i < 2; ++i) {
+          auto copy = co_await on(hosts->names.at(i));
+          config.add_remote(rp::how_to_run::remote(copy), 1);
+        }
+        auto doomed = co_await on(cut);  // two workers there, so that both deaths exclude it
+        config.add_remote(rp::how_to_run::remote(doomed), 2);
+        const std::int64_t items = 6000;
+        std::vector<int> seen(items, 0);
+        bool down = false;
+        auto count = [&](std::uint64_t index, std::int64_t) {
+          ++seen[index];
+          if (!down && index >= 1000) {
+            down = true;
+            BOOST_REQUIRE(std::system(("ip link set " + port + " down").c_str()) == 0);
+          }
+        };
+        auto done = co_await rp::try_map_unordered<tests::sleepy_pid>(
+            std::move(config), std::views::iota(std::int64_t(0), items), rp::unit{}, count);
+        BOOST_REQUIRE(std::system(("ip link set " + port + " up").c_str()) == 0);
+        BOOST_REQUIRE_MESSAGE(done.has_value(), done.error().message);
+        BOOST_TEST(down);
+        BOOST_TEST(std::ranges::all_of(seen, [](int n) { return n == 1; }));
+        BOOST_TEST((last.excluded_hosts == std::vector<std::string>{cut}));
+        BOOST_TEST(contains(rp::detail::progress_line(last, true), "excluded: " + cut));
+      },
+      120s, quick);
 }
 
 BOOST_AUTO_TEST_CASE(a_remote_worker_killed_by_a_signal_is_reported_with_its_host_and_the_signal) {

@@ -76,7 +76,6 @@ class worker_pool {
       pool_slot<W> first = recipe_for(p.state_, slot);
       p.state_->members[slot].host = first.options.how.host();
       p.state_->budget.add_host(p.state_->members[slot].host);
-      ++p.state_->supervisors;
       boost::asio::co_spawn(executor, supervise(p.state_, slot, std::move(first)),
                             boost::asio::detached);
     }
@@ -154,12 +153,13 @@ class worker_pool {
   void close() noexcept {
     if (state_) state_->close();
   }
-  /// `close`, then waits until no spawn of the pool is in progress (a worker started meanwhile
-  /// is closed at once), so that nothing the pool started is left unreaped.
+  /// `close`, then waits until no spawn of the pool on this host is in progress (a worker
+  /// started meanwhile is closed at once), so that nothing it started here is left unreaped. A
+  /// spawn on another host, which may wait for an unreachable one, ends in the background.
   boost::asio::awaitable<void> shut_down() {
     auto s = state_;
     s->close();
-    while (s->supervisors > 0) co_await s->changed.wait();
+    while (s->local_spawns > 0) co_await s->changed.wait();
   }
 
  private:
@@ -192,7 +192,7 @@ class worker_pool {
     std::vector<boost::asio::steady_timer> timers;  ///< Per slot: its backoff, or its lifetime.
     std::optional<rpc_parallel::error> failure;
     bool closing = false;
-    std::size_t supervisors = 0;
+    std::size_t local_spawns = 0;  ///< Spawns in progress on this host.
 
     std::size_t live() const noexcept {
       std::size_t n = 0;
@@ -271,8 +271,11 @@ class worker_pool {
         m.excluded = true;
         break;
       }
+      bool here = recipe.options.how.launcher() == nullptr;
+      s->local_spawns += here;
       auto spawned = co_await try_spawn<W>(shutdown_on::connection_closed,
                                            std::move(recipe.options), recipe.arg);
+      s->local_spawns -= here;
       if (s->closing) break;
       std::string report;
       if (spawned) {
@@ -309,7 +312,6 @@ class worker_pool {
       co_await s->timers[slot].async_wait(
           boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     }
-    --s->supervisors;
     s->changed.notify();
   }
 
