@@ -221,6 +221,7 @@ asio::awaitable<void> measure_streams(bool quick) {
 asio::awaitable<void> measure_map_reduce(bool quick) {
   co_await bench::measure_map_overhead(quick);
   co_await bench::measure_map_scaling(quick);
+  co_await bench::measure_map_straggler(quick);
 }
 
 asio::awaitable<int> master_main(const po::variables_map& options) {
@@ -249,6 +250,10 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
   }
   if (only == "mapreduce") {
     co_await measure_map_reduce(quick);
+    co_return 0;
+  }
+  if (only == "straggler") {
+    co_await bench::measure_map_straggler(quick);
     co_return 0;
   }
   if (only == "remote") {

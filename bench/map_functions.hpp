@@ -2,6 +2,8 @@
 // workers.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <rpc_parallel/map_reduce.hpp>
 #include <string_view>
@@ -39,6 +41,17 @@ struct busy_work {
   static state init(param iterations) { return {iterations}; }
   static output map(state& s, input x) {
     return static_cast<output>(spin(s.iterations, static_cast<std::uint64_t>(x)));
+  }
+};
+
+/// Sleeps 1 ms and returns its worker's pid: items whose time does not depend on free cores.
+struct sleepy_pid {
+  static constexpr std::string_view name = "bench_sleepy_pid";
+  using input = std::int64_t;
+  using output = std::int64_t;
+  static output map(input) {
+    ::usleep(1000);
+    return static_cast<output>(::getpid());
   }
 };
 

@@ -191,6 +191,7 @@ std::vector<std::size_t> worker_counts() {
 void add_map_workers(rp::app& app) {
   app.add_worker<rp::map_worker<plus_one>>();
   app.add_worker<rp::map_worker<busy_work>>();
+  app.add_worker<rp::map_worker<sleepy_pid>>();
 }
 
 asio::awaitable<void> measure_map_overhead(bool quick) {

@@ -17,5 +17,8 @@ boost::asio::awaitable<void> measure_map_overhead(bool quick);
 /// `rp::map` of ~10 ms CPU-bound items over 1, 2, 4 ... nproc workers: items/s and efficiency
 /// (speed-up over 1 worker / workers).
 boost::asio::awaitable<void> measure_map_scaling(bool quick);
+/// 1 ms items on 4 workers, one of them slowed down 20 times: the total time with speculation
+/// (straggler_factor) and without, against the time with no straggler (straggler.cpp).
+boost::asio::awaitable<void> measure_map_straggler(bool quick);
 
 }  // namespace bench

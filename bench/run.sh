@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs the benchmarks: our figures, their floors and the Python peer, in one run,
-# then the speed-up over Python. Usage: bench/run.sh [--quick] [--only latency|streams|mapreduce|remote]
+# then the speed-up over Python. Usage: bench/run.sh [--quick] [--only latency|streams|mapreduce|straggler|remote]
 # The remote figures start 4 sshd test hosts (remote/test_hosts, as root) and tear them down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=(--quick) ;;
     --only) only="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--only latency|streams|mapreduce|remote]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh [--quick] [--only latency|streams|mapreduce|straggler|remote]" >&2; exit 2 ;;
   esac
   shift
 done
