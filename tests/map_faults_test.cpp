@@ -203,4 +203,46 @@ BOOST_AUTO_TEST_CASE(an_item_that_kills_its_workers_is_named_with_their_death_re
   BOOST_TEST(tests::zombie_children().empty());
 }
 
+BOOST_AUTO_TEST_CASE(with_item_errors_an_item_that_kills_its_workers_carries_its_error_alone) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto config = rp::map_config().with_local(4).with_worker_options(
+        rp::spawn_options().with_on_failure([](const rp::error&) {}));
+    auto outcomes = co_await rp::map_with_errors<tests::crashes_on_537>(
+        std::move(config), std::views::iota(0, 10000), rp::unit{});
+    BOOST_REQUIRE_EQUAL(outcomes.size(), 10000u);
+    int right = 0;
+    for (std::int64_t i = 0; i < 10000; ++i)
+      right += i != 537 && outcomes[i].has_value() && *outcomes[i] == i;
+    BOOST_TEST(right == 9999);  // the other 9,999 items arrive
+    BOOST_REQUIRE(outcomes[537].has_error());
+    const std::string& text = outcomes[537].error().message;
+    BOOST_TEST(mentions(text, "item 537 failed on 3 workers (retries: 2)"), text);
+    BOOST_TEST(mentions(text, "SIGSEGV"), text);
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
+BOOST_AUTO_TEST_CASE(with_item_errors_a_throwing_item_carries_its_error_and_the_call_goes_on) {
+  tests::run([]() -> asio::awaitable<void> {
+    std::vector<int> values(2000, 0);
+    std::vector<std::string> errors(2000);
+    auto sink = [&](std::uint64_t index, rp::or_error<std::int64_t> outcome) {
+      if (outcome.has_value())
+        values[index] += *outcome == static_cast<std::int64_t>(index);
+      else
+        errors[index] = outcome.error().message;
+    };
+    rp::map_progress last;
+    auto config = rp::map_config().with_local(2).with_on_progress(
+        [&last](const rp::map_progress& p) { last = p; });
+    co_await rp::map_unordered<tests::fails_on_537>(std::move(config), std::views::iota(0, 2000),
+                                                    rp::unit{}, rp::with_item_errors(sink));
+    BOOST_TEST(std::count(values.begin(), values.end(), 1) == 1999);
+    BOOST_TEST(mentions(errors[537], "537 is not welcome"), errors[537]);
+    BOOST_TEST(std::count(errors.begin(), errors.end(), std::string()) == 1999);
+    BOOST_TEST(last.failed == 1u);
+    BOOST_TEST(last.done == 2000u);
+  });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -148,6 +148,8 @@ struct job {
   clock::time_point last_report{};
 
   bool finished() const { return input_done && lost.empty() && unsettled == 0 && held.empty(); }
+  // A reply's status byte, and with per-item errors the count of failed items.
+  std::size_t header_size() const { return settings.per_item_errors ? 5 : 1; }
   void fail(rpc_parallel::error e) {
     if (!failure && !stopping) failure = std::move(e);
     stopping = true;
@@ -290,14 +292,15 @@ void deliver(job& j, std::uint64_t first, std::uint32_t count, std::string reply
     }
   };
   if (!j.settings.ordered) {
-    hand_over(first, count, std::string_view(reply).substr(1));
+    hand_over(first, count, std::string_view(reply).substr(j.header_size()));
     return;
   }
   j.held.emplace(first, std::make_pair(count, std::move(reply)));
   while (!j.held.empty() && j.held.begin()->first == j.next_to_deliver && !j.stopping) {
     auto node = j.held.extract(j.held.begin());
     j.next_to_deliver += node.mapped().first;
-    hand_over(node.key(), node.mapped().first, std::string_view(node.mapped().second).substr(1));
+    hand_over(node.key(), node.mapped().first,
+              std::string_view(node.mapped().second).substr(j.header_size()));
   }
 }
 
@@ -324,12 +327,46 @@ std::vector<batch> split(const job& j, batch b) {
   return pieces;
 }
 
+// Hands results over and counts them done; false once the job failed for it.
+bool deliver_done(job& j, std::uint64_t first, std::uint32_t count, std::string reply) {
+  try {
+    deliver(j, first, count, std::move(reply));
+  } catch (...) {
+    j.fail(current_exception_error());
+    return false;
+  }
+  j.progress.done += count;
+  return true;
+}
+
+// Batch `b` failed on more workers than `retries` allows: the job fails, listing every failure;
+// with per-item errors, a single item is delivered as that error instead, and a larger batch
+// runs again split (so that its other items are not blamed).
+void give_up_on(job& j, batch b, error_kind kind) {
+  rpc_parallel::error e = exhausted(b, j.settings.retries, kind);
+  if (!j.settings.per_item_errors) {
+    j.fail(std::move(e));
+    return;
+  }
+  if (b.count > 1) {
+    for (batch& piece : split(j, std::move(b))) j.lost.push_back(std::move(piece));
+    j.changed.notify();
+    return;
+  }
+  std::string reply(1, static_cast<char>(batch_status::ok));
+  std::uint32_t failed = 1;
+  reply.append(reinterpret_cast<const char*>(&failed), sizeof failed);
+  reply += j.hooks.failed_outcomes(1, e);
+  ++j.progress.failed;
+  if (deliver_done(j, b.first, 1, std::move(reply))) j.changed.notify();
+}
+
 // Batch `b`, whose last copy was lost with its worker, runs again: whole if that worker had not
 // started it (`ran` false), else split, unless it has failed on more workers than `retries`
-// allows: then the job fails, listing every failure.
+// allows.
 void run_again(job& j, batch b, error_kind kind, bool ran) {
   if (ran && b.attempts > j.settings.retries) {
-    j.fail(exhausted(b, j.settings.retries, kind));
+    give_up_on(j, std::move(b), kind);
     return;
   }
   j.progress.retried += b.count;
@@ -418,6 +455,11 @@ void copy_ended(job& j, std::uint64_t id, std::size_t slot, bool ran, clock::dur
     j.fail(with_context(std::move(e), "item " + std::to_string(f.b.first + offset)));
     return;
   }
+  if (j.settings.per_item_errors && reply->size() >= 5) {
+    std::uint32_t failed = 0;
+    std::memcpy(&failed, reply->data() + 1, 4);
+    j.progress.failed += failed;
+  }
   f.settled = true;
   --j.unsettled;
   std::vector<std::shared_ptr<asio::cancellation_signal>> losers;
@@ -428,13 +470,7 @@ void copy_ended(job& j, std::uint64_t id, std::size_t slot, bool ran, clock::dur
   cancel_all(losers);
   learn_item_time(j, count, took);
   adapt_batch_size(j, count, took);
-  try {
-    deliver(j, first, count, std::move(*reply));
-  } catch (...) {
-    j.fail(current_exception_error());
-    return;
-  }
-  j.progress.done += count;
+  if (!deliver_done(j, first, count, std::move(*reply))) return;
   report(j, false);
   j.changed.notify();
 }
@@ -521,8 +557,13 @@ clock::time_point look_at_deadlines(job& j, clock::time_point now) {
       bool all_late = std::ranges::all_of(f.copies, [](const copy& c) { return c.timed_out; });
       if (all_late && !f.wanted) {
         if (f.b.attempts > j.settings.retries) {
-          j.fail(exhausted(f.b, j.settings.retries, error_kind::timed_out));
-          break;
+          // Given up: its copies are cancelled, and their answers dropped.
+          for (const copy& c : f.copies) give_up.push_back(c.cancel);
+          f.settled = true;
+          --j.unsettled;
+          give_up_on(j, f.b, error_kind::timed_out);
+          if (j.stopping) break;
+          continue;
         }
         if (f.copies.size() >= copies_at_most) give_up.push_back(f.copies.front().cancel);
         j.want_copy(id);

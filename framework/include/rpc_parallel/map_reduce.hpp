@@ -11,13 +11,12 @@
 // Register each with `app.add_worker<rpc_parallel::map_worker<F>>()`.
 #pragma once
 
-#include "rpc_parallel/cancellation.hpp"
 #include "rpc_parallel/connection.hpp"
 #include "rpc_parallel/detail/catch_error.hpp"
 #include "rpc_parallel/detail/map_scheduler.hpp"
-#include "rpc_parallel/detail/packed.hpp"
 #include "rpc_parallel/how_to_run.hpp"
 #include "rpc_parallel/map_progress.hpp"
+#include "rpc_parallel/map_worker.hpp"
 #include "rpc_parallel/pool_options.hpp"
 #include "rpc_parallel/spawn.hpp"
 #include "rpc_parallel/spawn_options.hpp"
@@ -128,87 +127,6 @@ class map_config {
 
 namespace detail {
 template <class F>
-using param_member = typename F::param;
-template <class F>
-using map_state_member = typename F::state;
-}  // namespace detail
-
-/// What `F::init` takes: `F::param`, or `unit`.
-template <class F>
-using map_param_t = typename detail::member_or_unit<detail::param_member, F>::type;
-/// The per-worker state of `F`: `F::state`, or `unit`.
-template <class F>
-using map_state_t = typename detail::member_or_unit<detail::map_state_member, F>::type;
-
-template <class F>
-concept reduce_function = requires { typename F::accum; };
-
-/// The worker type that runs map (or reduce) function `F`; register it in `main`.
-template <class F>
-struct map_worker {
-  static constexpr std::string_view name = F::name;
-  using spawn_arg = std::pair<map_param_t<F>, std::uint64_t>;  // the param, the worker's index
-  using state = map_state_t<F>;
-  static state init_worker_state(spawn_arg arg) {
-    if constexpr (requires { F::init(std::move(arg.first), arg.second); })
-      return F::init(std::move(arg.first), arg.second);
-    else if constexpr (requires { F::init(std::move(arg.first)); })
-      return F::init(std::move(arg.first));
-    else
-      return state{};
-  }
-
-  /// Packed inputs -> status byte, then packed outputs (or one accum); on a throw: the status,
-  /// the u32 offset of the item and its error.
-  static constexpr rpc<map_worker, std::string, std::string> run_batch{"run_batch"};
-
-  static void implement(implementations<map_worker>& impl) {
-    impl.add(run_batch, [](state& s, std::string inputs) { return run(s, inputs); });
-  }
-
- private:
-  static decltype(auto) call(state& s, const typename F::input& x) {
-    if constexpr (requires { F::map(s, x); })
-      return F::map(s, x);
-    else
-      return F::map(x);
-  }
-
-  // Every this many items, a batch looks whether its call was given up (a deadline, the
-  // scheduler's item timeout): a clock read per item would cost as much as a small item.
-  static constexpr std::uint32_t items_between_checks = 64;
-
-  static std::string run(state& s, std::string_view inputs) {
-    std::string reply(1, static_cast<char>(detail::batch_status::ok));
-    if (inputs.empty()) return reply;  // a probe: is the worker answering?
-    reply.reserve(1 + inputs.size());  // outputs are often about as large as inputs
-    detail::unpacker<typename F::input> in(inputs);
-    std::uint32_t offset = 0;
-    auto given_up = [&offset] {
-      return offset % items_between_checks == 0 && rpc_parallel::cancelled();
-    };
-    try {
-      if constexpr (reduce_function<F>) {
-        typename F::accum total = call(s, in.next());
-        for (++offset; !in.empty() && !given_up(); ++offset)
-          total = F::combine(std::move(total), call(s, in.next()));
-        detail::encode(total, reply);
-      } else {
-        for (; !in.empty() && !given_up(); ++offset) detail::pack(call(s, in.next()), reply);
-      }
-      if (!in.empty())  // given up half-way: never a partial answer
-        throw rpc_error({error_kind::cancelled, "its batch was given up (cancelled or late)"});
-    } catch (...) {
-      reply.assign(1, static_cast<char>(detail::batch_status::item_failed));
-      reply.append(reinterpret_cast<const char*>(&offset), sizeof offset);
-      detail::encode(current_exception_error(), reply);
-    }
-    return reply;
-  }
-};
-
-namespace detail {
-template <class F>
 std::function<pool_slot<map_worker<F>>(std::size_t)> map_slots(const map_config& config,
                                                                map_param_t<F> param);
 }  // namespace detail
@@ -257,25 +175,50 @@ class map_pool {
   worker_pool<map_worker<F>> workers_;
 };
 
+/// A sink that takes `(index, or_error<output>)`: each item's output, or its error when its
+/// `map` threw or it killed (or timed out on) more workers than the retries allow. With it the
+/// call goes on past such items: `map_unordered<F>(config, inputs, param,
+/// rp::with_item_errors(sink))`. Map functions only, not reduce functions.
+template <class Sink>
+struct item_errors_sink {
+  Sink sink;
+};
+template <class Sink>
+item_errors_sink<Sink> with_item_errors(Sink sink) {
+  return {std::move(sink)};
+}
+
 namespace detail {
 
-/// Runs `F` over `inputs` on `pool`, handing each batch's outputs to `deliver`. A pool made for
-/// this call alone (`owned`) is closed at once when the call ends early.
+template <class T>
+inline constexpr bool is_item_errors_sink_v = false;
+template <class Sink>
+inline constexpr bool is_item_errors_sink_v<item_errors_sink<Sink>> = true;
+
+/// Takes the outputs of items [first, first + count); false to stop the call.
+using batch_sink =
+    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)>;
+
+/// How a call hands its results over: in input order or not; outputs, or each item's outcome
+/// (`per_item`: `outcome_reader`); to what.
+struct map_delivery {
+  bool ordered = false;
+  bool per_item = false;
+  batch_sink deliver;
+};
+
+/// Runs `F` over `inputs` on `pool`, handing each batch's outputs over as `how` says. A pool
+/// made for this call alone (`owned`) is closed at once when the call ends early.
 template <class F, class Range>
-boost::asio::awaitable<void> run_map(
-    map_pool<F>& pool, Range inputs, bool ordered, bool owned,
-    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)>
-        deliver);
+boost::asio::awaitable<void> run_map(map_pool<F>& pool, Range inputs, map_delivery how, bool owned);
 
 /// `run_map` on a pool of its own, spawned from `config` for this call.
 template <class F, class Range>
-boost::asio::awaitable<void> run_map(
-    map_config config, Range inputs, map_param_t<F> param, bool ordered,
-    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)>
-        deliver) {
+boost::asio::awaitable<void> run_map(map_config config, Range inputs, map_param_t<F> param,
+                                     map_delivery how) {
   auto executor = co_await boost::asio::this_coro::executor;
   auto pool = map_pool<F>::launch(executor, std::move(config), std::move(param));
-  auto running = run_map<F>(pool, std::move(inputs), ordered, true, std::move(deliver));
+  auto running = run_map<F>(pool, std::move(inputs), std::move(how), true);
   auto done = co_await catch_error(std::move(running));
   co_await pool.workers().shut_down();  // a replacement may be starting: reap it
   if (!done) throw rpc_error(done.error());
@@ -283,12 +226,12 @@ boost::asio::awaitable<void> run_map(
 
 /// Hands each output of a batch to `sink(index, output)`; false once `sink` returns false.
 /// `sink` must outlive the call it is used in.
-template <class Output, class Sink>
-std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver_to(Sink& sink) {
+template <class Value, class Sink, class Reader>
+batch_sink deliver_with(Sink& sink) {
   return [&sink](std::uint64_t first, std::uint32_t count, std::string_view outputs) {
-    unpacker<Output> out(outputs);
+    Reader out(outputs);
     for (std::uint32_t i = 0; i < count; ++i) {
-      if constexpr (std::is_same_v<decltype(sink(first + i, out.next())), bool>) {
+      if constexpr (std::is_same_v<std::invoke_result_t<Sink&, std::uint64_t, Value>, bool>) {
         if (!sink(first + i, out.next())) return false;
       } else {
         sink(first + i, out.next());
@@ -297,11 +240,19 @@ std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver_to(S
     return true;
   };
 }
+template <class Output, class Sink>
+batch_sink deliver_to(Sink& sink) {
+  return deliver_with<Output, Sink, unpacker<Output>>(sink);
+}
+/// The same for a sink of `or_error<Output>`, from a per-item batch reply.
+template <class Output, class Sink>
+batch_sink deliver_each(Sink& sink) {
+  return deliver_with<or_error<Output>, Sink, outcome_reader<Output>>(sink);
+}
 
 /// Folds each batch's accumulator into `total` with `F::combine`.
 template <class F>
-std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> combine_into(
-    std::optional<typename F::accum>& total) {
+batch_sink combine_into(std::optional<typename F::accum>& total) {
   return [&total](std::uint64_t, std::uint32_t, std::string_view bytes) {
     auto part = decode<typename F::accum>(bytes, "accumulator");
     total = total ? F::combine(std::move(*total), std::move(part)) : std::move(part);
@@ -316,18 +267,14 @@ struct fresh_pool {
   map_param_t<F> param;
 };
 template <class F, class Range>
-boost::asio::awaitable<void> run_on(
-    fresh_pool<F> where, Range inputs, bool ordered,
-    std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver) {
-  return run_map<F>(std::move(where.config), std::move(inputs), std::move(where.param), ordered,
-                    std::move(deliver));
+boost::asio::awaitable<void> run_on(fresh_pool<F> where, Range inputs, map_delivery how) {
+  return run_map<F>(std::move(where.config), std::move(inputs), std::move(where.param),
+                    std::move(how));
 }
 /// ...or on a `map_pool` that outlives it.
 template <class F, class Range>
-boost::asio::awaitable<void> run_on(
-    map_pool<F>* pool, Range inputs, bool ordered,
-    std::function<bool(std::uint64_t, std::uint32_t, std::string_view)> deliver) {
-  return run_map<F>(*pool, std::move(inputs), ordered, false, std::move(deliver));
+boost::asio::awaitable<void> run_on(map_pool<F>* pool, Range inputs, map_delivery how) {
+  return run_map<F>(*pool, std::move(inputs), std::move(how), false);
 }
 
 /// The sink of `map` without one: every output, in input order.
@@ -348,8 +295,14 @@ struct keep_first {
 
 template <class F, class Where, class Range, class Sink>
 boost::asio::awaitable<void> map_into(Where where, Range inputs, bool ordered, Sink sink) {
-  co_await run_on<F>(std::move(where), std::move(inputs), ordered,
-                     deliver_to<typename F::output>(sink));
+  map_delivery how{ordered, is_item_errors_sink_v<Sink>, {}};
+  if constexpr (is_item_errors_sink_v<Sink>) {
+    static_assert(!reduce_function<F>, "with_item_errors is for map functions, not reduce ones");
+    how.deliver = deliver_each<typename F::output>(sink.sink);
+  } else {
+    how.deliver = deliver_to<typename F::output>(sink);
+  }
+  co_await run_on<F>(std::move(where), std::move(inputs), std::move(how));
 }
 
 template <class F, class Where, class Range>
@@ -359,6 +312,16 @@ boost::asio::awaitable<std::vector<typename F::output>> map_all(Where where, Ran
   co_await map_into<F>(std::move(where), std::move(inputs), true,
                        collect_all<typename F::output>{&outputs});
   co_return outputs;
+}
+
+template <class F, class Where, class Range>
+boost::asio::awaitable<std::vector<or_error<typename F::output>>> map_all_with_errors(
+    Where where, Range inputs) {
+  std::vector<or_error<typename F::output>> outcomes;
+  if constexpr (std::ranges::sized_range<Range>) outcomes.reserve(std::ranges::size(inputs));
+  auto sink = with_item_errors(collect_all<or_error<typename F::output>>{&outcomes});
+  co_await map_into<F>(std::move(where), std::move(inputs), true, std::move(sink));
+  co_return outcomes;
 }
 
 template <class F, class Where, class Range>
@@ -373,7 +336,8 @@ template <class F, class Where, class Range>
 boost::asio::awaitable<std::optional<typename F::accum>> reduce(Where where, Range inputs,
                                                                 bool ordered) {
   std::optional<typename F::accum> total;
-  co_await run_on<F>(std::move(where), std::move(inputs), ordered, combine_into<F>(total));
+  map_delivery how{ordered, false, combine_into<F>(total)};
+  co_await run_on<F>(std::move(where), std::move(inputs), std::move(how));
   co_return total;
 }
 
@@ -395,6 +359,15 @@ boost::asio::awaitable<std::vector<typename F::output>> map(map_config config, R
                                                             map_param_t<F> param) {
   return detail::map_all<F>(detail::fresh_pool<F>{std::move(config), std::move(param)},
                             std::move(inputs));
+}
+
+/// `map` going on past items that fail: each item's output or its error, in input order (see
+/// `with_item_errors`).
+template <class F, std::ranges::input_range Range>
+boost::asio::awaitable<std::vector<or_error<typename F::output>>> map_with_errors(
+    map_config config, Range inputs, map_param_t<F> param) {
+  return detail::map_all_with_errors<F>(detail::fresh_pool<F>{std::move(config), std::move(param)},
+                                        std::move(inputs));
 }
 
 /// Like `map`, but `sink(index, output)` sees results as they finish, in any order.
@@ -442,6 +415,11 @@ boost::asio::awaitable<void> map(map_pool<F>& pool, Range inputs, Sink sink) {
 template <class F, std::ranges::input_range Range>
 boost::asio::awaitable<std::vector<typename F::output>> map(map_pool<F>& pool, Range inputs) {
   return detail::map_all<F>(&pool, std::move(inputs));
+}
+template <class F, std::ranges::input_range Range>
+boost::asio::awaitable<std::vector<or_error<typename F::output>>> map_with_errors(map_pool<F>& pool,
+                                                                                  Range inputs) {
+  return detail::map_all_with_errors<F>(&pool, std::move(inputs));
 }
 template <class F, std::ranges::input_range Range, class Sink>
 boost::asio::awaitable<void> map_unordered(map_pool<F>& pool, Range inputs, Sink sink) {
@@ -513,10 +491,8 @@ std::function<pool_slot<map_worker<F>>(std::size_t)> map_slots(const map_config&
 }
 
 template <class F, class Range>
-boost::asio::awaitable<void> run_map(
-    map_pool<F>& pool, Range inputs, bool ordered, bool owned,
-    std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)>
-        deliver) {
+boost::asio::awaitable<void> run_map(map_pool<F>& pool, Range inputs, map_delivery how,
+                                     bool owned) {
   worker_pool<map_worker<F>>& workers = pool.workers();
   const map_config& config = pool.config();
   auto it = std::ranges::begin(inputs);
@@ -531,10 +507,16 @@ boost::asio::awaitable<void> run_map(
       pack(static_cast<typename F::input>(*it), payload);
     return n;
   };
-  hooks.run = [&workers](std::size_t slot,
-                         std::string payload) -> boost::asio::awaitable<std::string> {
-    std::string reply = co_await workers.run_on(slot, map_worker<F>::run_batch, std::move(payload));
+  auto batch_fn = how.per_item ? map_worker<F>::run_batch_each : map_worker<F>::run_batch;
+  hooks.run = [&workers, batch_fn](std::size_t slot,
+                                   std::string payload) -> boost::asio::awaitable<std::string> {
+    std::string reply = co_await workers.run_on(slot, batch_fn, std::move(payload));
     co_return reply;
+  };
+  hooks.failed_outcomes = [](std::uint32_t count, const error& e) {
+    std::string outcomes;
+    for (std::uint32_t i = 0; i < count; ++i) pack_failure(e, outcomes);
+    return outcomes;
   };
   bool ended = false;
   hooks.ready = [&workers, &ended](std::size_t slot) -> boost::asio::awaitable<bool> {
@@ -549,7 +531,7 @@ boost::asio::awaitable<void> run_map(
   hooks.up = [&workers](std::size_t slot) { return workers.slot_up(slot); };
   hooks.live = [&workers] { return workers.live(); };
   hooks.excluded_hosts = [&workers] { return workers.excluded_hosts(); };
-  hooks.deliver = std::move(deliver);
+  hooks.deliver = std::move(how.deliver);
   hooks.item_ends = [](std::string_view payload) {
     return packed_ends<typename F::input>(payload);
   };
@@ -565,7 +547,8 @@ boost::asio::awaitable<void> run_map(
   settings.retries = config.retries;
   settings.item_timeout = config.item_timeout;
   settings.straggler_factor = config.straggler_factor;
-  settings.ordered = ordered;
+  settings.ordered = how.ordered;
+  settings.per_item_errors = how.per_item;
   if constexpr (std::ranges::sized_range<Range>) settings.total = std::ranges::size(inputs);
   settings.on_progress = config.on_progress;
   settings.progress_bar = config.progress_bar && stdout_is_terminal();

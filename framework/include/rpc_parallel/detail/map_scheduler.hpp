@@ -3,6 +3,7 @@
 // delivered once each, in order when asked.
 #pragma once
 
+#include "rpc_parallel/error.hpp"
 #include "rpc_parallel/map_progress.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -37,9 +38,12 @@ struct map_hooks {
   std::function<boost::asio::awaitable<bool>(std::size_t slot)> ready;
   /// Whether slot `slot`'s worker takes batches now.
   std::function<bool(std::size_t slot)> up;
-  /// Takes the outputs of items [first, first + count) (the reply after its status byte).
-  /// Returns false to stop the job early (the caller has what it wants).
+  /// Takes the outputs of items [first, first + count) (the reply after its header: the status
+  /// byte, and with per-item errors the u32 count of failed items). Returns false to stop the
+  /// job early (the caller has what it wants).
   std::function<bool(std::uint64_t first, std::uint32_t count, std::string_view outputs)> deliver;
+  /// With per-item errors: the outcomes of `count` items that failed with `e` (pack_failure).
+  std::function<std::string(std::uint32_t count, const rpc_parallel::error& e)> failed_outcomes;
   /// Where each packed input of a batch's payload ends (packed_ends), to split a batch.
   std::function<std::vector<std::size_t>(std::string_view payload)> item_ends;
   /// Workers up now, and the hosts excluded: for progress.
@@ -58,7 +62,10 @@ struct map_job_settings {
   /// A batch taking this many times the median (per item, times its items) is sent to a second
   /// worker too, once enough batches are done to know the median (0: never).
   double straggler_factor = 0;
-  bool ordered = false;                ///< Deliver batches in input order.
+  bool ordered = false;  ///< Deliver batches in input order.
+  /// Replies carry each item's outcome, and an item that fails on more workers than the retries
+  /// allow is delivered as its error: the job goes on.
+  bool per_item_errors = false;
   std::optional<std::uint64_t> total;  ///< Number of inputs, when known (for the ETA).
   std::function<void(const map_progress&)> on_progress;
   bool progress_bar = false;  ///< Draw one on stdout (the caller checked it is a terminal).
@@ -66,8 +73,8 @@ struct map_job_settings {
 
 /// Runs the job to its end: every input delivered, `deliver` returned false, or a failure.
 /// Throws `rpc_error`: `failed` naming the item whose function threw; the kind of the last
-/// failure naming the items that failed on more workers than the retries allow; the pool's
-/// give-up error.
+/// failure naming the items that failed on more workers than the retries allow (unless
+/// per-item errors); the pool's give-up error.
 boost::asio::awaitable<void> run_map_job(map_hooks hooks, map_job_settings settings);
 
 }  // namespace rpc_parallel::detail

@@ -60,6 +60,8 @@ class unpacker {
 #pragma GCC diagnostic pop
 #endif
   bool empty() const noexcept { return bytes_.empty(); }
+  /// What is left after the values read so far.
+  std::string_view rest() const noexcept { return bytes_; }
 
  private:
   std::string_view bytes_;
