@@ -2,6 +2,7 @@
 
 #include "rpc_parallel/error.hpp"
 
+#include "rpc_parallel/detail/interruption.hpp"
 #include "rpc_parallel/detail/pid1.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/detail/worker_main.hpp"
@@ -67,6 +68,7 @@ int run_master(const detail::type_registry& types, rpc_settings settings,
         io.get_executor(),
         detail::node_config{
             detail::make_secret(), settings, {detail::worker_argv_marker}, true, types});
+    detail::interruption_handler interruptions(io.get_executor());
     asio::co_spawn(io, std::move(main), [&](std::exception_ptr e, int result) {
       code = result;
       if (e) {
@@ -75,7 +77,9 @@ int run_master(const detail::type_registry& types, rpc_settings settings,
         } catch (const std::exception& ex) {
           std::cerr << "error: " << ex.what() << std::endl;
         }
-        code = 1;
+        // Ended by a SIGTERM or SIGINT it drained for: the status of a death by that signal.
+        int signal = detail::interrupting_signal();
+        code = signal ? 128 + signal : 1;
       }
       io.stop();
     });

@@ -8,6 +8,7 @@
 #include "rpc_parallel/detail/map_scheduler.hpp"
 
 #include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/interruption.hpp"
 #include "rpc_parallel/detail/progress_bar.hpp"
 #include "rpc_parallel/detail/wakeup.hpp"
 #include "rpc_parallel/error.hpp"
@@ -108,6 +109,7 @@ struct job {
         settings(std::move(s)),
         changed(executor),
         watch_timer(executor),
+        grace_timer(executor),
         suspect(settings.slots, false),
         running_on(settings.slots),
         blamed(settings.slots),
@@ -117,6 +119,7 @@ struct job {
   map_job_settings settings;
   wakeup changed;
   asio::steady_timer watch_timer;  // the watchdog's: the next deadline, or a poke
+  asio::steady_timer grace_timer;  // after an interruption: the end of the drain grace
 
   std::deque<batch> lost;           // batches whose worker was lost, to run again first
   std::deque<std::uint64_t> spare;  // flights waiting for another copy
@@ -139,6 +142,8 @@ struct job {
   std::deque<double> item_seconds;                             // per item, of the last batches done
   double median_item_seconds = 0;  // 0 until batches_for_median are done
   std::size_t lanes_running = 0;
+  std::size_t copies_running = 0;
+  int interrupted_by = 0;  // a master's SIGTERM or SIGINT: no new batch, finish those in flight
   bool watching = false;
   bool stopping = false;
   std::optional<rpc_parallel::error> failure;
@@ -200,7 +205,7 @@ asio::awaitable<std::optional<std::uint64_t>> take(job& j, std::size_t slot) {
   std::size_t hold_limit =
       4 * std::max<std::size_t>(1, j.settings.slots * j.settings.batches_in_flight);
   for (;;) {
-    if (j.stopping) co_return std::nullopt;
+    if (j.stopping || j.interrupted_by) co_return std::nullopt;
     if (!j.lost.empty()) {
       batch b = std::move(j.lost.front());
       j.lost.pop_front();
@@ -487,11 +492,13 @@ asio::awaitable<void> run_copy(job& j, std::size_t slot, std::uint64_t id) {
   j.watch_timer.cancel();  // the watchdog looks at the new deadline
   std::optional<std::string> reply;
   std::optional<rpc_parallel::error> lost;
+  ++j.copies_running;
   try {
     reply = co_await cancellable_run(j, slot, std::move(payload), cancel);
   } catch (...) {
     lost = current_exception_error();
   }
+  --j.copies_running;
   if (lost && lost->kind == error_kind::disconnected && !j.blamed[slot])
     j.blamed[slot] = *j.running_on[slot].begin();
   bool ran = !j.blamed[slot] || *j.blamed[slot] == sent_as;
@@ -600,6 +607,36 @@ asio::awaitable<void> watchdog(std::shared_ptr<job> shared) {
   j.changed.notify();
 }
 
+std::string signal_name(int signal) {
+  const char* abbreviation = ::sigabbrev_np(signal);
+  return std::string("SIG") + (abbreviation ? abbreviation : "?");
+}
+
+rpc_parallel::error interrupted_error(const job& j) {
+  std::string text = "map-reduce interrupted by " + signal_name(j.interrupted_by) + ": " +
+                     std::to_string(j.progress.done);
+  if (j.settings.total) text += " of " + std::to_string(*j.settings.total);
+  text += " items done (their results delivered); no further item was started";
+  if (j.copies_running > 0)
+    text += "; " + std::to_string(j.copies_running) +
+            " batches still running after the drain grace of " +
+            std::to_string(j.settings.drain_grace.count()) +
+            " ms (map_config::drain_grace) were given up";
+  return {error_kind::cancelled, std::move(text)};
+}
+
+// A master's SIGTERM or SIGINT: the job hands out nothing more, and ends once its batches in
+// flight are done, or at the end of the grace.
+void interrupt(job& j, int signal) {
+  if (j.interrupted_by || j.stopping) return;
+  j.interrupted_by = signal;
+  j.changed.notify();
+  j.grace_timer.expires_after(j.settings.drain_grace);
+  j.grace_timer.async_wait([&j](const boost::system::error_code& ec) {
+    if (!ec) j.fail(interrupted_error(j));
+  });
+}
+
 }  // namespace
 
 asio::awaitable<void> run_map_job(map_hooks hooks, map_job_settings settings) {
@@ -617,7 +654,11 @@ asio::awaitable<void> run_map_job(map_hooks hooks, map_job_settings settings) {
     j.watching = true;
     asio::co_spawn(executor, watchdog(shared), asio::detached);
   }
-  while (!j.stopping && !j.finished() && j.lanes_running > 0) co_await j.changed.wait();
+  interruption_listener interruptions([&j](int signal) { interrupt(j, signal); });
+  auto drained = [&j] { return j.interrupted_by && j.copies_running == 0; };
+  while (!j.stopping && !j.finished() && j.lanes_running > 0 && !drained())
+    co_await j.changed.wait();
+  if (j.interrupted_by && !j.finished()) j.fail(interrupted_error(j));
   if (!j.stopping && !j.finished() && !j.failure) {
     std::string text = "the work was not done: the pool has no worker left to run it";
     auto excluded = j.hooks.excluded_hosts();
@@ -635,6 +676,7 @@ asio::awaitable<void> run_map_job(map_hooks hooks, map_job_settings settings) {
   j.hooks.stop();
   cancel_all({j.calls.begin(), j.calls.end()});
   j.watch_timer.cancel();
+  j.grace_timer.cancel();
   while (j.lanes_running > 0 || j.watching) co_await j.changed.wait();
   if (j.failure) throw rpc_error(*j.failure);
 }

@@ -141,6 +141,15 @@ struct sleepy_pid : int_to_int {
   }
 };
 
+/// Sleeps as many ms as its input, then returns the worker's pid.
+struct naps : int_to_int {
+  static constexpr std::string_view name = "naps";
+  static output map(input ms) {
+    ::usleep(static_cast<useconds_t>(ms * 1000));
+    return static_cast<std::int64_t>(::getpid());
+  }
+};
+
 template <class App>
 void register_map_functions(App& app) {
   using rpc_parallel::map_worker;
@@ -155,7 +164,8 @@ void register_map_functions(App& app) {
       .template add_worker<map_worker<where_mapped>>()
       .template add_worker<map_worker<slow_size>>()
       .template add_worker<map_worker<sleepy_pid>>()
-      .template add_worker<map_worker<crashes_on_537>>();
+      .template add_worker<map_worker<crashes_on_537>>()
+      .template add_worker<map_worker<naps>>();
 }
 
 }  // namespace tests

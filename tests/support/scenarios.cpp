@@ -3,6 +3,7 @@
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
+#include <rpc_parallel/map_reduce.hpp>
 #include <rpc_parallel/remote.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +14,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <ranges>
+#include <set>
 #include <sstream>
 
 using namespace std::chrono_literals;
@@ -175,6 +178,23 @@ asio::awaitable<int> spawn_cycles() {
   co_return 0;
 }
 
+// A long map-reduce of naps on 4 workers, through app::run, for a test to interrupt: prints
+// "pid N" for each worker that answers and "ready" once 150 items are done. Items from 200 on
+// take `later_ms` each.
+asio::awaitable<int> map_until_interrupted(std::int64_t later_ms) {
+  std::set<std::int64_t> pids;
+  std::uint64_t done = 0;
+  auto sink = [&](std::uint64_t, std::int64_t pid) {
+    if (pids.insert(pid).second) std::cout << "pid " << pid << std::endl;
+    if (++done == 150) std::cout << "ready" << std::endl;
+  };
+  auto naps = std::views::iota(std::int64_t(0), std::int64_t(1'000'000)) |
+              std::views::transform([later_ms](std::int64_t i) { return i < 200 ? 1 : later_ms; });
+  auto config = rp::map_config().with_local(4).with_batch_size(5).with_drain_grace(60s);
+  co_await rp::map_unordered<tests::naps>(std::move(config), naps, rp::unit{}, sink);
+  co_return 0;
+}
+
 }  // namespace
 
 int run_scenario(const std::string& name) {
@@ -189,6 +209,12 @@ int run_scenario(const std::string& name) {
       co_await forever.async_wait(asio::use_awaitable);
       co_return 0;
     });
+  }
+  if (name == "map_until_interrupted" || name == "map_stuck_until_interrupted") {
+    char program[] = "scenario";
+    char* argv[] = {program, nullptr};
+    std::int64_t later_ms = name == "map_until_interrupted" ? 1 : 600'000;
+    return app().run(1, argv, [later_ms] { return map_until_interrupted(later_ms); });
   }
   if (name == "spawn_cycles_through_app") {
     // Through app::run, as a user's main would be (it is what handles a master that is PID 1).

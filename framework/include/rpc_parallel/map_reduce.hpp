@@ -65,6 +65,11 @@ class map_config {
   /// How lost workers are replaced: restart intensity, backoff, recycling, host exclusion (its
   /// `size` is ignored: the pool has `local` plus the remote workers).
   pool_options supervision;
+  /// After a SIGTERM or SIGINT to a master run by `app::run`, the call starts no new batch and
+  /// waits this long at most for those in flight, delivers their results, and fails with
+  /// `cancelled` saying how many items were done; the app then exits with 128 + the signal. A
+  /// second signal exits at once.
+  std::chrono::milliseconds drain_grace{std::chrono::seconds(10)};
   /// Called as results come in (at most every 100 ms, and once at the end).
   std::function<void(const map_progress&)> on_progress;
   /// Draws a progress bar with rate and ETA on stdout, only when stdout is a terminal.
@@ -109,6 +114,10 @@ class map_config {
   }
   map_config&& with_supervision(pool_options v) && {
     supervision = std::move(v);
+    return std::move(*this);
+  }
+  map_config&& with_drain_grace(std::chrono::milliseconds v) && {
+    drain_grace = v;
     return std::move(*this);
   }
   map_config&& with_on_progress(std::function<void(const map_progress&)> v) && {
@@ -547,6 +556,7 @@ boost::asio::awaitable<void> run_map(map_pool<F>& pool, Range inputs, map_delive
   settings.retries = config.retries;
   settings.item_timeout = config.item_timeout;
   settings.straggler_factor = config.straggler_factor;
+  settings.drain_grace = config.drain_grace;
   settings.ordered = how.ordered;
   settings.per_item_errors = how.per_item;
   if constexpr (std::ranges::sized_range<Range>) settings.total = std::ranges::size(inputs);

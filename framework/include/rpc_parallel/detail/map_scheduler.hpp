@@ -69,12 +69,16 @@ struct map_job_settings {
   std::optional<std::uint64_t> total;  ///< Number of inputs, when known (for the ETA).
   std::function<void(const map_progress&)> on_progress;
   bool progress_bar = false;  ///< Draw one on stdout (the caller checked it is a terminal).
+  /// After a master's SIGTERM or SIGINT, how long the batches in flight may take to finish.
+  std::chrono::milliseconds drain_grace{10000};
 };
 
 /// Runs the job to its end: every input delivered, `deliver` returned false, or a failure.
 /// Throws `rpc_error`: `failed` naming the item whose function threw; the kind of the last
 /// failure naming the items that failed on more workers than the retries allow (unless
-/// per-item errors); the pool's give-up error.
+/// per-item errors); the pool's give-up error; `cancelled` after a SIGTERM or SIGINT of the
+/// master (`interruption_listener`), once the batches in flight have finished, saying how much
+/// was done.
 boost::asio::awaitable<void> run_map_job(map_hooks hooks, map_job_settings settings);
 
 }  // namespace rpc_parallel::detail
