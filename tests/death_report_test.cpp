@@ -157,15 +157,57 @@ BOOST_AUTO_TEST_CASE(a_signal_sent_to_a_busy_worker_is_named_with_its_sender_and
     auto conn = co_await spawn_death_worker("terminated");
     auto pid = static_cast<pid_t>(co_await conn.run(death_worker::pid));
     auto call = conn.try_run(death_worker::sleep, 10'000);
-    auto signal = send_signal(pid, SIGTERM);
+    auto signal = send_signal(pid, SIGHUP);  // SIGTERM would make it leave gracefully
     auto result = co_await (std::move(call) && std::move(signal));
     BOOST_REQUIRE(!result);
     const std::string& text = result.error().message;
+    BOOST_TEST(
+        has(text, "died: killed by SIGHUP (Hangup), sent by process " + std::to_string(::getpid())),
+        text);
+    BOOST_TEST(has(text, "; its peak RSS was "), text);
+    BOOST_TEST(has(text, "calls in flight: death_worker.sleep"), text);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_sigterm_makes_a_busy_worker_leave_and_a_second_one_kills_it_with_its_note) {
+  tests::run([]() -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    auto conn = co_await spawn_death_worker("leaving");
+    auto pid = static_cast<pid_t>(co_await conn.run(death_worker::pid));
+    std::optional<rp::error> refused;
+    // With two calls sent: the first SIGTERM is not fatal. Once the plain call it interrupted
+    // has returned, the worker says it is leaving, and a new call is refused; the second
+    // SIGTERM is fatal, and noted.
+    auto twice = [](rp::connection<death_worker>& c, pid_t worker,
+                    std::optional<rp::error>& refusal) -> asio::awaitable<void> {
+      BOOST_REQUIRE(::kill(worker, SIGTERM) == 0);
+      asio::steady_timer pause(co_await asio::this_coro::executor);
+      for (int i = 0; i < 1000 && !c.is_leaving(); ++i) {
+        pause.expires_after(std::chrono::milliseconds(5));
+        co_await pause.async_wait(asio::use_awaitable);
+      }
+      auto another = co_await c.try_run(death_worker::pid);
+      if (!another) refusal = another.error();
+      BOOST_REQUIRE(::kill(worker, SIGTERM) == 0);
+    };
+    auto both = [](rp::connection<death_worker>& c) -> asio::awaitable<rp::or_error<rp::unit>> {
+      auto first = c.try_run(death_worker::sleep, 200);
+      auto second = c.try_run(death_worker::sleep, 10'000);
+      auto outcomes = co_await (std::move(first) && std::move(second));
+      co_return std::get<1>(outcomes);
+    };
+    auto calls = both(conn);
+    auto signals = twice(conn, pid, refused);
+    auto long_one = co_await (std::move(calls) && std::move(signals));
+    BOOST_REQUIRE(refused.has_value());
+    BOOST_TEST(has(refused->message,
+                   "is leaving (it got SIGTERM from process " + std::to_string(::getpid())),
+               refused->message);
+    BOOST_REQUIRE(!long_one);
+    const std::string& text = long_one.error().message;
     BOOST_TEST(has(text, "died: killed by SIGTERM (Terminated), sent by process " +
                              std::to_string(::getpid())),
                text);
-    BOOST_TEST(has(text, "; its peak RSS was "), text);
-    BOOST_TEST(has(text, "calls in flight: death_worker.sleep"), text);
   });
 }
 

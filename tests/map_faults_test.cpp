@@ -154,6 +154,35 @@ BOOST_AUTO_TEST_CASE(a_stopped_worker_is_worked_around_by_the_item_timeout_kille
   BOOST_TEST(tests::zombie_children().empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_sigterm_to_one_worker_of_four_loses_no_item_and_runs_none_twice) {
+  tests::run([]() -> asio::awaitable<void> {
+    const std::int64_t items = 8000;
+    std::vector<int> seen(items, 0);
+    std::optional<pid_t> leaving;
+    auto count = [&seen, &leaving](std::uint64_t index, std::int64_t pid) {
+      ++seen[index];
+      if (!leaving && index >= 2000) {
+        leaving = static_cast<pid_t>(pid);
+        ::kill(*leaving, SIGTERM);
+      }
+    };
+    rp::map_progress last;
+    auto config = rp::map_config().with_local(4).with_batch_size(20).with_on_progress(
+        [&last](const rp::map_progress& p) { last = p; });
+    auto pool = co_await rp::map_pool<tests::sleepy_pid>::start(std::move(config), rp::unit{});
+    co_await rp::map_unordered<tests::sleepy_pid>(pool, std::views::iota(0, items), count);
+    BOOST_REQUIRE(leaving.has_value());
+    BOOST_TEST(each_once(seen));
+    // It finished its batches and left: nothing was run again, and it is no death.
+    BOOST_TEST(last.retried == 0u);
+    BOOST_TEST(pool.workers().deaths().empty());
+    BOOST_TEST(tests::wait_until_exited(*leaving, 5s));
+    co_await pool.workers().wait_until_full();  // replaced
+    BOOST_TEST(pool.size() == 4u);
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_straggler_has_its_batches_speculated_and_every_item_arrives_once) {
   tests::run([]() -> asio::awaitable<void> {
     const std::int64_t items = 4000;

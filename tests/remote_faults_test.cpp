@@ -280,14 +280,14 @@ BOOST_AUTO_TEST_CASE(a_remote_worker_killed_by_a_signal_is_reported_with_its_hos
     // The call is on its way when the signal is sent (from here: the hosts share this
     // machine's process ids).
     auto call = conn.try_run(echo_worker::sleep_async, 10'000);
-    auto signal = send_signal(pid, SIGTERM);
+    auto signal = send_signal(pid, SIGHUP);  // SIGTERM would make it leave gracefully
     auto lost = co_await (std::move(call) && std::move(signal));
     BOOST_REQUIRE(lost.has_error());
     const std::string& text = lost.error().message;
     BOOST_TEST_MESSAGE(text);
     BOOST_TEST(contains(text, "at " + conn.peer().host() + ":"), text);
     BOOST_TEST(contains(text, "the worker process " + std::to_string(pid) +
-                                  " died: killed by SIGTERM (Terminated), sent by process " +
+                                  " died: killed by SIGHUP (Hangup), sent by process " +
                                   std::to_string(::getpid())),
                text);
   });

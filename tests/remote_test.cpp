@@ -315,8 +315,11 @@ BOOST_AUTO_TEST_CASE(map_reduce_runs_on_local_and_remote_workers) {
           auto executable = co_await on(host);
           config.add_remote(rp::how_to_run::remote(executable), 2);
         }
-        auto outputs = co_await rp::map<tests::with_pid>(std::move(config),
-                                                         std::views::iota(0, 20000), rp::unit{});
+        // Started beforehand, so that every worker is up when the work begins (a call's own pool
+        // starts on each as soon as it is up, and the local one is up first).
+        auto everyone =
+            co_await rp::map_pool<tests::with_pid>::start(std::move(config), rp::unit{});
+        auto outputs = co_await rp::map<tests::with_pid>(everyone, std::views::iota(0, 20000));
         BOOST_REQUIRE_EQUAL(outputs.size(), 20000u);
         bool in_order = true;
         std::set<std::int64_t> pids;

@@ -212,6 +212,7 @@ class client::reply_initiation {
       asio::post(
           self_->transport_->socket().get_executor(),
           [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+      self_->close_if_left_and_idle();
       return;
     }
     // The awaiting coroutine's cancellation (`||` with a timer, a cancelled parent, a bound
@@ -241,6 +242,10 @@ std::uint64_t client::send_call(call_frame f, frame_kind kind, clock::time_point
   if (!transport_->is_open())
     throw rpc_error({error_kind::disconnected,
                      "connection to " + describe(worker_) + " is closed" + close_reason_});
+  if (!leaving_.empty())
+    throw rpc_error(
+        {error_kind::disconnected, describe(worker_) + " is leaving (" + leaving_ +
+                                       "): it answers the calls it has and takes no new one"});
   std::uint64_t id = next_id_++;
   auto& call = pending_.emplace(id, pending_call{.function = f.function}).first->second;
   transport::batch together(*transport_);
@@ -286,6 +291,13 @@ void client::give_up(std::uint64_t id, reply r) {
   pending_.erase(found);
   asio::post(transport_->socket().get_executor(),
              [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+  close_if_left_and_idle();
+}
+
+void client::close_if_left_and_idle() {
+  if (leaving_.empty() || !pending_.empty() || !transport_->is_open()) return;
+  closing_ = true;
+  transport_->close();
 }
 
 void client::watch_unheeded(std::uint64_t id, std::string what) {
@@ -421,6 +433,11 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
                                        "worker \"" + self->worker_.name + "\" failed"));
         continue;
       }
+      if (f->kind == frame_kind::leaving) {
+        self->leaving_ = f->payload.empty() ? "it was told to stop" : f->payload;
+        self->close_if_left_and_idle();
+        continue;
+      }
       if (f->kind != frame_kind::reply_ok && f->kind != frame_kind::reply_error)
         throw rpc_error({error_kind::failed, "protocol error: unexpected frame from worker"});
       auto found = self->pending_.find(f->id);
@@ -443,6 +460,7 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
       asio::dispatch(
           self->transport_->socket().get_executor(),
           [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+      self->close_if_left_and_idle();
     }
     why = " (the worker closed the connection)";
   } catch (const std::exception& e) {
@@ -461,6 +479,8 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
             {error_kind::disconnected, "worker \"" + self->worker_.name + "\" died: " + report});
     }
   }
+  // Closed by us once the leaving worker had answered everything: it left, it did not die.
+  if (self->closing_ && !self->leaving_.empty()) why = " (it left: " + self->leaving_ + ")";
   self->fail_all(why);
 }
 

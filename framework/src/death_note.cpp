@@ -23,6 +23,11 @@ namespace {
 
 std::atomic<bool> clean_exit{false};
 std::atomic<bool> noted{false};  // one note per death: abort() after terminate writes no second
+std::atomic<int> leave_fd{-1};   // where the first SIGTERM asks the worker to leave, if anywhere
+std::atomic<bool> leave_asked{false};
+std::atomic<std::int64_t> leave_asker{0};
+struct sigaction sigterm_action {};  // ours, when the death notes handle SIGTERM
+bool sigterm_ours = false;
 
 // Faults: noted whoever handled them before (a sanitizer's handler included).
 constexpr int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
@@ -133,6 +138,18 @@ void add_sender(fixed_line& line, const siginfo_t& info) {
 // deadlock on a lock the signal interrupted, an alarm ends the process 3 s later, with the
 // cause already written.
 void on_fatal_signal(int signal, siginfo_t* info, void*) {
+  int fd = signal == SIGTERM ? leave_fd.exchange(-1) : -1;
+  if (fd >= 0) {
+    // Leave gracefully; the next SIGTERM is noted and fatal (SA_RESETHAND undid ours).
+    bool sent = info->si_code == SI_USER || info->si_code == SI_QUEUE || info->si_code == SI_TKILL;
+    std::int64_t sender = sent ? info->si_pid : 0;
+    leave_asker = sender;
+    leave_asked = true;
+    ssize_t written = ::write(fd, &sender, sizeof sender);
+    (void)written;
+    ::sigaction(SIGTERM, &sigterm_action, nullptr);
+    return;
+  }
   if (!noted.exchange(true)) {
     fixed_line line;
     const char* abbrev = ::sigabbrev_np(signal);
@@ -199,12 +216,24 @@ void install_death_notes() {
   for (int signal : sent_signals) {
     struct sigaction before {};
     if (::sigaction(signal, nullptr, &before) == 0 && !(before.sa_flags & SA_SIGINFO) &&
-        before.sa_handler == SIG_DFL)
+        before.sa_handler == SIG_DFL) {
       ::sigaction(signal, &action, nullptr);
+      if (signal == SIGTERM) {
+        sigterm_action = action;
+        sigterm_ours = true;
+      }
+    }
   }
   std::set_terminate(on_terminate);
   ::on_exit(on_process_exit, nullptr);
 }
+
+void leave_on_first_sigterm(int fd) noexcept {
+  if (sigterm_ours) leave_fd = fd;
+}
+
+bool leave_requested() noexcept { return leave_asked; }
+std::int64_t leave_sender() noexcept { return leave_asker; }
 
 void expect_clean_exit(std::string_view why, bool announce) noexcept {
   clean_exit = true;

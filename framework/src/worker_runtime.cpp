@@ -12,12 +12,16 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 namespace rpc_parallel::detail {
@@ -63,6 +67,7 @@ class worker_runtime {
     }
     node_.logs().keep_messages(false);
     server->start(std::move(state), hooks());
+    asio::co_spawn(io_, leave_on_sigterm(), asio::detached);
     link_->send(frame_kind::init_done, 0, {});
     if (config_.policy == shutdown_policy::connection_closed) {
       // The link goes on as the spawner's owner connection (its first frame is `open`); its
@@ -109,12 +114,46 @@ class worker_runtime {
     worker_server::hooks h;
     h.on_owner_closed = [this] { exit(0); };
     h.on_shutdown = [this] { exit(0); };
+    h.before_call = [this] {
+      if (leave_requested()) leave_now();
+    };
     h.on_background_failure = [this](error e) {
       std::cerr << "rpc_parallel worker \"" << config_.name << "\": " << e.message
                 << "; shutting down" << std::endl;
       asio::co_spawn(io_, report_failure(std::move(e)), asio::detached);
     };
     return h;
+  }
+
+  // The first SIGTERM (when nothing else handles it) makes the worker leave gracefully: its
+  // clients are told, send nothing more and close once answered, and it then exits. Told here
+  // when the thread is free, or before the next call starts (`before_call`), whichever first.
+  asio::awaitable<void> leave_on_sigterm() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) co_return;
+    asio::posix::stream_descriptor reader(io_, fds[0]);
+    leave_on_first_sigterm(fds[1]);  // the write end stays open for the process's life
+    std::int64_t sender = 0;
+    boost::system::error_code ec;
+    co_await asio::async_read(reader, asio::buffer(&sender, sizeof sender),
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) leave_now();
+  }
+
+  void leave_now() {
+    auto server = server_.lock();
+    if (left_ || !server) return;
+    left_ = true;
+    std::int64_t sender = leave_sender();
+    std::string why = "it got SIGTERM";
+    if (sender > 0) {
+      std::string comm;
+      std::ifstream(std::string("/proc/") + std::to_string(sender) + "/comm") >> comm;
+      why += " from process " + std::to_string(sender) + (comm.empty() ? "" : " (" + comm + ")");
+    }
+    std::cerr << "rpc_parallel worker \"" << config_.name << "\": leaving (" << why
+              << "): answering the calls it has first" << std::endl;
+    server->leave(std::move(why), [this] { exit(0); });
   }
 
   asio::awaitable<void> report_failure(error e) {
@@ -169,6 +208,7 @@ class worker_runtime {
   std::function<void()> release_;
   std::weak_ptr<worker_server> server_;
   std::shared_ptr<transport> link_;
+  bool left_ = false;
   int exit_code_ = 0;
 };
 

@@ -90,6 +90,15 @@ void worker_server::stop() noexcept {
   connections_.clear();
 }
 
+void worker_server::leave(std::string why, std::function<void()> when_alone) {
+  close_server();
+  leaving_ = std::move(why);
+  when_alone_ = std::move(when_alone);
+  for (auto& weak : opened_)
+    if (auto t = weak.lock(); t && t->is_open()) t->send(frame_kind::leaving, 0, leaving_);
+  if (opened_.empty() && connections_.empty()) std::exchange(when_alone_, {})();
+}
+
 void worker_server::adopt(std::shared_ptr<transport> t) {
   asio::co_spawn(executor_, serve_connection(std::move(t), true), asio::detached);
 }
@@ -114,6 +123,8 @@ asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport>
       if (adopted && hooks_.on_owner_closed) hooks_.on_owner_closed();
       co_return;
     }
+    opened_.push_back(t);
+    if (!leaving_.empty()) t->send(frame_kind::leaving, 0, leaving_);
     while (auto f = co_await t->read()) {
       if (control_only && f->kind != frame_kind::shutdown) break;
       if (streams.route(*f)) continue;
@@ -127,7 +138,14 @@ asio::awaitable<void> worker_server::serve_connection(std::shared_ptr<transport>
   calls->cancel_all();
   t->close();
   streams.disconnect(why);
+  auto gone = [&t](const std::weak_ptr<transport>& c) {
+    auto alive = c.lock();
+    return !alive || alive == t;
+  };
+  std::erase_if(connections_, gone);
+  std::erase_if(opened_, gone);
   if ((owner || adopted) && hooks_.on_owner_closed) hooks_.on_owner_closed();
+  if (when_alone_ && connections_.empty()) std::exchange(when_alone_, {})();
 }
 
 asio::awaitable<bool> worker_server::open(std::shared_ptr<transport> t, std::uint64_t token,
@@ -193,6 +211,10 @@ void worker_server::connection_calls::cancel_all() {
 void worker_server::dispatch(const std::shared_ptr<transport>& t, frame f,
                              const std::shared_ptr<void>& conn_state, stream_table& streams,
                              const std::shared_ptr<connection_calls>& calls) {
+  // A leave asked for while a plain call held this thread goes out before the next call runs.
+  bool starts_code = f.kind == frame_kind::stream_call || f.kind == frame_kind::call ||
+                     f.kind == frame_kind::one_way;
+  if (starts_code && hooks_.before_call) hooks_.before_call();
   switch (f.kind) {
     case frame_kind::stream_call:
       start_stream(t, std::move(f), conn_state, streams, calls);

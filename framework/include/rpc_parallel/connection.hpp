@@ -305,6 +305,9 @@ class connection {
   /// Empty while open; once closed, why, as calls in flight were told: a suffix such as
   /// " (the worker closed the connection)" or ": <death report>".
   const std::string& close_reason() const noexcept { return client_->close_reason(); }
+  /// Whether the worker said it is leaving (it got SIGTERM): it answers the calls in flight, and
+  /// the connection then closes, which is no death; a new call fails at once.
+  bool is_leaving() const noexcept { return !client_->leaving().empty(); }
   /// The worker at the other end.
   worker<W> peer() const { return worker<W>(client_->peer()); }
 

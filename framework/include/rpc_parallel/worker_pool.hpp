@@ -172,7 +172,9 @@ class worker_pool {
     std::string host;       ///< Where its workers run.
     bool excluded = false;  ///< Its host was excluded: it stays empty.
 
-    bool takes_calls() const noexcept { return conn && !conn->is_closed() && !retiring; }
+    bool takes_calls() const noexcept {
+      return conn && !conn->is_closed() && !conn->is_leaving() && !retiring;
+    }
     void retire_when_idle() noexcept {
       if (retiring && in_flight == 0 && conn) conn->close();
     }
@@ -285,14 +287,15 @@ class worker_pool {
         s->changed.notify();
         co_await serve_until_closed(s, slot);
         if (s->closing) break;
-        bool recycled = m.retiring && m.report.empty();
+        // Retired, or it left on a SIGTERM after answering its calls: no death.
+        bool recycled = (m.retiring || m.conn->is_leaving()) && m.report.empty();
         report = !m.report.empty() ? std::move(m.report)
                                    : "worker \"" + m.conn->peer().name() +
                                          "\": its connection closed" + m.conn->close_reason();
         m.conn.reset();
         m.report.clear();
         m.retiring = false;
-        if (recycled) continue;  // retired, not dead: replaced at once
+        if (recycled) continue;  // replaced at once
       } else {
         report = spawned.error().message;
       }

@@ -106,6 +106,9 @@ class client : public std::enable_shared_from_this<client> {
   void close() noexcept;
   boost::asio::awaitable<void> closed();
   bool is_closed() const noexcept { return !transport_->is_open(); }
+  /// The worker said it is leaving (it got SIGTERM): why. New calls fail at once; the
+  /// connection closes once the calls in flight are answered, which is no death.
+  const std::string& leaving() const noexcept { return leaving_; }
   /// Empty while open; then what calls in flight were told, as a suffix (" (...)" or ": ...").
   const std::string& close_reason() const noexcept { return close_reason_; }
   const worker_ref& peer() const noexcept { return worker_; }
@@ -148,6 +151,8 @@ class client : public std::enable_shared_from_this<client> {
       std::vector<std::string> signatures, std::function<void(rpc_parallel::error)> on_failure);
   static boost::asio::awaitable<void> read_replies(std::shared_ptr<client> self);
   void fail_all(const std::string& why);
+  /// Closes a connection whose worker is leaving once no call waits for a reply.
+  void close_if_left_and_idle();
   /// The functions of the calls waiting for replies, for a death report.
   std::vector<std::string> in_flight() const;
 
@@ -161,6 +166,7 @@ class client : public std::enable_shared_from_this<client> {
   std::unordered_map<std::uint64_t, boost::asio::steady_timer> unheeded_;
   stream_table streams_;
   std::string close_reason_;
+  std::string leaving_;
   std::function<void(rpc_parallel::error)> on_failure_;
   /// The worker's record when it was spawned here: its loss is then explained (death_report.hpp).
   std::shared_ptr<const worker_record> record_;

@@ -2,6 +2,7 @@
 // it dies by anything it can see, so that the spawner's error can say how it died.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,15 @@ inline constexpr std::string_view clean_exit_marker = "rpc_parallel: worker exit
 /// trace). SIGKILL and SIGSTOP cannot be caught, nor can `_exit` (or a sanitizer's halt) be
 /// seen: a worker that leaves no note was killed by SIGKILL, called `_exit`, or lost its host.
 void install_death_notes();
+
+/// From now on the first SIGTERM, when the death notes handle it (its disposition was the
+/// default), is not fatal: the sender's pid is written to `fd` (an std::int64_t), for the worker
+/// to leave gracefully. A second SIGTERM is fatal, with its note, as before.
+void leave_on_first_sigterm(int fd) noexcept;
+/// Whether that first SIGTERM has come (readable at any time, unlike the pipe), and its
+/// sender's pid (0 when unknown).
+bool leave_requested() noexcept;
+std::int64_t leave_sender() noexcept;
 
 /// The framework itself ends the process: no death note; the clean-exit line when `announce`
 /// (the stderr is the spawner's pipe).

@@ -30,6 +30,7 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
     std::function<void()> on_owner_closed;  ///< The `owner` connection closed.
     std::function<void()> on_shutdown;      ///< A client sent `shutdown`.
     std::function<void(rpc_parallel::error)> on_background_failure;  ///< A one-way threw.
+    std::function<void()> before_call;  ///< Before each call, stream or one-way starts.
   };
 
   /// Binds a listening socket on all interfaces and an OS-chosen port; accepts nothing yet.
@@ -46,6 +47,10 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   void close_server() noexcept;
   /// Closes the listener and every connection.
   void stop() noexcept;
+  /// The worker is leaving (`why`: it got SIGTERM): stops accepting, tells every client (a
+  /// `leaving` frame; each closes its connection once its calls are answered) and calls
+  /// `when_alone` once no connection is left. Calls keep being served meanwhile.
+  void leave(std::string why, std::function<void()> when_alone);
 
   std::uint16_t port() const noexcept { return port_; }
   const std::string& id() const noexcept { return id_; }
@@ -122,6 +127,9 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   std::shared_ptr<std::atomic<std::size_t>> refused_ =
       std::make_shared<std::atomic<std::size_t>>(0);
   std::vector<std::weak_ptr<transport>> connections_;
+  std::vector<std::weak_ptr<transport>> opened_;  ///< Those past `open`: told when leaving.
+  std::string leaving_;
+  std::function<void()> when_alone_;
   std::uint64_t next_token_ = 1;
   // Shared with the listener's hooks, which run on the guardian's thread.
   std::shared_ptr<busy_call> busy_ = std::make_shared<busy_call>();
