@@ -160,6 +160,28 @@ BOOST_AUTO_TEST_CASE(recycling_after_1000_calls_makes_new_generations_and_fails_
   BOOST_TEST(tests::zombie_children().empty());
 }
 
+BOOST_AUTO_TEST_CASE(recycling_above_an_rss_limit_replaces_a_growing_worker_and_fails_no_call) {
+  tests::run([]() -> asio::awaitable<void> {
+    // Each call keeps 16 MiB more; past 64 MiB a worker leaves, after answering the call.
+    auto pool = co_await pool_type::start(
+        rp::pool_options().with_size(1).with_recycling_above_rss(64u << 20),
+        rp::spawn_options().with_name("growing"));
+    std::map<pid_t, int> calls_by_pid;
+    for (int i = 0; i < 24; ++i) {
+      auto pid = co_await pool.try_run(cancel_worker::hold_mib, 16);
+      BOOST_REQUIRE_MESSAGE(pid.has_value(), "call " << i << ": " << pid.error().message);
+      ++calls_by_pid[static_cast<pid_t>(*pid)];
+    }
+    // The limit is looked at before each call, and the call that finds it passed is still
+    // answered: a generation takes at most 5 calls. Several generations, and no death.
+    BOOST_TEST(calls_by_pid.size() >= 3u);
+    for (const auto& [pid, calls] : calls_by_pid) BOOST_TEST(calls <= 5, pid << ": " << calls);
+    BOOST_TEST(pool.deaths().empty());
+    co_await pool.shut_down();  // its last replacement may be starting
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
 BOOST_AUTO_TEST_CASE(recycling_by_lifetime_replaces_a_worker_between_calls) {
   tests::run([]() -> asio::awaitable<void> {
     auto pool =

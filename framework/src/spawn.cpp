@@ -76,6 +76,7 @@ worker_config make_config(node& self, const spawn_request& r, const std::string&
   c.connection_timeout_ms = r.options.connection_timeout.count();
   c.policy = r.policy;
   c.spawn_arg = r.spawn_arg;
+  c.leave_above_rss = r.options.leave_above_rss;
   return c;
 }
 

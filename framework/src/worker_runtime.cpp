@@ -115,7 +115,9 @@ class worker_runtime {
     h.on_owner_closed = [this] { exit(0); };
     h.on_shutdown = [this] { exit(0); };
     h.before_call = [this] {
-      if (leave_requested()) leave_now();
+      if (left_) return;
+      if (leave_requested()) leave_now(sigterm_reason());
+      if (config_.leave_above_rss > 0) leave_if_too_big();
     };
     h.on_background_failure = [this](error e) {
       std::cerr << "rpc_parallel worker \"" << config_.name << "\": " << e.message
@@ -137,13 +139,10 @@ class worker_runtime {
     boost::system::error_code ec;
     co_await asio::async_read(reader, asio::buffer(&sender, sizeof sender),
                               asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec) leave_now();
+    if (!ec) leave_now(sigterm_reason());
   }
 
-  void leave_now() {
-    auto server = server_.lock();
-    if (left_ || !server) return;
-    left_ = true;
+  static std::string sigterm_reason() {
     std::int64_t sender = leave_sender();
     std::string why = "it got SIGTERM";
     if (sender > 0) {
@@ -151,6 +150,29 @@ class worker_runtime {
       std::ifstream(std::string("/proc/") + std::to_string(sender) + "/comm") >> comm;
       why += " from process " + std::to_string(sender) + (comm.empty() ? "" : " (" + comm + ")");
     }
+    return why;
+  }
+
+  // spawn_options::leave_above_rss: a look at /proc/self/statm (a few microseconds).
+  void leave_if_too_big() {
+    std::uint64_t pages_total = 0, pages_resident = 0;
+    std::ifstream("/proc/self/statm") >> pages_total >> pages_resident;
+    std::uint64_t rss = pages_resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (rss <= config_.leave_above_rss) return;
+    constexpr double mib = 1024.0 * 1024.0;
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "its resident memory, %.1f MiB, passed its limit of %.1f MiB "
+                  "(spawn_options::leave_above_rss)",
+                  static_cast<double>(rss) / mib,
+                  static_cast<double>(config_.leave_above_rss) / mib);
+    leave_now(text);
+  }
+
+  void leave_now(std::string why) {
+    auto server = server_.lock();
+    if (left_ || !server) return;
+    left_ = true;
     std::cerr << "rpc_parallel worker \"" << config_.name << "\": leaving (" << why
               << "): answering the calls it has first" << std::endl;
     server->leave(std::move(why), [this] { exit(0); });

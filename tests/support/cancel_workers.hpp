@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace tests {
 
@@ -21,6 +23,7 @@ struct cancel_worker {
   struct state {
     std::int64_t observed = 0;  ///< Cancellations its implementations saw.
     std::optional<rpc_parallel::connection<cancel_worker>> next;
+    std::vector<std::string> held;  ///< Memory kept by `hold_mib`.
   };
   static state init_worker_state(rpc_parallel::unit) { return {}; }
 
@@ -34,6 +37,9 @@ struct cancel_worker {
   static constexpr rpc_parallel::rpc<cancel_worker, rpc_parallel::unit, std::int64_t> observed{
       "observed"};
   static constexpr rpc_parallel::rpc<cancel_worker, rpc_parallel::unit, std::int64_t> pid{"pid"};
+  /// Keeps `mib` more MiB (touched, so resident) for the worker's life; returns its pid.
+  static constexpr rpc_parallel::rpc<cancel_worker, std::int64_t, std::int64_t> hold_mib{
+      "hold_mib"};
   /// Spawns the next worker of a chain (this one's own child) and keeps a connection to it.
   static constexpr rpc_parallel::rpc<cancel_worker, rpc_parallel::unit, rpc_parallel::unit>
       spawn_next{"spawn_next"};
@@ -99,6 +105,10 @@ struct cancel_worker {
     });
     impl.add(observed, [](state& s, rpc_parallel::unit) { return s.observed; });
     impl.add(pid, [](rpc_parallel::unit) { return static_cast<std::int64_t>(::getpid()); });
+    impl.add(hold_mib, [](state& s, std::int64_t mib) {
+      s.held.emplace_back(static_cast<std::size_t>(mib) << 20, 'x');
+      return static_cast<std::int64_t>(::getpid());
+    });
     impl.add(spawn_next, [](state& s, rpc_parallel::unit) { return start_next(s); });
     impl.add(relay, [](state& s, std::int64_t ms) { return relay_to_next(s, ms); });
     impl.add(next_observed, [](state& s, rpc_parallel::unit) { return ask_next(s); });

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace rpc_parallel {
@@ -30,6 +31,9 @@ struct pool_options {
   /// those it has first.
   std::chrono::milliseconds recycle_after{0};
   std::chrono::milliseconds recycle_jitter{0};
+  /// ...or once its resident memory passes this many bytes (0: never): the worker itself looks
+  /// before each call starts (`spawn_options::leave_above_rss`), so it works on any host.
+  std::uint64_t recycle_above_rss = 0;
   /// A host on which this many workers in a row died or failed to start, with no answer from
   /// one there in between, is excluded: its slots stay empty for the pool's life, and their
   /// deaths no longer count against the restart intensity (0: never). The last host standing
@@ -58,6 +62,10 @@ struct pool_options {
                                       std::chrono::milliseconds jitter) && {
     recycle_after = lifetime;
     recycle_jitter = jitter;
+    return std::move(*this);
+  }
+  pool_options&& with_recycling_above_rss(std::uint64_t bytes) && {
+    recycle_above_rss = bytes;
     return std::move(*this);
   }
   pool_options&& with_host_exclusion_after(std::size_t failures_in_a_row) && {

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -56,6 +57,11 @@ struct spawn_options {
   /// death report names the call that did not stop. Applies to plain calls and reverse pipes,
   /// whose end the worker reports.
   std::chrono::milliseconds kill_unheeded_after = std::chrono::milliseconds(0);
+  /// Once the worker's resident memory passes this many bytes (looked at before each call
+  /// starts, which costs a few microseconds), it leaves as on SIGTERM: its clients are told, it
+  /// answers the calls it has and exits, which is no death. Zero (the default): never. A pool's
+  /// `recycle_above_rss` sets it.
+  std::uint64_t leave_above_rss = 0;
 
   spawn_options&& with_name(std::string v) && {
     name = std::move(v);
@@ -99,6 +105,10 @@ struct spawn_options {
   }
   spawn_options&& with_kill_unheeded_after(std::chrono::milliseconds grace) && {
     kill_unheeded_after = grace;
+    return std::move(*this);
+  }
+  spawn_options&& with_leave_above_rss(std::uint64_t bytes) && {
+    leave_above_rss = bytes;
     return std::move(*this);
   }
 };

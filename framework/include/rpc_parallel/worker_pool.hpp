@@ -227,6 +227,8 @@ class worker_pool {
     pool_slot<W> recipe = s->make(slot);
     spawn_options& o = recipe.options;
     o.name = (o.name.empty() ? std::string(W::name) : o.name) + "-" + std::to_string(slot);
+    if (s->pool.recycle_above_rss > 0 && o.leave_above_rss == 0)
+      o.leave_above_rss = s->pool.recycle_above_rss;
     o.on_failure = [weak = std::weak_ptr<state>(s), slot,
                     theirs = std::move(o.on_failure)](const rpc_parallel::error& e) {
       if (auto alive = weak.lock()) alive->members[slot].report = e.message;

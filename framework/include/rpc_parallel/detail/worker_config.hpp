@@ -37,12 +37,13 @@ struct worker_config {
   std::int64_t connection_timeout_ms = 10000;
   shutdown_policy policy = shutdown_policy::heartbeater_timeout;
   std::string spawn_arg;
+  std::uint64_t leave_above_rss = 0;  ///< spawn_options::leave_above_rss
 
   template <class Archive>
   void serialize(Archive& a, unsigned /*version*/) {
     a& type& id& name& master_host& master_port& key& settings& worker_command& pass_name;
     a& daemonize& cd& umask& redirect_stdout& redirect_stderr& connection_timeout_ms;
-    a& policy& spawn_arg;
+    a& policy& spawn_arg& leave_above_rss;
   }
 };
 
