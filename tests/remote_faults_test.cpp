@@ -29,6 +29,19 @@ using namespace boost::asio::experimental::awaitable_operators;
 BOOST_TEST_GLOBAL_FIXTURE(hosts_fixture);
 
 namespace {
+/// The bridge port of test host `host` (rpcp-hN is on rpcpvN): taken down, it cuts the host off.
+std::string bridge_port_of(const std::string& host) {
+  return "rpcpv" + host.substr(host.find_last_of('h') + 1);
+}
+
+/// Heartbeats that find a host cut off within about a second.
+rp::rpc_settings quick_heartbeats() {
+  rp::rpc_settings quick;
+  quick.heartbeat_interval = 250ms;
+  quick.heartbeat_timeout = 1s;
+  return quick;
+}
+
 asio::awaitable<void> send_signal(pid_t pid, int signal) {
   BOOST_REQUIRE(::kill(pid, signal) == 0);
   co_return;
@@ -197,11 +210,8 @@ BOOST_AUTO_TEST_CASE(a_host_cut_off_mid_call_is_declared_dead_within_the_heartbe
   // Its bridge port is taken down: nothing the master sends is acknowledged any more, which no
   // FIN or RST will say (only the guardian's check of the acknowledgements can).
   BOOST_REQUIRE_MESSAGE(hosts->mode == "namespaces", "needs the test hosts in network namespaces");
-  const std::string host = hosts->names.at(2);  // rpcp-h3, on bridge port rpcpv3
-  const std::string port = "rpcpv" + host.substr(host.find_last_of('h') + 1);
-  rp::rpc_settings quick;
-  quick.heartbeat_interval = 250ms;
-  quick.heartbeat_timeout = 1s;
+  const std::string host = hosts->names.at(2);
+  const std::string port = bridge_port_of(host);
   tests::run(
       [host, port]() -> asio::awaitable<void> {
         auto copy = co_await on(host);
@@ -221,16 +231,13 @@ BOOST_AUTO_TEST_CASE(a_host_cut_off_mid_call_is_declared_dead_within_the_heartbe
         // machine.
         BOOST_TEST(took < 4s);
       },
-      60s, quick);
+      60s, quick_heartbeats());
 }
 
 BOOST_AUTO_TEST_CASE(a_host_cut_off_mid_map_is_excluded_and_the_call_completes) {
   BOOST_REQUIRE_MESSAGE(hosts->mode == "namespaces", "needs the test hosts in network namespaces");
   const std::string cut = hosts->names.at(2);
-  const std::string port = "rpcpv" + cut.substr(cut.find_last_of('h') + 1);
-  rp::rpc_settings quick;
-  quick.heartbeat_interval = 250ms;
-  quick.heartbeat_timeout = 1s;
+  const std::string port = bridge_port_of(cut);
   tests::run(
       [cut, port]() -> asio::awaitable<void> {
         rp::map_progress last;
@@ -266,7 +273,7 @@ BOOST_AUTO_TEST_CASE(a_host_cut_off_mid_map_is_excluded_and_the_call_completes) 
         BOOST_TEST((last.excluded_hosts == std::vector<std::string>{cut}));
         BOOST_TEST(contains(rp::detail::progress_line(last, true), "excluded: " + cut));
       },
-      120s, quick);
+      120s, quick_heartbeats());
 }
 
 BOOST_AUTO_TEST_CASE(a_remote_worker_killed_by_a_signal_is_reported_with_its_host_and_the_signal) {

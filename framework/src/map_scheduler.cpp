@@ -426,6 +426,9 @@ void copy_ended(job& j, std::uint64_t id, std::size_t slot, bool ran, clock::dur
   };
   if (lost && lost->kind == error_kind::cancelled) {
     j.suspect[slot] = true;  // its worker may still be busy with it
+    // Cancelled as the loser of a race, or for a copy sent in its place: one still runs or is
+    // wanted. Should neither be so, the batch runs again rather than being lost.
+    if (!f.settled && f.copies.empty() && !f.wanted) j.want_copy(id);
     forget_if_done();
     return;
   }
