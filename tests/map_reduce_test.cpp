@@ -148,7 +148,10 @@ BOOST_AUTO_TEST_CASE(progress_reports_reach_the_total) {
     BOOST_TEST(last.done == 20000u);
     BOOST_TEST(last.total.value_or(0) == 20000u);
     BOOST_TEST(last.in_flight == 0u);
-    BOOST_TEST(last.workers == 2u);
+    // Workers up at the end: the call starts on each as soon as it is up, so 20,000 small items
+    // may be done before the second one is.
+    BOOST_TEST(last.workers >= 1u);
+    BOOST_TEST(last.workers <= 2u);
   });
 }
 
