@@ -194,10 +194,14 @@ void on_process_exit(int status, void*) {
 
 }  // namespace
 
-std::string signal_name(int signal) {
+std::string signal_abbreviation(int signal) {
   const char* abbrev = ::sigabbrev_np(signal);
+  return abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(signal);
+}
+
+std::string signal_name(int signal) {
   const char* text = ::sigdescr_np(signal);
-  std::string name = abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(signal);
+  std::string name = signal_abbreviation(signal);
   return text ? name + " (" + text + ")" : name;
 }
 

@@ -1,5 +1,7 @@
 #include "rpc_parallel/detail/interruption.hpp"
 
+#include "rpc_parallel/detail/death_note.hpp"
+
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,16 +42,16 @@ interruption_handler::interruption_handler(const boost::asio::any_io_executor& e
 void interruption_handler::wait() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;  // the master is ending
-    std::string name = ::sigabbrev_np(signal) ? ::sigabbrev_np(signal) : "?";
+    std::string name = signal_abbreviation(signal);
     if (interrupted_ || listeners().empty()) {
       if (interrupted_)
-        std::fprintf(stderr, "[rpc_parallel] SIG%s again: exiting at once\n", name.c_str());
+        std::fprintf(stderr, "[rpc_parallel] %s again: exiting at once\n", name.c_str());
       die_of(signal);
     }
     interrupted_ = true;
     first_signal = signal;
     std::fprintf(stderr,
-                 "[rpc_parallel] SIG%s: finishing the work in flight (send it again to exit at "
+                 "[rpc_parallel] %s: finishing the work in flight (send it again to exit at "
                  "once)\n",
                  name.c_str());
     // Copied: a listener may go while the others are told.

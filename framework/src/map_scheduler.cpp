@@ -8,6 +8,7 @@
 #include "rpc_parallel/detail/map_scheduler.hpp"
 
 #include "rpc_parallel/detail/codec.hpp"
+#include "rpc_parallel/detail/death_note.hpp"
 #include "rpc_parallel/detail/interruption.hpp"
 #include "rpc_parallel/detail/progress_bar.hpp"
 #include "rpc_parallel/detail/wakeup.hpp"
@@ -610,13 +611,8 @@ asio::awaitable<void> watchdog(std::shared_ptr<job> shared) {
   j.changed.notify();
 }
 
-std::string signal_name(int signal) {
-  const char* abbreviation = ::sigabbrev_np(signal);
-  return std::string("SIG") + (abbreviation ? abbreviation : "?");
-}
-
 rpc_parallel::error interrupted_error(const job& j) {
-  std::string text = "map-reduce interrupted by " + signal_name(j.interrupted_by) + ": " +
+  std::string text = "map-reduce interrupted by " + signal_abbreviation(j.interrupted_by) + ": " +
                      std::to_string(j.progress.done);
   if (j.settings.total) text += " of " + std::to_string(*j.settings.total);
   text += " items done (their results delivered); no further item was started";

@@ -38,5 +38,7 @@ void expect_clean_exit(std::string_view why, bool announce) noexcept;
 
 /// "SIGSEGV (Segmentation fault)".
 std::string signal_name(int signal);
+/// "SIGSEGV".
+std::string signal_abbreviation(int signal);
 
 }  // namespace rpc_parallel::detail
