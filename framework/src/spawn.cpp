@@ -67,12 +67,15 @@ worker_config make_config(node& self, const spawn_request& r, const std::string&
   c.settings = self.settings();
   c.worker_command = self.config().worker_command;
   c.pass_name = self.config().pass_name;
-  c.daemonize = !r.foreground;
+  const launcher& via = launcher_of(r.options.how);
+  c.daemonize = !r.foreground && !via.keeps_worker_in_foreground();
   c.cd = r.options.cd;
   c.umask = r.options.umask ? static_cast<std::int32_t>(*r.options.umask) : -1;
-  const launcher& via = launcher_of(r.options.how);
-  c.redirect_stdout = resolve(r.options.redirect_stdout, via, false);
-  c.redirect_stderr = resolve(r.options.redirect_stderr, via, true);
+  // In the foreground, stdout and stderr are the worker_process's pipes whatever was asked.
+  c.redirect_stdout =
+      r.foreground ? fd_redirection::to_spawner() : resolve(r.options.redirect_stdout, via, false);
+  c.redirect_stderr =
+      r.foreground ? fd_redirection::to_spawner() : resolve(r.options.redirect_stderr, via, true);
   c.connection_timeout_ms = r.options.connection_timeout.count();
   c.policy = r.policy;
   c.spawn_arg = r.spawn_arg;
@@ -150,7 +153,7 @@ asio::awaitable<started> await_start(node& self, const spawn_request& r, const s
   }
   if (first.index() == 1) {
     int status = std::get<1>(first);
-    if (r.foreground || status != 0) {
+    if (r.foreground || parent_stays || status != 0) {
       if (relay) co_await relay->finished();
       throw rpc_error(startup_failure(
           "the worker process " + describe_status(status) + " before it registered", relay));
@@ -275,8 +278,9 @@ asio::awaitable<started_process> start_process(node& self, const spawn_request& 
   };
   started_process p;
   bool pipe_stdout = r.foreground || forwarded(r.options.redirect_stdout, false);
-  p.parent_stays = via.carries_output() && (forwarded(r.options.redirect_stdout, false) ||
-                                            forwarded(r.options.redirect_stderr, true));
+  p.parent_stays = via.keeps_worker_in_foreground() ||
+                   (via.carries_output() && (forwarded(r.options.redirect_stdout, false) ||
+                                             forwarded(r.options.redirect_stderr, true)));
   prepared_launch prepared = co_await via.prepare(self.master_server().port(), p.parent_stays);
   worker_config config = make_config(self, r, id, name, prepared.master_address);
   p.child =
@@ -312,6 +316,7 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
   auto record = std::make_shared<worker_record>();
   record->name = name;
   record->local = &launcher_of(r.options.how) == &local_launcher();
+  record->launcher = r.options.how.launcher();
   record->started = std::chrono::steady_clock::now();
   record->oom_kills_at_start = record->local ? oom_kill_count() : 0;
   auto spawn_deadline = r.options.spawn_timeout.count() > 0

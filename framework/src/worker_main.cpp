@@ -1,7 +1,8 @@
 // The spawn handshake, worker side (docs/protocol.md has the long form):
 //   1. clear the environment marker and read the worker_config from stdin;
 //   2. daemonised: fork, setsid, fork again; the first child waits to be released and then
-//      exits 0, so the spawner learns the worker started (or why it did not, from stderr);
+//      exits 0, so the spawner learns the worker started (or why it did not, from stderr). In
+//      the foreground (a worker_process, or a scheduler's step) it stays the launched process;
 //   3. chdir, umask; bind the worker server; connect to the spawner's master server and
 //      register (worker id, port);
 //   4. release: point stdout/stderr at their redirections, let the first child exit;
@@ -122,14 +123,15 @@ int run_worker_role(const type_registry& types) {
 
   // Forwarded lines should reach the spawner as they are written, not when a buffer fills; and
   // a spawner gone (a closed pipe) must not kill the worker by SIGPIPE.
-  if (config.daemonize && config.redirect_stdout.how() == fd_redirection::mode::to_spawner)
+  if (config.redirect_stdout.how() == fd_redirection::mode::to_spawner)
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
   ::signal(SIGPIPE, SIG_IGN);
-  // Opened before release so that a bad path is reported through the relayed stderr.
-  int out = config.daemonize ? open_redirection(config.redirect_stdout) : -1;
-  int err = config.daemonize ? open_redirection(config.redirect_stderr) : -1;
+  // Opened before release so that a bad path is reported through the relayed stderr. (A
+  // worker kept in the foreground of a scheduler's step redirects too; in a worker_process's
+  // foreground both are to_spawner.)
+  int out = open_redirection(config.redirect_stdout);
+  int err = open_redirection(config.redirect_stderr);
   auto release = [release_fd, out, err] {
-    if (release_fd < 0) return;
     std::fflush(stdout);
     std::fflush(stderr);
     for (auto [from, to] : {std::pair{out, 1}, std::pair{err, 2}}) {
@@ -137,6 +139,7 @@ int run_worker_role(const type_registry& types) {
       ::dup2(from, to);
       ::close(from);
     }
+    if (release_fd < 0) return;
     char byte = 'R';
     (void)::write(release_fd, &byte, 1);
     ::close(release_fd);

@@ -5,6 +5,8 @@
 // the address the worker should dial back is found from this host's route.
 #include "rpc_parallel/remote.hpp"
 
+#include "preflight.hpp"
+#include "route.hpp"
 #include "ssh_command.hpp"
 #include "ssh_connections.hpp"
 
@@ -17,8 +19,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -69,47 +69,6 @@ namespace detail {
 namespace {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
-
-// SHA-256 of this binary in hex, read once through /proc/self/exe (so a renamed binary counts).
-const std::string& local_binary_hash() {
-  static const std::string hash = [] {
-    std::ifstream in("/proc/self/exe", std::ios::binary);
-    crypto_hash_sha256_state state;
-    crypto_hash_sha256_init(&state);
-    std::vector<char> buffer(1 << 16);
-    while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
-      crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(buffer.data()),
-                                static_cast<unsigned long long>(in.gcount()));
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&state, digest);
-    char hex[2 * crypto_hash_sha256_BYTES + 1];
-    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-    return std::string(hex);
-  }();
-  return hash;
-}
-
-// The bytes of this binary, in one read (a byte-wise istreambuf_iterator took 20 s for a
-// 70 MB sanitizer build).
-std::string own_binary() {
-  std::ifstream in("/proc/self/exe", std::ios::binary | std::ios::ate);
-  std::string bytes(in ? static_cast<std::size_t>(in.tellg()) : 0, '\0');
-  in.seekg(0);
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
-    throw rpc_error(
-        {error_kind::failed, "copy_to_host: cannot read this binary through /proc/self/exe"});
-  return bytes;
-}
-
-// `uname -m` of this host.
-const std::string& local_architecture() {
-  static const std::string machine = [] {
-    struct utsname names {};
-    ::uname(&names);
-    return std::string(names.machine);
-  }();
-  return machine;
-}
 
 class ssh_launcher final : public launcher {
  public:
@@ -191,13 +150,9 @@ class ssh_launcher final : public launcher {
  private:
   std::string where_path() const { return host_ + ":" + path_; }
 
-  // One round trip: the copy's SHA-256, the host's architecture, and whether the binary can
-  // start there at all (it answers a probe before its main). Each failure gets its own advice.
+  // One round trip: the copy's SHA-256, the host's architecture, and the probe.
   asio::awaitable<void> preflight() const {
-    std::string quoted = shell_quote(path_);
-    std::string script = "sha256sum -- " + quoted + "; echo \"arch $(uname -m)\"; " +
-                         probe_env_var + "=1 " + quoted + " 2>&1; echo \"probe $?\"";
-    std::vector<std::string> check = ssh_command({script});
+    std::vector<std::string> check = ssh_command({preflight_script(path_)});
     captured result = co_await run_capture(std::move(check));
     if (result.status != 0)
       throw rpc_error({error_kind::disconnected,
@@ -205,46 +160,7 @@ class ssh_launcher final : public launcher {
                            ": ssh exited with status " + std::to_string(result.status) + " (" +
                            last_line(result.err) +
                            "); check the host name, its key, and the host key policy"});
-    std::istringstream lines(result.out);
-    std::string hash, arch, probe_output, line;
-    int probe_status = -1;
-    for (bool first = true; std::getline(lines, line); first = false) {
-      if (first && line.find("  ") == 2 * crypto_hash_sha256_BYTES)
-        hash = line.substr(0, line.find(' '));
-      else if (line.rfind("arch ", 0) == 0 && arch.empty())
-        arch = line.substr(5);
-      else if (line.rfind("probe ", 0) == 0)
-        probe_status = std::atoi(line.c_str() + 6);
-      else
-        probe_output = line;
-    }
-    if (hash.empty())
-      throw rpc_error({error_kind::failed, "the remote executable " + where_path() +
-                                               " cannot be read (" + last_line(result.err) +
-                                               "); copy it there with copy_to_host"});
-    if (hash != local_binary_hash())
-      throw rpc_error({error_kind::failed, "the remote executable " + where_path() +
-                                               " does not match the local executable"});
-    if (arch != local_architecture())
-      throw rpc_error({error_kind::failed,
-                       "the remote executable " + where_path() + " cannot run there: " + host_ +
-                           " is " + arch + ", this binary is built for " + local_architecture()});
-    if (probe_status == 0 && probe_output == probe_answer) co_return;
-    if (probe_status == 126)
-      throw rpc_error({error_kind::failed,
-                       "cannot execute the remote executable " + where_path() + " (" +
-                           probe_output +
-                           "): its directory is probably mounted noexec; "
-                           "copy it to one that allows executing (copy_options::with_dir)"});
-    if (probe_output.find("error while loading shared libraries") != std::string::npos)
-      throw rpc_error(
-          {error_kind::failed, "the remote executable " + where_path() + " cannot start on " +
-                                   host_ + ": " + probe_output +
-                                   "; install those libraries there or deploy a static build "
-                                   "(docs/remote.md)"});
-    throw rpc_error({error_kind::failed, "cannot execute the remote executable " + where_path() +
-                                             " (exit status " + std::to_string(probe_status) +
-                                             ": " + probe_output + ")"});
+    check_preflight(result, where_path(), host_, "copy it there with copy_to_host");
   }
 
   std::vector<std::string> ssh_command(std::vector<std::string> remote) const {
@@ -266,11 +182,7 @@ class ssh_launcher final : public launcher {
     RPCP_REQUIRE(!hostname.empty(), "ssh -G ", host_,
                  " printed no hostname: ", last_line(config.err));
     auto executor = co_await asio::this_coro::executor;
-    asio::ip::udp::resolver resolver(executor);
-    auto endpoints = resolver.resolve(hostname, "22");  // blocking only for a name, once a spawn
-    asio::ip::udp::socket probe(executor);
-    probe.connect(*endpoints.begin());  // UDP: picks the route, sends nothing
-    co_return probe.local_endpoint().address().to_string();
+    co_return local_address_towards(executor, hostname);
   }
 
   // Room for one lasting session on connection `slot`, given back when dropped.

@@ -18,18 +18,6 @@ namespace tests {
 namespace asio = boost::asio;
 namespace rp = rpc_parallel;
 
-namespace {
-// The repository, found from this binary's path (bin/tests/<toolset>/<variant>/.../remote_test).
-std::filesystem::path repository() {
-  if (const char* dir = std::getenv("RPCP_SOURCE_DIR")) return dir;
-  auto path = std::filesystem::path(tests::self_path()).parent_path();
-  while (!path.empty() && path != path.root_path() && !std::filesystem::exists(path / "Jamroot"))
-    path = path.parent_path();
-  return path;
-}
-
-}  // namespace
-
 const std::string& hosts_dir() {
   static const std::string dir =
       "/run/rpcp-test-hosts-" + std::filesystem::path(self_path()).filename().string();
@@ -37,7 +25,7 @@ const std::string& hosts_dir() {
 }
 
 test_hosts::test_hosts() {
-  auto scripts = repository() / "remote" / "test_hosts";
+  auto scripts = std::filesystem::path(repository_dir()) / "remote" / "test_hosts";
   std::string command = "RPCP_TEST_HOSTS_DIR=" + hosts_dir() + " " +
                         (scripts / "setup.sh").string() + " 3 > " + hosts_dir() + ".list";
   BOOST_TEST_REQUIRE(std::system(command.c_str()) == 0, "remote/test_hosts/setup.sh failed");
@@ -47,7 +35,7 @@ test_hosts::test_hosts() {
 }
 
 test_hosts::~test_hosts() {
-  auto scripts = repository() / "remote" / "test_hosts";
+  auto scripts = std::filesystem::path(repository_dir()) / "remote" / "test_hosts";
   std::string command =
       "RPCP_TEST_HOSTS_DIR=" + hosts_dir() + " " + (scripts / "teardown.sh").string();
   (void)std::system(command.c_str());
@@ -74,15 +62,7 @@ std::string state_file(const std::string& name) {
 
 // What `command` prints on `host` (run by the shell there), without the final newline.
 std::string output_on(const std::string& host, const std::string& command) {
-  std::string line = "ssh -F " + hosts_dir() + "/ssh_config " + host + " '" + command + "'";
-  std::string out;
-  if (FILE* pipe = ::popen(line.c_str(), "r")) {
-    char buffer[512];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    ::pclose(pipe);
-  }
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
+  return output_of("ssh -F " + hosts_dir() + "/ssh_config " + host + " '" + command + "'");
 }
 
 // The test hosts with a key none of them accepts: a copy of ssh_config without its

@@ -5,6 +5,7 @@
 
 #include <rpc_parallel/map_reduce.hpp>
 #include <rpc_parallel/remote.hpp>
+#include <rpc_parallel/slurm.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -108,24 +109,19 @@ asio::awaitable<void> rename_and_spawn() {
             << std::endl;
 }
 
-// Spawns workers on the test hosts named in RPCP_SCENARIO_HOSTS (with the ssh config in
-// RPCP_SCENARIO_SSH_CONFIG), prints their pids, then waits to be killed.
-asio::awaitable<void> remote_spawn_and_hang() {
-  std::istringstream hosts(std::getenv("RPCP_SCENARIO_HOSTS"));
-  auto ssh = rp::ssh_options().with_config_file(std::getenv("RPCP_SCENARIO_SSH_CONFIG"));
+// Spawns two workers with each of `hows` (one owned by its connection, one on heartbeats),
+// prints their pids, starts a plain call spinning on each, then waits to be killed.
+asio::awaitable<void> spawn_everywhere_and_hang(std::vector<rp::how_to_run> hows) {
   std::vector<rp::connection<echo_worker>> owned;
   std::vector<rp::connection<echo_worker>> beating;
-  for (std::string host; hosts >> host;) {
-    auto executable = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh));
-    auto conn = co_await rp::spawn<echo_worker>(
-        rp::shutdown_on::connection_closed,
-        rp::spawn_options().with_how(rp::how_to_run::remote(executable)), host);
+  for (const auto& how : hows) {
+    auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options().with_how(how), how.host());
     std::int64_t pid = co_await conn.run(echo_worker::pid);
     std::cout << "pid " << pid << "\n";
     owned.push_back(std::move(conn));
-    auto w = co_await rp::spawn<echo_worker>(
-        rp::shutdown_on::heartbeater_timeout,
-        rp::spawn_options().with_how(rp::how_to_run::remote(executable)), host);
+    auto w = co_await rp::spawn<echo_worker>(rp::shutdown_on::heartbeater_timeout,
+                                             rp::spawn_options().with_how(how), how.host());
     auto link = co_await rp::connect(w);
     pid = co_await link.run(echo_worker::pid);
     std::cout << "pid " << pid << "\n";
@@ -140,6 +136,27 @@ asio::awaitable<void> remote_spawn_and_hang() {
   asio::steady_timer forever(co_await asio::this_coro::executor,
                              asio::steady_timer::time_point::max());
   co_await forever.async_wait(asio::use_awaitable);
+}
+
+// On the test hosts named in RPCP_SCENARIO_HOSTS (with the ssh config in
+// RPCP_SCENARIO_SSH_CONFIG).
+asio::awaitable<void> remote_spawn_and_hang() {
+  std::istringstream hosts(std::getenv("RPCP_SCENARIO_HOSTS"));
+  auto ssh = rp::ssh_options().with_config_file(std::getenv("RPCP_SCENARIO_SSH_CONFIG"));
+  std::vector<rp::how_to_run> hows;
+  for (std::string host; hosts >> host;) {
+    auto executable = co_await rp::copy_to_host(host, rp::copy_options().with_ssh(ssh));
+    hows.push_back(rp::how_to_run::remote(executable));
+  }
+  co_await spawn_everywhere_and_hang(std::move(hows));
+}
+
+// As steps on the Slurm nodes named in RPCP_SCENARIO_NODES (SLURM_CONF names the cluster).
+asio::awaitable<void> slurm_spawn_and_hang() {
+  std::istringstream nodes(std::getenv("RPCP_SCENARIO_NODES"));
+  std::vector<rp::how_to_run> hows;
+  for (std::string node; nodes >> node;) hows.push_back(rp::slurm::step(node));
+  co_await spawn_everywhere_and_hang(std::move(hows));
 }
 
 // Zombies among all processes this /proc shows (the whole pid namespace under --mount-proc).
@@ -231,6 +248,8 @@ int run_scenario(const std::string& name) {
     body = rename_and_spawn;
   else if (name == "remote_spawn_and_hang")
     body = remote_spawn_and_hang;
+  else if (name == "slurm_spawn_and_hang")
+    body = slurm_spawn_and_hang;
   else
     return 2;
   try {

@@ -9,6 +9,9 @@
 
 #include <dirent.h>
 #include <unistd.h>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -37,12 +40,17 @@ char process_state(pid_t pid) {
   return close == std::string::npos || close + 2 >= text.size() ? 0 : text[close + 2];
 }
 
-std::vector<pid_t> zombie_children() {
-  std::vector<pid_t> zombies;
+std::vector<pid_t> children() {
+  std::vector<pid_t> pids;
   std::string self = std::to_string(::getpid());
   std::ifstream in("/proc/" + self + "/task/" + self + "/children");
-  pid_t pid;
-  while (in >> pid)
+  for (pid_t pid; in >> pid;) pids.push_back(pid);
+  return pids;
+}
+
+std::vector<pid_t> zombie_children() {
+  std::vector<pid_t> zombies;
+  for (pid_t pid : children())
     if (process_state(pid) == 'Z') zombies.push_back(pid);
   return zombies;
 }
@@ -91,6 +99,25 @@ std::string self_path() {
   char buffer[4096];
   ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
   return std::string(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
+}
+
+std::string repository_dir() {
+  if (const char* dir = std::getenv("RPCP_SOURCE_DIR")) return dir;
+  auto path = std::filesystem::path(self_path()).parent_path();
+  while (!path.empty() && path != path.root_path() && !std::filesystem::exists(path / "Jamroot"))
+    path = path.parent_path();
+  return path.string();
+}
+
+std::string output_of(const std::string& command) {
+  std::string out;
+  if (FILE* pipe = ::popen(command.c_str(), "r")) {
+    char buffer[512];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+    ::pclose(pipe);
+  }
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
 failure_reports::failure_reports(boost::asio::any_io_executor executor)

@@ -28,6 +28,8 @@ void run(std::function<boost::asio::awaitable<void>()> body,
 
 /// 'Z' for a zombie, 0 when `pid` does not exist, else its state letter from /proc.
 char process_state(pid_t pid);
+/// Children of this process (from its main thread's list).
+std::vector<pid_t> children();
 /// Children of this process that are zombies.
 std::vector<pid_t> zombie_children();
 /// Waits until `pid` has exited (gone, or a zombie) or `deadline` passes; true if it exited.
@@ -38,6 +40,10 @@ std::vector<pid_t> live_workers_named(const std::string& name);
 bool wait_until_no_worker_named(const std::string& name, std::chrono::milliseconds deadline);
 /// Path of the running test binary.
 std::string self_path();
+/// The repository: $RPCP_SOURCE_DIR, or found up from this binary's path.
+std::string repository_dir();
+/// What `command` prints (run by sh), without the final newline.
+std::string output_of(const std::string& command);
 
 /// The reports a spawn's on_failure receives (`handler()` is the callback), and a wait for the
 /// first of them.

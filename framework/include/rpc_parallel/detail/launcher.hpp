@@ -62,6 +62,14 @@ class launcher {
   /// Whether the launched process (an ssh client) carries the worker's forwarded output, and so
   /// lives as long as the worker whenever any of it is forwarded.
   virtual bool carries_output() const = 0;
+  /// Whether the worker must stay the launched process's own, never a daemon: a scheduler ends
+  /// a step with its process tree and tracks it by cgroup, so a worker that escaped would be
+  /// killed or left holding the step's resources. The launched process then lives as long as
+  /// the worker (and carries its output).
+  virtual bool keeps_worker_in_foreground() const { return false; }
+  /// What the end of the launched process's stderr says about the worker's end (a scheduler's
+  /// "step cancelled" line, say), for its death report; empty when it says nothing.
+  virtual std::string cause_of_death(const std::string& /*stderr_tail*/) const { return {}; }
 };
 
 /// This binary on this host, through `launch_self`: what `how_to_run::local()` means.
