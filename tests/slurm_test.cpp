@@ -7,6 +7,7 @@
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
+#include <rpc_parallel/map_reduce.hpp>
 #include <rpc_parallel/slurm.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -191,6 +192,102 @@ BOOST_AUTO_TEST_CASE(master_sigkill_leaves_no_step_and_no_worker_on_any_node) {
   for (pid_t srun : children()) BOOST_TEST(tests::reap_within(srun, 10s));
   for (const auto& node : cluster->nodes) BOOST_TEST(nothing_left_on(node), node);
   BOOST_TEST(no_job_left());
+}
+
+std::vector<std::string> rest_of_output(const tests::child& master, std::chrono::seconds deadline) {
+  return tests::read_lines_until(master.stdout_fd, "\n(never printed)", deadline);
+}
+
+std::string line_starting(const std::vector<std::string>& lines, const std::string& prefix) {
+  for (const auto& line : lines)
+    if (line.rfind(prefix, 0) == 0) return line;
+  return {};
+}
+
+BOOST_AUTO_TEST_CASE(map_reduce_over_an_salloc_allocation_runs_on_every_node) {
+  tests::child master =
+      tests::launch({"salloc", "--nodes=3", self_path(), "--scenario", "map_over_allocation"});
+  auto lines = rest_of_output(master, 120s);
+  BOOST_TEST(tests::reap_within_status(master.pid, 10s) == 0);
+  BOOST_TEST(line_starting(lines, "sum ") == "sum 49995000");  // 0 + ... + 9999, each once
+  std::string hosts = "hosts";
+  for (const auto& node : cluster->nodes) hosts += " " + node;
+  BOOST_TEST(line_starting(lines, "hosts") == hosts);
+  for (const auto& node : cluster->nodes) BOOST_TEST(nothing_left_on(node), node);
+  BOOST_TEST(no_job_left());
+}
+
+BOOST_AUTO_TEST_CASE(scancel_mid_map_ends_every_worker_and_the_master_says_why) {
+  tests::child master = tests::launch(
+      {"salloc", "--nodes=3", self_path(), "--scenario", "map_until_cancelled"}, true);
+  auto lines = tests::read_lines_until(master.stdout_fd, "ready", 120s);
+  BOOST_REQUIRE(!lines.empty());
+  BOOST_REQUIRE_EQUAL(lines.back(), "ready");
+  std::string job = output_of("squeue -h -o %i");
+  BOOST_REQUIRE(!job.empty());
+  BOOST_REQUIRE(std::system(("scancel " + job).c_str()) == 0);
+  auto rest = rest_of_output(master, 60s);
+  lines.insert(lines.end(), rest.begin(), rest.end());
+  BOOST_TEST(tests::reap_within_status(master.pid, 10s) == 1);
+  std::string error;  // its first line and the deaths listed under it
+  for (auto line = std::find_if(lines.begin(), lines.end(),
+                                [](const auto& l) { return l.rfind("error: ", 0) == 0; });
+       line != lines.end(); ++line)
+    error += *line + "\n";
+  BOOST_TEST_MESSAGE(error);
+  BOOST_TEST(contains(error, "Slurm job " + job), error);
+  BOOST_TEST(contains(error, "CANCELLED"), error);
+  for (const auto& line : lines)
+    if (line.rfind("pid ", 0) == 0)
+      BOOST_TEST(wait_until_exited(std::stoi(line.substr(4)), 10s), line << " outlived its job");
+  for (const auto& node : cluster->nodes) BOOST_TEST(nothing_left_on(node), node);
+  BOOST_TEST(no_job_left());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(slurm_allocation_suite)
+
+BOOST_AUTO_TEST_CASE(host_lists_expand_as_slurm_writes_them) {
+  using v = std::vector<std::string>;
+  BOOST_TEST(rp::slurm::expand_host_list("n1") == v{"n1"});
+  BOOST_TEST(rp::slurm::expand_host_list("n[1-3,7],login") == (v{"n1", "n2", "n3", "n7", "login"}));
+  BOOST_TEST(rp::slurm::expand_host_list("n[08-10]") == (v{"n08", "n09", "n10"}));
+  BOOST_TEST(rp::slurm::expand_host_list("r[1-2]-n[5,7]") ==
+             (v{"r1-n5", "r1-n7", "r2-n5", "r2-n7"}));
+  BOOST_CHECK_THROW(rp::slurm::expand_host_list("n[1-3"), rp::rpc_error);
+  BOOST_CHECK_THROW(rp::slurm::expand_host_list("n[3-1]"), rp::rpc_error);
+  BOOST_CHECK_THROW(rp::slurm::expand_host_list("n[a]"), rp::rpc_error);
+}
+
+BOOST_AUTO_TEST_CASE(cpu_counts_expand_and_must_match_the_nodes) {
+  using v = std::vector<std::size_t>;
+  BOOST_TEST(rp::slurm::expand_cpus_per_node("2(x3),1") == (v{2, 2, 2, 1}));
+  BOOST_TEST(rp::slurm::expand_cpus_per_node("16") == v{16});
+  BOOST_CHECK_THROW(rp::slurm::expand_cpus_per_node("2(x3"), rp::rpc_error);
+  auto a = rp::slurm::allocation::of("42", "n[1-2],m", "4(x2),8");
+  BOOST_TEST(a.job_id() == "42");
+  BOOST_REQUIRE_EQUAL(a.nodes().size(), 3u);
+  BOOST_TEST(a.nodes()[2].name == "m");
+  BOOST_TEST(a.nodes()[2].cpus == 8u);
+  auto config = a.map_config(1);
+  BOOST_TEST(config.local == 1u);
+  BOOST_REQUIRE_EQUAL(config.remote.size(), 3u);
+  BOOST_TEST(config.remote[0].count == 4u);
+  BOOST_TEST(config.remote[0].how.host() == "n1");
+  BOOST_CHECK_THROW(rp::slurm::allocation::of("42", "n[1-3]", "4(x2)"), rp::rpc_error);
+}
+
+BOOST_AUTO_TEST_CASE(outside_an_allocation_current_says_where_to_run) {
+  std::string saved = std::getenv("SLURM_JOB_ID") ? std::getenv("SLURM_JOB_ID") : "";
+  ::unsetenv("SLURM_JOB_ID");
+  try {
+    rp::slurm::allocation::current();
+    BOOST_FAIL("no error");
+  } catch (const rp::rpc_error& e) {
+    BOOST_TEST(contains(e.what(), "salloc"), e.what());
+  }
+  if (!saved.empty()) ::setenv("SLURM_JOB_ID", saved.c_str(), 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,11 @@
 #include "rpc_parallel/detail/node.hpp"
 
 namespace rpc_parallel::detail {
+
+boost::asio::awaitable<std::string> launcher::explain_failed_start(std::string) const {
+  co_return std::string();
+}
+
 namespace {
 
 class this_host final : public launcher {

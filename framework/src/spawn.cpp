@@ -155,8 +155,11 @@ asio::awaitable<started> await_start(node& self, const spawn_request& r, const s
     int status = std::get<1>(first);
     if (r.foreground || parent_stays || status != 0) {
       if (relay) co_await relay->finished();
-      throw rpc_error(startup_failure(
-          "the worker process " + describe_status(status) + " before it registered", relay));
+      std::string tail = relay ? relay->tail() : std::string();
+      std::string why = co_await launcher_of(r.options.how).explain_failed_start(std::move(tail));
+      throw rpc_error(startup_failure("the worker process " + describe_status(status) +
+                                          " before it registered" + (why.empty() ? "" : ": ") + why,
+                                      relay));
     }
     // The daemonising parent exited cleanly once the worker was released: the registration
     // frame is already on its way.

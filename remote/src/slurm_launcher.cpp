@@ -96,6 +96,21 @@ class step_launcher final : public launcher {
     return spawn_process("srun", true, std::move(args), this_environment(), request.pipe_stdout);
   }
 
+  // srun says only that it could not start a step in a job that has ended: scontrol says how
+  // it ended (while Slurm keeps the record, MinJobAge: 300 s by default).
+  asio::awaitable<std::string> explain_failed_start(std::string tail) const override {
+    if (how_.job_id.empty() || !ended_job(tail)) co_return std::string();
+    std::vector<std::string> show{"scontrol", "show", "job", "--oneliner", how_.job_id};
+    captured shown = co_await run_capture(std::move(show));
+    std::string state = field(shown.out, "JobState");
+    if (state.empty())
+      co_return "the Slurm job " + how_.job_id + " is over, so no step can start in it";
+    std::string reason = field(shown.out, "Reason");
+    co_return "the Slurm job " + how_.job_id + " is over (JobState=" + state +
+        (reason.empty() || reason == "None" ? "" : " Reason=" + reason) +
+        "), so no step can start in it; see `sacct -j " + how_.job_id + "`";
+  }
+
   // slurmstepd writes "*** STEP 12.0 ON n1 CANCELLED AT 2026-12-02T10:00:00 ***" (or "DUE TO
   // TIME LIMIT", "DUE TO NODE FAILURE", "DUE TO PREEMPTION") to the step's stderr when Slurm
   // ends it; srun adds "Node failure on n1" when a node stops answering.
@@ -144,9 +159,15 @@ class step_launcher final : public launcher {
                     "give slurm::options::executable the path of a copy there");
   }
 
+  // What srun 22.05 says when it cannot start a step because the job is over.
+  static bool ended_job(const std::string& err) {
+    return err.find("Invalid job id") != std::string::npos ||
+           err.find("has expired") != std::string::npos ||
+           err.find("already completing or completed") != std::string::npos;
+  }
+
   std::string advice(const std::string& err) const {
-    if (err.find("Invalid job id") != std::string::npos ||
-        err.find("already completing or completed") != std::string::npos)
+    if (ended_job(err))
       return "; the job " + how_.job_id + " has ended (see `scontrol show job " + how_.job_id +
              "`): start the master in a running allocation";
     if (err.find("Invalid node name") != std::string::npos ||

@@ -150,6 +150,18 @@ struct naps : int_to_int {
   }
 };
 
+/// x and the name of the host (the node) that mapped it.
+struct host_of {
+  static constexpr std::string_view name = "host_of";
+  using input = std::int64_t;
+  using output = std::pair<std::int64_t, std::string>;
+  static output map(input x) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return {x, host};
+  }
+};
+
 template <class App>
 void register_map_functions(App& app) {
   using rpc_parallel::map_worker;
@@ -165,7 +177,8 @@ void register_map_functions(App& app) {
       .template add_worker<map_worker<slow_size>>()
       .template add_worker<map_worker<sleepy_pid>>()
       .template add_worker<map_worker<crashes_on_537>>()
-      .template add_worker<map_worker<naps>>();
+      .template add_worker<map_worker<naps>>()
+      .template add_worker<map_worker<host_of>>();
 }
 
 }  // namespace tests

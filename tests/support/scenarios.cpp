@@ -212,6 +212,46 @@ asio::awaitable<int> map_until_interrupted(std::int64_t later_ms) {
   co_return 0;
 }
 
+// Map-reduce over the Slurm allocation this master runs in (under salloc), through app::run.
+// "map_over_allocation": host_of over 0..9999; prints "sum S" (of the inputs that came back,
+// each once) and "hosts H1 H2 ..." (where they were mapped). "map_until_cancelled": naps of
+// 1 ms for a test to scancel mid-run; prints "pid N" per worker, "ready" after 150 items, and
+// "error: ..." once the call fails.
+asio::awaitable<int> map_over_allocation(bool until_cancelled) {
+  auto config = rp::slurm::allocation::current().map_config().with_batch_size(5);
+  if (!until_cancelled) {
+    std::set<std::int64_t> seen;
+    std::set<std::string> hosts;
+    std::int64_t sum = 0;
+    auto sink = [&](std::uint64_t, std::pair<std::int64_t, std::string> mapped) {
+      if (seen.insert(mapped.first).second) sum += mapped.first;
+      hosts.insert(mapped.second);
+    };
+    co_await rp::map_unordered<tests::host_of>(
+        std::move(config), std::views::iota(std::int64_t(0), std::int64_t(10'000)), rp::unit{},
+        sink);
+    std::cout << "sum " << sum << "\nhosts";
+    for (const auto& host : hosts) std::cout << " " << host;
+    std::cout << std::endl;
+    co_return 0;
+  }
+  std::set<std::int64_t> pids;
+  std::uint64_t done = 0;
+  auto sink = [&](std::uint64_t, std::int64_t pid) {
+    if (pids.insert(pid).second) std::cout << "pid " << pid << std::endl;
+    if (++done == 150) std::cout << "ready" << std::endl;
+  };
+  auto naps = std::views::iota(std::int64_t(0), std::int64_t(1'000'000)) |
+              std::views::transform([](std::int64_t) { return std::int64_t(1); });
+  try {
+    co_await rp::map_unordered<tests::naps>(std::move(config), naps, rp::unit{}, sink);
+  } catch (const std::exception& e) {
+    std::cout << "error: " << e.what() << std::endl;
+    co_return 1;
+  }
+  co_return 0;
+}
+
 }  // namespace
 
 int run_scenario(const std::string& name) {
@@ -232,6 +272,12 @@ int run_scenario(const std::string& name) {
     char* argv[] = {program, nullptr};
     std::int64_t later_ms = name == "map_until_interrupted" ? 1 : 600'000;
     return app().run(1, argv, [later_ms] { return map_until_interrupted(later_ms); });
+  }
+  if (name == "map_over_allocation" || name == "map_until_cancelled") {
+    char program[] = "scenario";
+    char* argv[] = {program, nullptr};
+    bool until_cancelled = name == "map_until_cancelled";
+    return app().run(1, argv, [until_cancelled] { return map_over_allocation(until_cancelled); });
   }
   if (name == "spawn_cycles_through_app") {
     // Through app::run, as a user's main would be (it is what handles a master that is PID 1).

@@ -70,6 +70,9 @@ class launcher {
   /// What the end of the launched process's stderr says about the worker's end (a scheduler's
   /// "step cancelled" line, say), for its death report; empty when it says nothing.
   virtual std::string cause_of_death(const std::string& /*stderr_tail*/) const { return {}; }
+  /// Why a launched process exited before its worker registered, beyond its stderr (which
+  /// `stderr_tail` is): a scheduler's word on a job that has ended, say. Empty: nothing more.
+  virtual boost::asio::awaitable<std::string> explain_failed_start(std::string stderr_tail) const;
 };
 
 /// This binary on this host, through `launch_self`: what `how_to_run::local()` means.
