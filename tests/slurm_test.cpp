@@ -244,6 +244,23 @@ BOOST_AUTO_TEST_CASE(scancel_mid_map_ends_every_worker_and_the_master_says_why) 
   BOOST_TEST(no_job_left());
 }
 
+BOOST_AUTO_TEST_CASE(srun_of_four_copies_makes_one_master_and_three_joined_workers) {
+  tests::child job = tests::launch(
+      {"srun", "--ntasks=4", "--nodes=3", self_path(), "--scenario", "symmetric_map"}, true);
+  auto lines = rest_of_output(job, 120s);
+  BOOST_TEST(tests::reap_within_status(job.pid, 10s) == 0);
+  BOOST_TEST(line_starting(lines, "peers ") == "peers 3");
+  BOOST_TEST(line_starting(lines, "sum ") == "sum 49995000");  // 0 + ... + 9999, each once
+  std::string hosts = "hosts";  // rank 0's node has a second copy: every node works
+  for (const auto& node : cluster->nodes) hosts += " " + node;
+  BOOST_TEST(line_starting(lines, "hosts") == hosts);
+  // The master removed its rendezvous file ($HOME/.rpc_parallel/rendezvous-JOB.STEP).
+  std::string left = output_of("ls \"$HOME/.rpc_parallel\" 2>/dev/null | grep rendezvous");
+  BOOST_TEST(left.empty(), left);
+  for (const auto& node : cluster->nodes) BOOST_TEST(nothing_left_on(node), node);
+  BOOST_TEST(no_job_left());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(slurm_allocation_suite)

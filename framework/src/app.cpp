@@ -1,8 +1,10 @@
 #include "rpc_parallel/app.hpp"
 
 #include "rpc_parallel/error.hpp"
+#include "rpc_parallel/joins.hpp"
 
 #include "rpc_parallel/detail/interruption.hpp"
+#include "rpc_parallel/detail/join_worker.hpp"
 #include "rpc_parallel/detail/pid1.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/detail/worker_main.hpp"
@@ -11,8 +13,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/program_options.hpp>
 
+#include <sys/stat.h>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 namespace rpc_parallel {
 namespace asio = boost::asio;
@@ -33,7 +38,18 @@ po::options_description framework_options() {
       "rpc-stream-window", po::value<std::uint64_t>(),
       "bytes a stream may run ahead of its reader (default 8 MiB)")(
       "rpc-call-timeout-ms", po::value<std::int64_t>(),
-      "deadline of a call that has none of its own (default 0: none)");
+      "deadline of a call that has none of its own (default 0: none)")(
+      "rpc-join", po::value<std::string>(),
+      "join a running master as a worker: ADDRESS:PORT, or its rendezvous file")(
+      "rpc-secret-file", po::value<std::string>(),
+      "with --rpc-join: the secret, in hex (mode 0600)")(
+      "rpc-worker", po::value<std::string>(), "with --rpc-join: serve only this worker type")(
+      "rpc-join-timeout-ms", po::value<std::int64_t>(),
+      "how long a joiner looks for its master (default 60000)")(
+      "rpc-rank", po::value<std::size_t>(), "symmetric launch: this copy's rank (0: the master)")(
+      "rpc-size", po::value<std::size_t>(), "symmetric launch: how many copies run")(
+      "rpc-rendezvous", po::value<std::string>(),
+      "symmetric launch: the rendezvous file, on a path every copy sees");
   // clang-format on
   return o;
 }
@@ -52,6 +68,56 @@ rpc_settings settings_from(const po::variables_map& vm, rpc_settings s) {
   if (vm.count("rpc-call-timeout-ms"))
     s.call_timeout = ms(vm["rpc-call-timeout-ms"].as<std::int64_t>());
   return rpc_settings_from_environment(s);
+}
+
+// A symmetric launch, from the flags or the launcher's environment: srun's, Open MPI's, PMI's,
+// or a Kubernetes Indexed Job's index with --rpc-size. Only with more than one copy.
+struct symmetric_launch {
+  std::size_t rank = 0, size = 1;
+  std::string rendezvous;
+};
+
+const char* env(const char* name) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : nullptr;
+}
+
+std::optional<symmetric_launch> symmetric_from(const po::variables_map& vm) {
+  symmetric_launch s;
+  static constexpr std::pair<const char*, const char*> launchers[] = {
+      {"SLURM_PROCID", "SLURM_STEP_NUM_TASKS"},
+      {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+      {"PMI_RANK", "PMI_SIZE"},
+      {"JOB_COMPLETION_INDEX", nullptr}};
+  bool found = false;
+  for (auto [rank, size] : launchers) {
+    if (!env(rank) || (size && !env(size))) continue;
+    s.rank = std::stoul(env(rank));
+    s.size = size ? std::stoul(env(size)) : 1;
+    found = true;
+    break;
+  }
+  if (vm.count("rpc-rank")) s.rank = vm["rpc-rank"].as<std::size_t>();
+  if (vm.count("rpc-size")) s.size = vm["rpc-size"].as<std::size_t>();
+  if ((!found && !vm.count("rpc-size")) || s.size < 2) return std::nullopt;
+  RPCP_REQUIRE(s.rank < s.size, "symmetric launch: rank ", s.rank, " of only ", s.size, " copies");
+  if (vm.count("rpc-rendezvous")) {
+    s.rendezvous = vm["rpc-rendezvous"].as<std::string>();
+    return s;
+  }
+  std::string job;
+  if (env("SLURM_JOB_ID"))
+    job = std::string(env("SLURM_JOB_ID")) + "." +
+          (env("SLURM_STEP_ID") ? env("SLURM_STEP_ID") : "0");
+  else if (env("OMPI_MCA_ess_base_jobid"))
+    job = env("OMPI_MCA_ess_base_jobid");
+  RPCP_REQUIRE(!job.empty() && env("HOME"),
+               "symmetric launch: name the rendezvous file with --rpc-rendezvous FILE, on a path "
+               "every copy sees (no job id to name one after)");
+  std::string dir = std::string(env("HOME")) + "/.rpc_parallel";
+  ::mkdir(dir.c_str(), 0700);
+  s.rendezvous = dir + "/rendezvous-" + job;
+  return s;
 }
 
 bool is_worker_invocation(int argc, char** argv) {
@@ -106,6 +172,7 @@ int app::run(int argc, char** argv, const po::options_description& options, mast
   all.add_options()("help", "print this help");
   // clang-format on
   po::variables_map vm;
+  std::optional<symmetric_launch> symmetric;
   try {
     po::store(po::parse_command_line(argc, argv, all), vm);
     // --help before notify(): a required option the user has not given is no error then.
@@ -113,8 +180,27 @@ int app::run(int argc, char** argv, const po::options_description& options, mast
       std::cout << all << std::endl;
       return 0;
     }
-    po::notify(vm);
     settings = settings_from(vm, settings);
+    // A joiner, or a symmetric copy other than rank 0, is a worker: the app's own options
+    // (required ones included) are the master's business.
+    detail::join_settings join;
+    join.settings = settings;
+    if (vm.count("rpc-secret-file")) join.secret_file = vm["rpc-secret-file"].as<std::string>();
+    if (vm.count("rpc-worker")) join.type = vm["rpc-worker"].as<std::string>();
+    if (vm.count("rpc-join-timeout-ms"))
+      join.timeout = std::chrono::milliseconds(vm["rpc-join-timeout-ms"].as<std::int64_t>());
+    if (vm.count("rpc-join")) {
+      join.target = vm["rpc-join"].as<std::string>();
+      return detail::run_join_role(types_, std::move(join));
+    }
+    symmetric = symmetric_from(vm);
+    if (symmetric && symmetric->rank != 0) {
+      join.target = symmetric->rendezvous;
+      join.who =
+          "rank " + std::to_string(symmetric->rank) + " of " + std::to_string(symmetric->size);
+      return detail::run_join_role(types_, std::move(join));
+    }
+    po::notify(vm);
   } catch (const po::error& e) {
     std::cerr << "error: " << e.what() << "\n" << all << std::endl;
     return 2;
@@ -122,7 +208,13 @@ int app::run(int argc, char** argv, const po::options_description& options, mast
     std::cerr << "error: " << e.what() << std::endl;
     return 2;
   }
-  return run_master(types_, settings, [&main, &vm] { return main(vm); });
+  if (!symmetric) return run_master(types_, settings, [&main, &vm] { return main(vm); });
+  // Rank 0: open to the other copies before the master's main runs.
+  return run_master(types_, settings, [&main, &vm, &symmetric]() -> asio::awaitable<int> {
+    joins::open(join_options().with_rendezvous_file(symmetric->rendezvous));
+    detail::node::current().symmetric_peers = symmetric->size - 1;
+    co_return co_await main(vm);
+  });
 }
 
 int app::run(int argc, char** argv, std::function<asio::awaitable<int>()> main,

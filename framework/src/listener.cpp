@@ -77,9 +77,11 @@ asio::awaitable<void> listener::handshake(tcp::socket socket) {
   connection_purpose purpose{};
   try {
     purpose = co_await authenticate_server(socket, key_, settings_.handshake_timeout);
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
     // Nothing of theirs was read beyond fixed-size bytes; just drop them.
-    if (hooks_.on_refused) hooks_.on_refused();
+    if (hooks_.on_refused)
+      hooks_.on_refused(remote.address().to_string() + ":" + std::to_string(remote.port()),
+                        e.what());
     co_return;
   }
   if (purpose == connection_purpose::cancel) {

@@ -4,6 +4,7 @@
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/detail/death_report.hpp"
+#include "rpc_parallel/detail/join_queue.hpp"
 #include "rpc_parallel/detail/listener.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/detail/socket_watch.hpp"
@@ -12,6 +13,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <iostream>
 
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
@@ -32,6 +35,12 @@ std::shared_ptr<master_server> master_server::start(node& owner) {
       asio::co_spawn(self->executor_, self->receive_registration(std::move(link), std::move(host)),
                      asio::detached);
   };
+  // A wrong secret is the likeliest reason a joiner fails: say so where its master's user looks.
+  accepting.on_refused = [](const std::string& peer, const std::string& why) {
+    std::cerr << "[rpc_parallel] refused a connection from " << peer << ": " << why
+              << " (a worker joining with the wrong secret, or not an rpc_parallel peer)"
+              << std::endl;
+  };
   server->listener_->start(std::move(accepting));
   return server;
 }
@@ -43,6 +52,12 @@ void master_server::close() noexcept {
   for (auto& weak : links_)
     if (auto link = weak.lock()) link->close();
   for (auto& [id, s] : pending_) s->arrived.cancel();
+  if (joins_) joins_->close();
+}
+
+std::shared_ptr<join_queue> master_server::open_joins() {
+  if (!joins_) joins_ = std::make_shared<join_queue>(executor_);
+  return joins_;
 }
 
 void master_server::expect(const std::string& id) {
@@ -83,6 +98,10 @@ asio::awaitable<void> master_server::receive_registration(std::shared_ptr<transp
   auto self = shared_from_this();
   try {
     auto first = co_await with_deadline(link->read(), settings_.handshake_timeout, "registration");
+    if (first && first->kind == frame_kind::join) {
+      co_await receive_join(std::move(link), std::move(host), std::move(first->payload));
+      co_return;
+    }
     if (!first || first->kind != frame_kind::registration) co_return;
     auto reg = decode<registration>(first->payload, "registration");
     auto found = pending_.find(reg.worker_id);
@@ -100,6 +119,29 @@ asio::awaitable<void> master_server::receive_registration(std::shared_ptr<transp
   } catch (const std::exception&) {
     // Malformed: dropped without touching any spawn.
   }
+}
+
+// A worker that joins by itself: it waits in the queue until a spawn takes it, or is told why
+// not.
+asio::awaitable<void> master_server::receive_join(std::shared_ptr<transport> link, std::string host,
+                                                  std::string payload) {
+  auto request = decode<join_request>(payload, "join request");
+  if (!joins_ || joins_->closed()) {
+    std::string refusal;
+    encode(rpc_parallel::error{error_kind::unimplemented,
+                               "the master at this address accepts no joins (its master_main "
+                               "must call rpc_parallel::joins::open)"},
+           refusal);
+    std::cerr << "[rpc_parallel] refused a join from " << host << " (" << request.host << " pid "
+              << request.pid << "): this master accepts no joins (joins::open)" << std::endl;
+    link->send(frame_kind::open_error, 0, refusal);
+    co_await link->flush();
+    link->close();
+    co_return;
+  }
+  std::erase_if(links_, [](const std::weak_ptr<transport>& l) { return l.expired(); });
+  links_.push_back(link);
+  joins_->push(joiner{std::move(link), std::move(host), std::move(request)});
 }
 
 void master_server::watch(std::shared_ptr<transport> link, std::string worker_name,

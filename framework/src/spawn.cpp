@@ -15,6 +15,7 @@
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/detail/death_report.hpp"
+#include "rpc_parallel/detail/join_queue.hpp"
 #include "rpc_parallel/detail/launcher.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
 #include "rpc_parallel/detail/node.hpp"
@@ -309,16 +310,95 @@ asio::awaitable<started_process> start_process(node& self, const spawn_request& 
 
 void print_failure(const error& e) { std::cerr << "[rpc_parallel] " << e.message << std::endl; }
 
+namespace {
+
+// A registered, initialised worker, and what its start leaves for the rest of the spawn.
+struct worker_start {
+  master_server::registered registered;
+  std::optional<worker_process> process;  ///< In the foreground.
+  std::shared_ptr<output_relay> relay;    ///< Its stderr, when it comes back to us.
+};
+
+// Steps 2-6 for a process we launch.
+asio::awaitable<worker_start> start_launched(node& self, const spawn_request& r,
+                                             const std::string& id, const std::string& name,
+                                             std::chrono::steady_clock::time_point deadline) {
+  started_process p = co_await start_process(self, r, id, name);
+  auto name_output = [&](const master_server::registered& reg) {
+    std::string prefix =
+        "[" + p.host + " " + std::to_string(reg.registration.pid) + " " + name + "] ";
+    if (p.relay) p.relay->name(prefix);
+    if (p.stdout_relay) p.stdout_relay->name(prefix);
+  };
+  auto reg = co_await capture(
+      start_and_init(self, r, id, p.child.pid, p.parent_stays, p.relay, name_output, deadline));
+  if (reg.failure) {
+    if (!r.foreground) std::rethrow_exception(reg.failure);
+    // The foreground child has exited: what it wrote to stderr explains why.
+    error e = error_of(reg.failure);
+    std::string tail = drain_tail(p.child.stderr_fd);
+    ::close(p.child.stdout_fd);
+    ::close(p.child.stderr_fd);
+    if (!tail.empty()) e.message += "; its stderr ended with:\n" + tail;
+    throw rpc_error(e);
+  }
+  worker_start started{std::move(*reg.value), std::nullopt, p.relay};
+  if (r.foreground)
+    started.process.emplace(self.executor(), p.child.pid, p.child.stdout_fd, p.child.stderr_fd);
+  // The ssh or srun child ends with the worker: reap it then.
+  if (p.parent_stays) asio::co_spawn(self.executor(), reap(p.child.pid), asio::detached);
+  co_return started;
+}
+
+// Instead of steps 2-6, a worker that joined by itself: the next one `queue` has is told its
+// configuration on its link (its own secret stays with it: the link is not encrypted), then
+// registers on that link and initialises as any worker. Its output stays where its starter
+// put it.
+asio::awaitable<worker_start> start_joined(node& self, const spawn_request& r,
+                                           const std::string& id, const std::string& name,
+                                           join_queue& queue,
+                                           std::chrono::steady_clock::time_point deadline) {
+  joiner j;
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    j = co_await queue.take(r.type->name);
+  } else {
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    j = co_await with_deadline(queue.take(r.type->name),
+                               std::max(left, std::chrono::milliseconds(0)), "a worker to join");
+  }
+  worker_config config = make_config(self, r, id, name, std::string());
+  config.key = {};
+  config.redirect_stdout = fd_redirection::to_spawner();
+  config.redirect_stderr = fd_redirection::to_spawner();
+  std::string bytes;
+  encode(config, bytes);
+  j.link->send(frame_kind::join_config, 0, bytes);
+  std::string who = "the worker that joined from " + j.host + " (" + j.request.host + " pid " +
+                    std::to_string(j.request.pid) + ")";
+  auto first = co_await with_deadline(j.link->read(), r.options.connection_timeout,
+                                      "registration of " + who);
+  if (!first || first->kind != frame_kind::registration)
+    throw rpc_error({error_kind::disconnected, who + " left before it registered"});
+  master_server::registered registered{j.link, j.host,
+                                       decode<registration>(first->payload, "registration")};
+  co_await await_init(registered, deadline);
+  co_return worker_start{std::move(registered), std::nullopt, nullptr};
+}
+
+}  // namespace
+
 asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> request) {
   const spawn_request& r = *request;
   node& self = node::current();
   std::string name = r.options.name.empty() ? r.type->name : r.options.name;
-  std::string context = "spawn worker \"" + name + "\" of type \"" + r.type->name + "\" on " +
-                        launcher_of(r.options.how).where();
+  const launcher& via = launcher_of(r.options.how);
+  std::string context =
+      "spawn worker \"" + name + "\" of type \"" + r.type->name + "\" on " + via.where();
   std::string id = make_worker_id();
   auto record = std::make_shared<worker_record>();
   record->name = name;
-  record->local = &launcher_of(r.options.how) == &local_launcher();
+  record->local = &via == &local_launcher();
   record->launcher = r.options.how.launcher();
   record->started = std::chrono::steady_clock::now();
   record->oom_kills_at_start = record->local ? oom_kill_count() : 0;
@@ -328,33 +408,15 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
   try {
     self.type(r.type->name);  // a type missing from the app fails here, before any process
     self.master_server().expect(id);
-    started_process p = co_await start_process(self, r, id, name);
-    auto name_output = [&](const master_server::registered& reg) {
-      std::string prefix =
-          "[" + p.host + " " + std::to_string(reg.registration.pid) + " " + name + "] ";
-      if (p.relay) p.relay->name(prefix);
-      if (p.stdout_relay) p.stdout_relay->name(prefix);
-    };
-    auto reg = co_await capture(start_and_init(self, r, id, p.child.pid, p.parent_stays, p.relay,
-                                               name_output, spawn_deadline));
-    if (reg.failure) {
-      if (!r.foreground) std::rethrow_exception(reg.failure);
-      // The foreground child has exited: what it wrote to stderr explains why.
-      error e = error_of(reg.failure);
-      std::string tail = drain_tail(p.child.stderr_fd);
-      ::close(p.child.stdout_fd);
-      ::close(p.child.stderr_fd);
-      if (!tail.empty()) e.message += "; its stderr ended with:\n" + tail;
-      throw rpc_error(e);
-    }
-    std::optional<worker_process> process;
-    if (r.foreground)
-      process.emplace(self.executor(), p.child.pid, p.child.stdout_fd, p.child.stderr_fd);
-    // The ssh child ends with the worker: reap it then.
-    if (p.parent_stays) asio::co_spawn(self.executor(), reap(p.child.pid), asio::detached);
+    std::optional<worker_start> started;
+    if (join_queue* queue = via.joins())
+      started.emplace(co_await start_joined(self, r, id, name, *queue, spawn_deadline));
+    else
+      started.emplace(co_await start_launched(self, r, id, name, spawn_deadline));
+    master_server::registered& reg = started->registered;
     self.master_server().forget(id);
-    worker_ref worker{reg.value->host, reg.value->registration.port, id, r.type->name, name};
-    record->pid = static_cast<pid_t>(reg.value->registration.pid);
+    worker_ref worker{reg.host, reg.registration.port, id, r.type->name, name};
+    record->pid = static_cast<pid_t>(reg.registration.pid);
     record->kill_unheeded_after = r.options.kill_unheeded_after;
     if (record->local) {
       record->memory = memory_cgroup::of(record->pid);
@@ -362,21 +424,21 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
       record->kill = [pid = record->pid] { ::kill(pid, SIGKILL); };
     } else {
       // Its guardian exits when the link to its master closes, whatever its user code does.
-      record->kill = [link = std::weak_ptr<transport>(reg.value->link)] {
+      record->kill = [link = std::weak_ptr<transport>(reg.link)] {
         if (auto l = link.lock()) l->close();
       };
     }
     if (!r.foreground) {
-      record->stderr_tail = p.relay;
-      if (tail_only(r.options)) p.relay->mute();
+      record->stderr_tail = started->relay;
+      if (started->relay && tail_only(r.options)) started->relay->mute();
       self.remember(id, record);
     }
     if (r.policy == shutdown_policy::connection_closed)
-      co_return spawn_result{std::move(worker), std::move(process), std::move(reg.value->link)};
-    reg.value->link->send(frame_kind::spawned, 0, {});
-    self.master_server().watch(reg.value->link, name, failure_handler(r.options),
+      co_return spawn_result{std::move(worker), std::move(started->process), std::move(reg.link)};
+    reg.link->send(frame_kind::spawned, 0, {});
+    self.master_server().watch(reg.link, name, failure_handler(r.options),
                                r.foreground ? nullptr : record);
-    co_return spawn_result{std::move(worker), std::move(process), nullptr};
+    co_return spawn_result{std::move(worker), std::move(started->process), nullptr};
   } catch (...) {
     self.master_server().abandon(id);
     throw rpc_error(with_context(current_exception_error(), context));

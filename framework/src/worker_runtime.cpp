@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cstdio>
 #include <fstream>
@@ -33,12 +34,13 @@ namespace {
 class worker_runtime {
  public:
   worker_runtime(asio::io_context& io, node& self, const worker_type_entry& type,
-                 worker_config config, std::function<void()> release)
+                 worker_config config, std::function<void()> release, int joined_link)
       : io_(io),
         node_(self),
         type_(type),
         config_(std::move(config)),
-        release_(std::move(release)) {}
+        release_(std::move(release)),
+        joined_link_(joined_link) {}
 
   int exit_code() const { return exit_code_; }
   void fail() { exit(1); }
@@ -82,6 +84,7 @@ class worker_runtime {
  private:
   asio::awaitable<std::shared_ptr<transport>> register_with_master(std::uint16_t port) {
     auto settings = config_.settings;
+    if (joined_link_ >= 0) co_return register_on_joined_link(port);
     tcp::socket socket(io_);
     tcp::endpoint master(asio::ip::make_address(config_.master_host), config_.master_port);
     std::string peer =
@@ -108,6 +111,28 @@ class worker_runtime {
     // confirmed called_shutdown_function worker outlives it (watch_master).
     node_.guardian().watch(link->watch(), config_.policy != shutdown_policy::called_shutdown);
     co_return link;
+  }
+
+  // The link a joined worker came in on: authenticated already, so the registration is a plain
+  // frame on it.
+  std::shared_ptr<transport> register_on_joined_link(std::uint16_t port) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    ::getsockname(joined_link_, reinterpret_cast<sockaddr*>(&address), &length);
+    tcp::socket socket(io_, address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), joined_link_);
+    joined_link_ = -1;
+    configure_socket(socket, config_.settings);
+    boost::system::error_code ec;
+    auto master = socket.remote_endpoint(ec);
+    std::string peer =
+        "master at " + (ec ? std::string("?")
+                           : master.address().to_string() + ":" + std::to_string(master.port()));
+    auto link = std::make_shared<transport>(std::move(socket), config_.settings, peer);
+    std::string payload;
+    encode(registration{config_.id, port, static_cast<std::int64_t>(::getpid())}, payload);
+    link->send(frame_kind::registration, 0, payload);
+    node_.guardian().watch(link->watch(), config_.policy != shutdown_policy::called_shutdown);
+    return link;
   }
 
   worker_server::hooks hooks() {
@@ -230,6 +255,7 @@ class worker_runtime {
   std::function<void()> release_;
   std::weak_ptr<worker_server> server_;
   std::shared_ptr<transport> link_;
+  int joined_link_ = -1;
   bool left_ = false;
   int exit_code_ = 0;
 };
@@ -237,14 +263,14 @@ class worker_runtime {
 }  // namespace
 
 int serve_as_worker(const type_registry& types, const worker_type_entry& type, worker_config config,
-                    std::function<void()> release) {
+                    std::function<void()> release, int joined_link) {
   asio::io_context io(1);
   node self(io.get_executor(), node_config{config.key, config.settings, config.worker_command,
                                            config.pass_name, types});
   // Only a spawner that keeps the tail of our stderr reads the clean-exit line.
   bool announce_exit =
       config.daemonize && config.redirect_stderr.how() == fd_redirection::mode::to_spawner;
-  worker_runtime runtime(io, self, type, std::move(config), std::move(release));
+  worker_runtime runtime(io, self, type, std::move(config), std::move(release), joined_link);
   asio::co_spawn(io, runtime.start(), [&](std::exception_ptr e) {
     if (!e) return;
     try {

@@ -76,7 +76,9 @@ void worker_server::start(std::shared_ptr<void> state, hooks h) {
     if (auto self = weak.lock())
       asio::co_spawn(self->executor_, self->serve_connection(std::move(t), false), asio::detached);
   };
-  accepting.on_refused = [refused = refused_] { ++*refused; };
+  accepting.on_refused = [refused = refused_](const std::string&, const std::string&) {
+    ++*refused;
+  };
   accepting.on_cancel = [busy = busy_](const cancel_request& request) { busy->cancel(request); };
   listener_->start(std::move(accepting));
 }

@@ -210,19 +210,9 @@ class step_launcher final : public launcher {
 }  // namespace
 }  // namespace detail
 
-namespace {
-
-// how_to_run's constructor is private; `remote` takes anything that names its launcher.
-struct step_executable {
-  std::shared_ptr<const detail::launcher> launcher_;
-  std::shared_ptr<const detail::launcher> launcher() const { return launcher_; }
-};
-
-}  // namespace
-
 how_to_run slurm::step(std::string node, options how) {
-  return how_to_run::remote(
-      step_executable{std::make_shared<detail::step_launcher>(std::move(node), std::move(how))});
+  return how_to_run::through(
+      std::make_shared<detail::step_launcher>(std::move(node), std::move(how)));
 }
 
 }  // namespace rpc_parallel

@@ -3,6 +3,7 @@
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
+#include <rpc_parallel/joins.hpp>
 #include <rpc_parallel/map_reduce.hpp>
 #include <rpc_parallel/remote.hpp>
 #include <rpc_parallel/slurm.hpp>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <ranges>
 #include <set>
@@ -254,7 +256,65 @@ asio::awaitable<int> map_over_allocation(bool until_cancelled) {
 
 }  // namespace
 
-int run_scenario(const std::string& name) {
+// Opens joins (the rendezvous and secret files in $RPCP_SCENARIO_DIR), prints "join
+// ADDRESS:PORT" and "ready", then maps with_pid over 0..999 on one joined worker and nothing
+// else; prints "sum S" and "pids P...".
+asio::awaitable<int> map_with_joins() {
+  std::string dir = std::getenv("RPCP_SCENARIO_DIR");
+  auto joins = rp::joins::open(rp::join_options()
+                                   .with_rendezvous_file(dir + "/rendezvous")
+                                   .with_secret_file(dir + "/secret"));
+  std::cout << "join " << joins.addresses().front() << "\nready" << std::endl;
+  std::set<std::int64_t> pids;
+  std::int64_t sum = 0;
+  auto sink = [&](std::uint64_t, std::pair<std::int64_t, std::int64_t> mapped) {
+    sum += mapped.first;
+    pids.insert(mapped.second);
+  };
+  auto config = rp::map_config().with_local(0).with_remote(joins.how(), 1);
+  co_await rp::map_unordered<tests::with_pid>(
+      std::move(config), std::views::iota(std::int64_t(0), std::int64_t(1000)), rp::unit{}, sink);
+  std::cout << "sum " << sum << "\npids";
+  for (auto pid : pids) std::cout << " " << pid;
+  std::cout << std::endl;
+  co_return 0;
+}
+
+// A symmetric launch's master maps host_of over 0..9999 on its peers; prints "peers N",
+// "sum S" and "hosts H1 H2 ...".
+asio::awaitable<int> symmetric_map() {
+  rp::symmetric_peers peers = rp::peers();
+  std::cout << "peers " << peers.count << std::endl;
+  std::set<std::string> hosts;
+  std::int64_t sum = 0;
+  auto sink = [&](std::uint64_t, std::pair<std::int64_t, std::string> mapped) {
+    sum += mapped.first;
+    hosts.insert(mapped.second);
+  };
+  auto config = rp::map_config().with_local(0).with_remote(peers.how, peers.count);
+  co_await rp::map_unordered<tests::host_of>(
+      std::move(config), std::views::iota(std::int64_t(0), std::int64_t(10'000)), rp::unit{}, sink);
+  std::cout << "sum " << sum << "\nhosts";
+  for (const auto& host : hosts) std::cout << " " << host;
+  std::cout << std::endl;
+  co_return 0;
+}
+
+// `main` through app::run with `args` as its command line.
+int run_app(const std::vector<std::string>& args, std::function<asio::awaitable<int>()> main) {
+  std::vector<std::string> words{"scenario"};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  return app().run(static_cast<int>(words.size()), argv.data(), std::move(main));
+}
+
+int run_scenario(const std::string& name, const std::vector<std::string>& args) {
+  if (name == "app")  // a master with nothing to do: what `--rpc-*` options make of it
+    return run_app(args, []() -> asio::awaitable<int> { co_return 3; });
+  if (name == "map_with_joins") return run_app(args, map_with_joins);
+  if (name == "symmetric_map") return run_app(args, symmetric_map);
   if (name == "hang_through_app") {
     // Prints "ready" and waits to be signalled, as a master started through app::run.
     char program[] = "scenario";

@@ -22,8 +22,13 @@ class how_to_run {
   /// ssh. Rpc_parallel's `How_to_run.remote`.
   template <class Executable>
   static how_to_run remote(const Executable& executable) {
+    return through(executable.launcher());
+  }
+
+  /// Started by `launcher`: how the framework's own ways (ssh, Slurm steps, joins) make theirs.
+  static how_to_run through(std::shared_ptr<const detail::launcher> launcher) {
     how_to_run how;
-    how.launcher_ = executable.launcher();
+    how.launcher_ = std::move(launcher);
     return how;
   }
 

@@ -36,6 +36,8 @@ struct prepared_launch {
 };
 
 /// Implemented here for this host (`local_launcher`) and by remote/ for ssh.
+class join_queue;
+
 class launcher {
  public:
   virtual ~launcher() = default;
@@ -73,6 +75,9 @@ class launcher {
   /// Why a launched process exited before its worker registered, beyond its stderr (which
   /// `stderr_tail` is): a scheduler's word on a job that has ended, say. Empty: nothing more.
   virtual boost::asio::awaitable<std::string> explain_failed_start(std::string stderr_tail) const;
+  /// Non-null for joins (join_queue.hpp): the spawn takes a joined worker from there, and
+  /// `prepare` and `launch` are not called.
+  virtual join_queue* joins() const { return nullptr; }
 };
 
 /// This binary on this host, through `launch_self`: what `how_to_run::local()` means.

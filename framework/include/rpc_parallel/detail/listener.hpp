@@ -27,8 +27,9 @@ class listener : public std::enable_shared_from_this<listener> {
   struct hooks {
     /// On the user thread: an authenticated connection, and the peer's address.
     std::function<void(std::shared_ptr<transport>, std::string host)> on_connection;
-    /// On the guardian's thread: a peer that failed the handshake (it has been dropped).
-    std::function<void()> on_refused;
+    /// On the guardian's thread: a peer that failed the handshake (it has been dropped), its
+    /// address, and what it failed.
+    std::function<void(const std::string& peer, const std::string& why)> on_refused;
     /// On the guardian's thread: an authenticated cancel connection's request (busy_call.hpp).
     /// Without it, cancel connections are dropped.
     std::function<void(const cancel_request&)> on_cancel;

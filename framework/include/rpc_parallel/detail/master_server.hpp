@@ -19,6 +19,8 @@
 
 namespace rpc_parallel::detail {
 
+class join_queue;
+
 struct worker_record;
 
 class listener;
@@ -53,6 +55,9 @@ class master_server : public std::enable_shared_from_this<master_server> {
   void watch(std::shared_ptr<transport> link, std::string worker_name,
              std::function<void(rpc_parallel::error)> on_failure,
              std::shared_ptr<const worker_record> record);
+  /// From now on a `join` frame puts its worker in this queue (the same one each time) instead
+  /// of being refused.
+  std::shared_ptr<join_queue> open_joins();
 
  private:
   struct slot {
@@ -61,6 +66,8 @@ class master_server : public std::enable_shared_from_this<master_server> {
   };
   boost::asio::awaitable<void> receive_registration(std::shared_ptr<transport> link,
                                                     std::string host);
+  boost::asio::awaitable<void> receive_join(std::shared_ptr<transport> link, std::string host,
+                                            std::string payload);
   boost::asio::awaitable<void> read_failures(std::shared_ptr<transport> link, std::string name,
                                              std::function<void(rpc_parallel::error)> on_failure,
                                              std::shared_ptr<const worker_record> record);
@@ -74,6 +81,7 @@ class master_server : public std::enable_shared_from_this<master_server> {
   std::uint16_t port_ = 0;
   std::map<std::string, std::shared_ptr<slot>> pending_;
   std::vector<std::weak_ptr<transport>> links_;
+  std::shared_ptr<join_queue> joins_;
 };
 
 }  // namespace rpc_parallel::detail

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -73,6 +74,9 @@ class node {
   void remember(const std::string& id, std::shared_ptr<const worker_record> record);
   /// The record of worker `id`, or null (not spawned here, or known dead).
   std::shared_ptr<const worker_record> record_of(const std::string& id) const;
+
+  /// In a symmetric launch's master: how many copies join it (rpc_parallel::peers).
+  std::optional<std::size_t> symmetric_peers;
 
  private:
   boost::asio::any_io_executor executor_;

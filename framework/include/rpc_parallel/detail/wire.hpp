@@ -30,11 +30,13 @@ enum class frame_kind : std::uint8_t {
   stream_end = 16,     ///< writer -> reader: empty (closed by the writer), or an error
   stream_credit = 17,  ///< reader -> writer: u64 more bytes the writer may send
   stream_abort = 18,   ///< reader -> writer: stop writing; the writer answers with stream_end
-  deadline = 19,  ///< client -> worker: u64 microseconds left for call `id`, sent just before it
-  cancel = 20,    ///< client -> worker: stop call `id` (its caller no longer waits)
-  leaving = 21,   ///< worker -> client: why; it answers the calls it has, then exits
+  deadline = 19,     ///< client -> worker: u64 microseconds left for call `id`, sent just before it
+  cancel = 20,       ///< client -> worker: stop call `id` (its caller no longer waits)
+  leaving = 21,      ///< worker -> client: why; it answers the calls it has, then exits
+  join = 22,         ///< joining worker -> master, its first frame: join_request
+  join_config = 23,  ///< master -> joining worker: worker_config; then it registers on the link
 };
-inline constexpr std::uint8_t max_frame_kind = 21;
+inline constexpr std::uint8_t max_frame_kind = 23;
 inline constexpr std::size_t frame_header_size = 16;
 /// Flag of a stream_item whose value continues in the next stream_item of the same stream (a
 /// large value travels in fragments so that other frames can pass between them).

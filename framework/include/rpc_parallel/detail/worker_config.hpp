@@ -59,4 +59,16 @@ struct registration {
   }
 };
 
+/// Sent by a worker that joins by itself (`--rpc-join`) as its first frame to the master.
+struct join_request {
+  std::string type;  ///< The worker type it wants to serve; empty: whichever the master says.
+  std::string host;  ///< Its host name.
+  std::int64_t pid = 0;
+
+  template <class Archive>
+  void serialize(Archive& a, unsigned /*version*/) {
+    a& type& host& pid;
+  }
+};
+
 }  // namespace rpc_parallel::detail
