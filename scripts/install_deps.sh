@@ -2,13 +2,13 @@
 # Installs the Debian 12 packages the build and the tests need; does nothing when all are present.
 set -euo pipefail
 # clang 16 with its sanitizer runtimes, symbolizer and formatter; g++ 12; Boost 1.81; libsodium;
-# sshd for the test hosts; Slurm and munge for the test cluster; CMake and pkg-config for the
-# out-of-tree template builds.
+# sshd for the test hosts (nftables for their firewall); Slurm and munge for the test cluster;
+# CMake and pkg-config for the out-of-tree template builds.
 packages=(clang-16 libclang-rt-16-dev llvm-16 clang-format-16 g++ libboost1.81-dev
           libboost-serialization1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
           libboost-stacktrace1.81-dev
           libboost1.81-tools-dev libsodium-dev openssh-server openssh-client openssh-sftp-server
-          slurmctld slurmd slurm-client munge
+          slurmctld slurmd slurm-client munge nftables
           cmake pkg-config python3 procps iproute2 util-linux)
 missing=()
 for p in "${packages[@]}"; do

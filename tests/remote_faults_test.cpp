@@ -300,4 +300,59 @@ BOOST_AUTO_TEST_CASE(a_remote_worker_killed_by_a_signal_is_reported_with_its_hos
   });
 }
 
+// A firewall inside `host`'s namespace that rejects every connection the host opens to the
+// outside (its loopback and the connections made to it, sshd's, still work), for its life.
+struct outbound_firewall {
+  std::string host;
+  explicit outbound_firewall(std::string h) : host(std::move(h)) {
+    std::string in = "ip netns exec " + host + " nft ";
+    BOOST_TEST_REQUIRE(std::system((in + "add table inet rpcp_fw").c_str()) == 0);
+    BOOST_TEST_REQUIRE(std::system((in + "'add chain inet rpcp_fw out { type filter hook output "
+                                         "priority 0; }'")
+                                       .c_str()) == 0);
+    BOOST_TEST_REQUIRE(std::system((in + "'add rule inet rpcp_fw out oifname != \"lo\" tcp flags "
+                                         "& (syn | ack) == syn reject'")
+                                       .c_str()) == 0);
+  }
+  ~outbound_firewall() {
+    (void)std::system(("ip netns exec " + host + " nft delete table inet rpcp_fw").c_str());
+  }
+};
+
+BOOST_AUTO_TEST_CASE(tunnel_mode_reaches_workers_that_cannot_dial_back) {
+  BOOST_TEST_REQUIRE(hosts->mode == "namespaces");  // a firewall needs the host's own network
+  const std::string host = hosts->names.at(2);
+  tests::run(
+      [&host]() -> asio::awaitable<void> {
+        auto executable = co_await on(host);
+        outbound_firewall firewall(host);
+        // Without the tunnel the worker cannot reach us: the firewall is real.
+        auto blocked =
+            co_await rp::try_spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options()
+                                                    .with_name("blocked")
+                                                    .with_how(rp::how_to_run::remote(executable))
+                                                    .with_connection_timeout(3s),
+                                                "blocked");
+        BOOST_REQUIRE(!blocked.has_value());
+        BOOST_TEST(contains(blocked.error().message, "cannot reach the master"),
+                   blocked.error().message);
+        // Through the tunnel: the owner connection, and a second one this side opens.
+        auto tunnelled =
+            rp::remote_executable::existing_on_host(host, executable.path(), ssh().with_tunnel());
+        auto how = rp::how_to_run::remote(tunnelled);
+        auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options().with_how(how), "inside");
+        BOOST_TEST(co_await conn.run(echo_worker::echo, "hi") == "inside:hi");
+        BOOST_TEST(co_await conn.run(echo_worker::hostname) == host);
+        auto served = co_await rp::spawn<echo_worker>(rp::shutdown_on::heartbeater_timeout,
+                                                      rp::spawn_options().with_how(how), "served");
+        auto second = co_await rp::connect(served);
+        BOOST_TEST(co_await second.run(echo_worker::echo, "again") == "served:again");
+        co_await second.run(echo_worker::pid);
+        co_await rp::shutdown(served);
+      },
+      120s);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,12 +8,17 @@ boost::asio::awaitable<std::string> launcher::explain_failed_start(std::string) 
   co_return std::string();
 }
 
+boost::asio::awaitable<std::pair<std::string, std::uint16_t>> launcher::reach_worker(
+    std::string host, std::uint16_t port) const {
+  co_return std::pair<std::string, std::uint16_t>{std::move(host), port};
+}
+
 namespace {
 
 class this_host final : public launcher {
  public:
   boost::asio::awaitable<prepared_launch> prepare(std::uint16_t, bool) const override {
-    co_return prepared_launch{"127.0.0.1", nullptr};
+    co_return prepared_launch{"127.0.0.1", 0, nullptr};
   }
   launched launch(const launch_request& request, prepared_launch) const override {
     return launch_self(request.argv, request.env, request.pipe_stdout, request.wrapper);

@@ -57,13 +57,14 @@ bool tail_only(const spawn_options& options) {
 }
 
 worker_config make_config(node& self, const spawn_request& r, const std::string& id,
-                          const std::string& name, std::string master_host) {
+                          const std::string& name, std::string master_host,
+                          std::uint16_t master_port = 0) {
   worker_config c;
   c.type = r.type->name;
   c.id = id;
   c.name = name;
   c.master_host = std::move(master_host);
-  c.master_port = self.master_server().port();
+  c.master_port = master_port != 0 ? master_port : self.master_server().port();
   c.key = self.key();
   c.settings = self.settings();
   c.worker_command = self.config().worker_command;
@@ -286,7 +287,8 @@ asio::awaitable<started_process> start_process(node& self, const spawn_request& 
                    (via.carries_output() && (forwarded(r.options.redirect_stdout, false) ||
                                              forwarded(r.options.redirect_stderr, true)));
   prepared_launch prepared = co_await via.prepare(self.master_server().port(), p.parent_stays);
-  worker_config config = make_config(self, r, id, name, prepared.master_address);
+  worker_config config =
+      make_config(self, r, id, name, prepared.master_address, prepared.master_port);
   p.child =
       via.launch({worker_argv(self, name), r.options.env, r.options.how.wrapper(), pipe_stdout},
                  std::move(prepared));
@@ -415,7 +417,9 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
       started.emplace(co_await start_launched(self, r, id, name, spawn_deadline));
     master_server::registered& reg = started->registered;
     self.master_server().forget(id);
-    worker_ref worker{reg.host, reg.registration.port, id, r.type->name, name};
+    std::pair<std::string, std::uint16_t> reach =
+        co_await via.reach_worker(reg.host, reg.registration.port);
+    worker_ref worker{reach.first, reach.second, id, r.type->name, name};
     record->pid = static_cast<pid_t>(reg.registration.pid);
     record->kill_unheeded_after = r.options.kill_unheeded_after;
     if (record->local) {

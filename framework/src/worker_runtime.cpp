@@ -97,7 +97,8 @@ class worker_runtime {
       throw rpc_error({error_kind::disconnected,
                        "cannot reach the " + peer + " (" + current_exception_error().message +
                            "); a worker dials the address its spawner's host has on the route to "
-                           "it: set ssh_options::dial_back_address when that is not reachable"});
+                           "it: set ssh_options::dial_back_address when that is not reachable, or "
+                           "ssh_options::with_tunnel() when nothing on its host may dial out"});
     }
     configure_socket(socket, settings);
     std::string frame = begin_frame();

@@ -80,7 +80,7 @@ class step_launcher final : public launcher {
       else
         master_address_ = co_await address_seen_from_node();
     }
-    co_return prepared_launch{master_address_, nullptr};
+    co_return prepared_launch{master_address_, 0, nullptr};
   }
 
   launched launch(const launch_request& request, prepared_launch) const override {

@@ -9,6 +9,7 @@
 #include "route.hpp"
 #include "ssh_command.hpp"
 #include "ssh_connections.hpp"
+#include "ssh_tunnel.hpp"
 
 #include "rpc_parallel/detail/launcher.hpp"
 #include "rpc_parallel/detail/wakeup.hpp"
@@ -77,8 +78,7 @@ class ssh_launcher final : public launcher {
 
   std::string host() const override { return host_; }
 
-  asio::awaitable<prepared_launch> prepare(std::uint16_t /*master_port*/,
-                                           bool lasting) const override {
+  asio::awaitable<prepared_launch> prepare(std::uint16_t master_port, bool lasting) const override {
     prepared_launch prepared;
     if (lasting && ssh_.multiplex) {
       auto executor = co_await asio::this_coro::executor;
@@ -107,12 +107,15 @@ class ssh_launcher final : public launcher {
       } done{*this};
       if (prepared.hold) co_await ensure_connection(ssh_, host_);  // the checks use the first
       co_await preflight();
-      if (!ssh_.dial_back_address.empty())
+      if (ssh_.tunnel)
+        master_address_ = "127.0.0.1";  // the tunnel's end on the host
+      else if (!ssh_.dial_back_address.empty())
         master_address_ = ssh_.dial_back_address;
       else
         master_address_ = co_await address_seen_from_host();
     }
     prepared.master_address = master_address_;
+    if (ssh_.tunnel) prepared.master_port = co_await tunnel_to(ssh_, host_, master_port);
     co_return prepared;
   }
 
@@ -144,6 +147,15 @@ class ssh_launcher final : public launcher {
   }
 
   std::string where() const override { return "host " + host_; }
+
+  // Through the tunnel, the worker's link seems to come from this host's loopback: its server is
+  // reached through a forward of the tunnel's own.
+  asio::awaitable<std::pair<std::string, std::uint16_t>> reach_worker(
+      std::string host, std::uint16_t port) const override {
+    if (!ssh_.tunnel) co_return std::pair<std::string, std::uint16_t>{std::move(host), port};
+    std::uint16_t local = co_await tunnel_from(ssh_, host_, port);
+    co_return std::pair<std::string, std::uint16_t>{"127.0.0.1", local};
+  }
   bool forwards_output_by_default() const override { return true; }
   bool carries_output() const override { return true; }
 

@@ -34,6 +34,11 @@ struct ssh_options {
   /// The address workers on this host dial to reach this process. Empty: this host's local
   /// address on its route to the host, which is right unless NAT or a tunnel is in between.
   std::string dial_back_address;
+  /// Tunnel mode, for hosts that cannot dial back to this process (a firewall, NAT, a login
+  /// node): their workers' connections, both ways, travel through an ssh connection of this
+  /// host's own (`-R` and `-L` forwards), so only sshd's port must be reachable. It ends, with
+  /// every connection it carries, when this process does. Needs sshd's AllowTcpForwarding.
+  bool tunnel = false;
 
   ssh_options&& with_config_file(std::string v) && {
     config_file = std::move(v);
@@ -57,6 +62,10 @@ struct ssh_options {
   }
   ssh_options&& with_dial_back_address(std::string v) && {
     dial_back_address = std::move(v);
+    return std::move(*this);
+  }
+  ssh_options&& with_tunnel(bool v = true) && {
+    tunnel = v;
     return std::move(*this);
   }
 

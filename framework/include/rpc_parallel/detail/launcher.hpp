@@ -29,7 +29,8 @@ struct launch_request {
 
 /// What `prepare` found for one launch, handed to that launch.
 struct prepared_launch {
-  std::string master_address;  ///< What a worker there dials to reach this process.
+  std::string master_address;     ///< What a worker there dials to reach this process.
+  std::uint16_t master_port = 0;  ///< The port it dials there; 0: the master server's.
   /// What the launch holds while its worker lives (room on an ssh connection, say); given back
   /// when the last owner drops it, so a launch that never happens leaks nothing.
   std::shared_ptr<void> hold;
@@ -78,6 +79,10 @@ class launcher {
   /// Non-null for joins (join_queue.hpp): the spawn takes a joined worker from there, and
   /// `prepare` and `launch` are not called.
   virtual join_queue* joins() const { return nullptr; }
+  /// Where this process connects to reach a worker it launched that listens on `port` and
+  /// whose link came from `host`: that, unless the launcher tunnels.
+  virtual boost::asio::awaitable<std::pair<std::string, std::uint16_t>> reach_worker(
+      std::string host, std::uint16_t port) const;
 };
 
 /// This binary on this host, through `launch_self`: what `how_to_run::local()` means.
