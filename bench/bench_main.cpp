@@ -4,6 +4,7 @@
 #include "map_reduce.hpp"
 #include "remote_bench.hpp"
 #include "report.hpp"
+#include "slurm_bench.hpp"
 #include "stream_memory.hpp"
 #include "stream_throughput.hpp"
 #include "stream_worker.hpp"
@@ -260,6 +261,10 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
     co_await bench::measure_remote(quick);
     co_return 0;
   }
+  if (only == "slurm") {
+    co_await bench::measure_slurm(quick);
+    co_return 0;
+  }
   int spawns = quick ? 10 : 50;
   co_await measure_spawn(spawns, "");
   co_await measure_spawn_many(32, quick ? 2 : 5);
@@ -277,6 +282,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
   co_await measure_streams(quick);
   co_await measure_map_reduce(quick);
   co_await bench::measure_remote(quick);
+  co_await bench::measure_slurm(quick);
   co_return 0;
 }
 
@@ -313,6 +319,7 @@ int main(int argc, char** argv) {
   app.add_worker<bench::stream_worker>();
   bench::add_map_workers(app);
   bench::add_remote_workers(app);
+  bench::add_slurm_workers(app);
   po::options_description options("bench");
   // clang-format off: one option per line
   options.add_options()("quick", "fewer samples (a smoke run)")(
@@ -320,8 +327,8 @@ int main(int argc, char** argv) {
       "same: every process on CPU 0; split: master on CPU 0, children on CPU 1; none")(
       "only", po::value<std::string>()->default_value("all"),
       "all, latency (round trips only), calls (spawn, round trips, pipelined calls), values "
-      "(200 MB argument and reply), streams, mapreduce or remote (starts 4 sshd test hosts: "
-      "needs root)");
+      "(200 MB argument and reply), streams, mapreduce, remote (starts 4 sshd test hosts: "
+      "needs root) or slurm (starts a 3-node Slurm cluster: needs root)");
   // clang-format on
   return app.run(argc, argv, options, master_main);
 }

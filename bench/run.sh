@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the benchmarks: our figures, their floors and the Python peer, in one run,
-# then the speed-up over Python. Usage: bench/run.sh [--quick] [--only latency|streams|mapreduce|straggler|remote]
-# The remote figures start 4 sshd test hosts (remote/test_hosts, as root) and tear them down.
+# then the speed-up over Python. Usage: bench/run.sh [--quick] [--only latency|streams|mapreduce|straggler|remote|slurm]
+# The remote figures start 4 sshd test hosts (remote/test_hosts, as root) and tear them down;
+# the slurm ones a 3-node Slurm cluster (remote/test_slurm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 only=all
@@ -10,7 +11,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=(--quick) ;;
     --only) only="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--only latency|streams|mapreduce|straggler|remote]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh [--quick] [--only latency|streams|mapreduce|straggler|remote|slurm]" >&2; exit 2 ;;
   esac
   shift
 done
