@@ -58,8 +58,9 @@ rp::map_config where(const po::variables_map& options) {
 
 asio::awaitable<int> master_main(const po::variables_map& options) {
   auto below = options["below"].as<std::int64_t>();
+  rp::map_config config = where(options);
   auto result = co_await rp::map_reduce<square_where>(
-      where(options), std::views::iota(std::int64_t(0), below), rp::unit{});
+      std::move(config), std::views::iota(std::int64_t(0), below), rp::unit{});
   std::cout << "sum of squares below " << below << ": " << result->first << "\nhosts:";
   for (const auto& host : result->second) std::cout << " " << host;
   std::cout << std::endl;

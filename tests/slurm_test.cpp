@@ -169,6 +169,34 @@ BOOST_AUTO_TEST_CASE(a_busy_worker_whose_step_is_cancelled_dies_and_its_call_nam
   BOOST_TEST(no_job_left());
 }
 
+BOOST_AUTO_TEST_CASE(a_broadcast_binary_is_what_the_step_runs) {
+  const std::string node = cluster->nodes.at(2);
+  std::string granted = output_of("salloc --no-shell --nodes=1 -w " + node + " 2>&1");
+  std::string job = granted.substr(granted.rfind(' ') + 1);
+  BOOST_REQUIRE_MESSAGE(!job.empty() && job.find_first_not_of("0123456789") == std::string::npos,
+                        granted);
+  const std::string dir = "/tmp/rpcp-broadcast-" + job;
+  std::filesystem::create_directories(dir);
+  tests::run(
+      [&]() -> asio::awaitable<void> {
+        auto how =
+            rp::slurm::step(node, rp::slurm::options().with_job_id(job).with_broadcast_to(dir));
+        auto conn = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options().with_how(how), "copy");
+        std::int64_t pid = co_await conn.run(echo_worker::pid);
+        auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe");
+        BOOST_TEST(exe.parent_path() == dir);
+        BOOST_TEST(exe.filename().string().rfind(
+                       std::filesystem::path(self_path()).filename().string() + ".", 0) == 0,
+                   exe);
+      },
+      60s);
+  BOOST_TEST(std::system(("scancel " + job).c_str()) == 0);
+  BOOST_TEST(nothing_left_on(node));
+  BOOST_TEST(no_job_left());
+  std::filesystem::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_CASE(master_sigkill_leaves_no_step_and_no_worker_on_any_node) {
   BOOST_REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);  // its sruns come to us
   std::string nodes;

@@ -77,7 +77,7 @@ asio::awaitable<std::string> death_report(std::shared_ptr<const worker_record> r
   }
   std::string tail = record->stderr_tail ? record->stderr_tail->tail() : std::string();
   std::string cause = cause_in(tail);
-  if (cause.empty() && record->launcher) cause = record->launcher->cause_of_death(tail);
+  if (cause.empty() && record->via) cause = record->via->cause_of_death(tail);
   if (!record->killed_because.empty()) {
     // Killed on purpose: a remote one exits at its link's close, cleanly as it sees it.
     cause = "killed by its spawner: " + record->killed_because;

@@ -43,12 +43,17 @@ std::chrono::milliseconds left_until(clock::time_point end) {
                   std::chrono::duration_cast<std::chrono::milliseconds>(end - clock::now()));
 }
 
+// "HOST:PORT" names an address; anything else (a path) a rendezvous file.
+bool names_an_address(const std::string& target) {
+  return target.rfind(':') != std::string::npos && target.find('/') == std::string::npos;
+}
+
 // Step 1: the addresses to try and the secret.
 rendezvous find_master(const join_settings& s, clock::time_point end) {
   rendezvous found;
-  auto colon = s.target.rfind(':');
-  bool is_address = colon != std::string::npos && s.target.find('/') == std::string::npos;
+  bool is_address = names_an_address(s.target);
   if (is_address) {
+    auto colon = s.target.rfind(':');
     found.addresses.push_back(s.target.substr(0, colon));
     found.port = static_cast<std::uint16_t>(std::stoul(s.target.substr(colon + 1)));
   } else {
@@ -93,10 +98,13 @@ asio::awaitable<worker_config> join_at(tcp::socket& socket, const std::string& a
                                        clock::time_point end) {
   std::string peer = "master at " + address + ":" + std::to_string(r.port);
   tcp::endpoint master(asio::ip::make_address(address), r.port);
+  std::string what = "connecting to the " + peer;
   co_await with_deadline(socket.async_connect(master, asio::use_awaitable), left_until(end),
-                         "connecting to the " + peer);
+                         std::move(what));
+  std::string first = join_frame(s);
   try {
-    co_await authenticate_client(socket, r.key, s.settings.handshake_timeout, peer, join_frame(s));
+    co_await authenticate_client(socket, r.key, s.settings.handshake_timeout, peer,
+                                 std::move(first));
   } catch (const std::exception& e) {
     fail("the " + peer + " refused " + s.who + " (" + e.what() +
          "): its secret is not this one; check --rpc-secret-file or $RPC_PARALLEL_SECRET");
@@ -116,6 +124,34 @@ asio::awaitable<worker_config> join_at(tcp::socket& socket, const std::string& a
   co_return decode<worker_config>(payload, "join configuration");
 }
 
+// Steps 2 and 3 on each address in turn: the connected socket (its descriptor, released), or
+// -1 with what each address said added to `failures`.
+int join_any(const rendezvous& r, const join_settings& s, clock::time_point end,
+             worker_config& config, std::string& failures) {
+  asio::io_context io(1);
+  for (const auto& address : r.addresses) {
+    tcp::socket socket(io);
+    std::optional<worker_config> got;
+    std::exception_ptr failure;
+    asio::co_spawn(io, join_at(socket, address, r, s, end),
+                   [&](std::exception_ptr e, worker_config c) {
+                     failure = e;
+                     if (!e) got = std::move(c);
+                   });
+    io.run();
+    io.restart();
+    if (got) {
+      config = std::move(*got);
+      config.key = r.key;
+      return socket.release();
+    }
+    error e = error_of(failure);
+    if (e.message.find("refused " + s.who) != std::string::npos) throw rpc_error(e);
+    failures += "\n  " + address + ": " + e.message;
+  }
+  return -1;
+}
+
 }  // namespace
 
 int run_join_role(const type_registry& types, join_settings s) {
@@ -124,31 +160,17 @@ int run_join_role(const type_registry& types, join_settings s) {
   worker_config config;
   int link = -1;
   try {
-    rendezvous r = find_master(s, end);
-    asio::io_context io(1);
-    std::string failures;
-    for (const auto& address : r.addresses) {
-      tcp::socket socket(io);
-      std::optional<worker_config> got;
-      std::exception_ptr failure;
-      asio::co_spawn(io, join_at(socket, address, r, s, end),
-                     [&](std::exception_ptr e, worker_config c) {
-                       failure = e;
-                       if (!e) got = std::move(c);
-                     });
-      io.run();
-      io.restart();
-      if (got) {
-        config = std::move(*got);
-        config.key = r.key;
-        link = socket.release();
-        break;
-      }
-      error e = error_of(failure);
-      if (e.message.find("refused " + s.who) != std::string::npos) throw rpc_error(e);
-      failures += "\n  " + address + ": " + e.message;
+    for (;;) {
+      rendezvous r = find_master(s, end);
+      std::string failures;
+      link = join_any(r, s, end, config, failures);
+      if (link >= 0) break;
+      // A rendezvous file left by an earlier master of the same name is replaced when the new
+      // one listens: read it again until the time is up.
+      if (names_an_address(s.target) || clock::now() >= end)
+        fail(s.who + " could not reach its master at any of its addresses:" + failures);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (link < 0) fail(s.who + " could not reach its master at any of its addresses:" + failures);
   } catch (const std::exception& e) {
     std::cerr << "rpc_parallel: cannot join: " << e.what() << std::endl;
     return 2;

@@ -378,8 +378,9 @@ asio::awaitable<worker_start> start_joined(node& self, const spawn_request& r,
   j.link->send(frame_kind::join_config, 0, bytes);
   std::string who = "the worker that joined from " + j.host + " (" + j.request.host + " pid " +
                     std::to_string(j.request.pid) + ")";
-  auto first = co_await with_deadline(j.link->read(), r.options.connection_timeout,
-                                      "registration of " + who);
+  std::string what = "registration of " + who;
+  auto first =
+      co_await with_deadline(j.link->read(), r.options.connection_timeout, std::move(what));
   if (!first || first->kind != frame_kind::registration)
     throw rpc_error({error_kind::disconnected, who + " left before it registered"});
   master_server::registered registered{j.link, j.host,
@@ -401,7 +402,7 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
   auto record = std::make_shared<worker_record>();
   record->name = name;
   record->local = &via == &local_launcher();
-  record->launcher = r.options.how.launcher();
+  record->via = r.options.how.launcher();
   record->started = std::chrono::steady_clock::now();
   record->oom_kills_at_start = record->local ? oom_kill_count() : 0;
   auto spawn_deadline = r.options.spawn_timeout.count() > 0
@@ -411,10 +412,13 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     self.type(r.type->name);  // a type missing from the app fails here, before any process
     self.master_server().expect(id);
     std::optional<worker_start> started;
-    if (join_queue* queue = via.joins())
-      started.emplace(co_await start_joined(self, r, id, name, *queue, spawn_deadline));
-    else
-      started.emplace(co_await start_launched(self, r, id, name, spawn_deadline));
+    if (join_queue* queue = via.joins()) {
+      worker_start joined = co_await start_joined(self, r, id, name, *queue, spawn_deadline);
+      started.emplace(std::move(joined));
+    } else {
+      worker_start launched = co_await start_launched(self, r, id, name, spawn_deadline);
+      started.emplace(std::move(launched));
+    }
     master_server::registered& reg = started->registered;
     self.master_server().forget(id);
     std::pair<std::string, std::uint16_t> reach =

@@ -19,8 +19,11 @@ namespace {
 std::size_t number(std::string_view digits, std::string_view what, std::string_view text) {
   std::size_t value = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size())
-    malformed(what, text, "\"" + std::string(digits) + "\" is not a number");
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+    std::string why;  // built by appends: g++ 12 warns falsely on "\"" + std::string(digits)
+    why.append("\"").append(digits).append("\" is not a number");
+    malformed(what, text, why);
+  }
   return value;
 }
 

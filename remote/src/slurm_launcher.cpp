@@ -15,10 +15,13 @@
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/error.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio/this_coro.hpp>
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <utility>
@@ -74,6 +77,7 @@ class step_launcher final : public launcher {
           self.checked_->notify();
         }
       } done{*this};
+      if (!how_.broadcast_dir.empty()) co_await broadcast();
       co_await preflight();
       if (!how_.dial_back_address.empty())
         master_address_ = how_.dial_back_address;
@@ -145,6 +149,47 @@ class step_launcher final : public launcher {
 
   std::string where_path() const { return host() + ":" + how_.executable; }
 
+  // sbcast of this binary to every node of the job, once per job and directory in this process
+  // (every node's launcher needs it; sbcast serves them all); the steps then run that copy.
+  asio::awaitable<void> broadcast() const {
+    if (how_.job_id.empty())
+      throw rpc_error({error_kind::failed,
+                       "slurm::options::broadcast_dir needs a job to broadcast to: run the master "
+                       "in an allocation, or give with_job_id"});
+    std::string name = std::filesystem::read_symlink("/proc/self/exe").filename().string();
+    if (auto deleted = name.find(" (deleted)"); deleted != std::string::npos) name.erase(deleted);
+    std::string path = how_.broadcast_dir + "/" + name + "." + local_binary_hash().substr(0, 16);
+    auto& state = broadcasts()[how_.job_id + ":" + path];
+    auto executor = co_await asio::this_coro::executor;
+    if (!state.done) state.done = std::make_unique<wakeup>(executor);
+    while (state.running) co_await state.done->wait();
+    if (!state.copied) {
+      state.running = true;
+      // From sbcast's side /proc/self/exe is sbcast: name this process's binary by its pid.
+      std::vector<std::string> copy{"sbcast", "--jobid=" + how_.job_id, "--force",
+                                    "/proc/" + std::to_string(::getpid()) + "/exe", path};
+      captured result = co_await run_capture(std::move(copy));
+      state.running = false;
+      state.done->notify();
+      if (result.status != 0)
+        throw rpc_error({error_kind::failed, "sbcast of this binary to " + path + " in job " +
+                                                 how_.job_id + " failed (" + last_line(result.err) +
+                                                 "); is the directory there on every node?"});
+      state.copied = true;
+    }
+    how_.executable = path;
+  }
+
+  struct broadcast_state {
+    bool running = false, copied = false;
+    std::unique_ptr<wakeup> done;
+  };
+  // By job and destination, for this process (whose I/O thread alone touches it).
+  static std::map<std::string, broadcast_state>& broadcasts() {
+    static std::map<std::string, broadcast_state> all;
+    return all;
+  }
+
   asio::awaitable<void> preflight() const {
     std::vector<std::string> check = srun();
     check.insert(check.end(), {"sh", "-c", preflight_script(how_.executable)});
@@ -201,9 +246,9 @@ class step_launcher final : public launcher {
   }
 
   std::string node_;
-  slurm::options how_;
-  mutable std::string master_address_;       // set once the check passed; one I/O thread
-  mutable bool checking_ = false;            // a spawn is checking now
+  mutable slurm::options how_;          // its executable becomes the broadcast copy; one I/O thread
+  mutable std::string master_address_;  // set once the check passed; one I/O thread
+  mutable bool checking_ = false;       // a spawn is checking now
   mutable std::unique_ptr<wakeup> checked_;  // notified when that check ends
 };
 

@@ -31,6 +31,10 @@ struct options {
   /// nodes share. Before the first worker on a node, one step checks that the file there is
   /// this binary (SHA-256) and can run.
   std::string executable;
+  /// Not empty: before the first worker, copy this binary with `sbcast` to this directory on
+  /// every node of the job (which must exist there and allow executing), as NAME.SHA256-PREFIX,
+  /// and run that copy: for nodes that do not see this binary's path. Needs a job.
+  std::string broadcast_dir;
   /// More `srun` arguments, before the command (e.g. {"--mem=2G"}).
   std::vector<std::string> extra;
   /// The address workers on the node dial to reach this process. Empty: this host's address on
@@ -51,6 +55,10 @@ struct options {
   }
   options&& with_executable(std::string v) && {
     executable = std::move(v);
+    return std::move(*this);
+  }
+  options&& with_broadcast_to(std::string dir) && {
+    broadcast_dir = std::move(dir);
     return std::move(*this);
   }
   options&& with_extra(std::vector<std::string> v) && {

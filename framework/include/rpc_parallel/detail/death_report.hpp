@@ -23,8 +23,8 @@ class output_relay;
 struct worker_record {
   std::string name;
   pid_t pid = 0;
-  bool local = true;                         ///< `pid` is on this host.
-  std::shared_ptr<const launcher> launcher;  ///< Null for this host.
+  bool local = true;                            ///< `pid` is on this host.
+  std::shared_ptr<const detail::launcher> via;  ///< How it was started; null for this host.
   std::chrono::steady_clock::time_point started;
   std::uint64_t oom_kills_at_start = 0;  ///< The kernel's count (/proc/vmstat).
   std::optional<memory_cgroup> memory;   ///< A local worker's, read once it is up.

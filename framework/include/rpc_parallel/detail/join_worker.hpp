@@ -3,8 +3,8 @@
 // and serves as a spawned worker would.
 #pragma once
 
+#include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/rpc_settings.hpp"
-#include "rpc_parallel/worker_type.hpp"
 
 #include <chrono>
 #include <string>
