@@ -52,7 +52,15 @@ nonce make_nonce() {
 }
 
 const char* label_of(connection_purpose purpose) {
-  return purpose == connection_purpose::cancel ? "rpcp-cancel" : "rpcp-client";
+  switch (purpose) {
+    case connection_purpose::cancel:
+      return "rpcp-cancel";
+    case connection_purpose::inspect:
+      return "rpcp-inspect";
+    case connection_purpose::serve:
+      break;
+  }
+  return "rpcp-client";
 }
 
 asio::awaitable<connection_purpose> server_steps(asio::ip::tcp::socket& socket, const secret& key) {
@@ -68,7 +76,8 @@ asio::awaitable<connection_purpose> server_steps(asio::ip::tcp::socket& socket, 
   nonce client_nonce;
   std::memcpy(client_nonce.data(), answer, 32);
   std::optional<connection_purpose> purpose;
-  for (auto candidate : {connection_purpose::serve, connection_purpose::cancel}) {
+  for (auto candidate :
+       {connection_purpose::serve, connection_purpose::cancel, connection_purpose::inspect}) {
     mac expected = compute_mac(key, label_of(candidate), server_nonce, client_nonce);
     if (sodium_memcmp(expected.data(), answer + 32, 32) == 0) purpose = candidate;
   }

@@ -1,5 +1,6 @@
 #include "rpc_parallel/detail/client.hpp"
 
+#include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/busy_call.hpp"
 #include "rpc_parallel/detail/codec.hpp"
@@ -358,12 +359,15 @@ asio::awaitable<client::stream_reply> client::call_streaming_from(call_frame f,
                                                                   clock::time_point deadline) {
   auto executor = co_await asio::this_coro::executor;  // named: g++ 12
   deadline = std::min(deadline, deadline_inherited_by(executor));
+  // Before the call goes out: the time its caller gave it, not what is left after the sending.
+  std::chrono::milliseconds allowed{0};
+  if (deadline != no_deadline)
+    allowed = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
   std::uint16_t function = f.function;
   std::uint64_t id = send_call(std::move(f), frame_kind::stream_call, deadline);
   auto stream = streams_.open_inbound(transport_, id);
   stream->grant_window();
   if (deadline != no_deadline) {
-    auto allowed = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
     stream->expire_at(
         deadline, {error_kind::timed_out, "stream of " + function_name(function) + " from " +
                                               describe(worker_) + " timed out after " +
@@ -473,6 +477,7 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
     auto calls = self->in_flight();
     std::string report = co_await death_report(std::move(record), std::move(calls));
     if (!report.empty()) {
+      activity::of_this_process().ended(self->worker_.id, "died: " + report);
       why = ": " + report;
       if (self->on_failure_)
         self->on_failure_(

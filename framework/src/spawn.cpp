@@ -11,6 +11,7 @@
 //      this process is gone. Under connection_closed it also becomes the owner connection.
 #include "rpc_parallel/detail/spawn.hpp"
 
+#include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/client.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
@@ -400,6 +401,7 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
       "spawn worker \"" + name + "\" of type \"" + r.type->name + "\" on " + via.where();
   std::string id = make_worker_id();
   auto record = std::make_shared<worker_record>();
+  record->id = id;
   record->name = name;
   record->local = &via == &local_launcher();
   record->via = r.options.how.launcher();
@@ -425,6 +427,9 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
         co_await via.reach_worker(reg.host, reg.registration.port);
     worker_ref worker{reach.first, reach.second, id, r.type->name, name};
     record->pid = static_cast<pid_t>(reg.registration.pid);
+    activity::of_this_process().spawned({id, name, r.type->name, via.host(), reach.first,
+                                         reach.second, reg.registration.pid, record->started},
+                                        reg.link->watch());
     record->kill_unheeded_after = r.options.kill_unheeded_after;
     if (record->local) {
       record->memory = memory_cgroup::of(record->pid);
