@@ -210,9 +210,20 @@ int app::run(int argc, char** argv, const po::options_description& options, mast
   }
   if (!symmetric) return run_master(types_, settings, [&main, &vm] { return main(vm); });
   // Rank 0: open to the other copies before the master's main runs.
-  return run_master(types_, settings, [&main, &vm, &symmetric]() -> asio::awaitable<int> {
-    joins::open(join_options().with_rendezvous_file(symmetric->rendezvous));
-    detail::node::current().symmetric_peers = symmetric->size - 1;
+  // master_main gets its peers as a ready pool: it starts once every copy has joined, or after
+  // the join timeout with those that did.
+  std::chrono::milliseconds wait = std::chrono::seconds(60);
+  if (vm.count("rpc-join-timeout-ms"))
+    wait = std::chrono::milliseconds(vm["rpc-join-timeout-ms"].as<std::int64_t>());
+  return run_master(types_, settings, [&main, &vm, &symmetric, wait]() -> asio::awaitable<int> {
+    joins opened = joins::open(join_options().with_rendezvous_file(symmetric->rendezvous));
+    std::size_t peers = symmetric->size - 1;
+    detail::node::current().symmetric_peers = peers;
+    bool all = co_await opened.wait_for(peers, wait);
+    if (!all)
+      std::cerr << "rpc_parallel: only " << opened.waiting() << " of the " << peers
+                << " other copies joined within " << wait.count()
+                << " ms (--rpc-join-timeout-ms); the master starts with those" << std::endl;
     co_return co_await main(vm);
   });
 }

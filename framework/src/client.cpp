@@ -358,12 +358,15 @@ asio::awaitable<client::stream_reply> client::call_streaming_from(call_frame f,
                                                                   clock::time_point deadline) {
   auto executor = co_await asio::this_coro::executor;  // named: g++ 12
   deadline = std::min(deadline, deadline_inherited_by(executor));
+  // Before the call goes out: the time its caller gave it, not what is left after the sending.
+  std::chrono::milliseconds allowed{0};
+  if (deadline != no_deadline)
+    allowed = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
   std::uint16_t function = f.function;
   std::uint64_t id = send_call(std::move(f), frame_kind::stream_call, deadline);
   auto stream = streams_.open_inbound(transport_, id);
   stream->grant_window();
   if (deadline != no_deadline) {
-    auto allowed = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
     stream->expire_at(
         deadline, {error_kind::timed_out, "stream of " + function_name(function) + " from " +
                                               describe(worker_) + " timed out after " +

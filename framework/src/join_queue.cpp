@@ -2,6 +2,9 @@
 
 #include "rpc_parallel/error.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+
 #include <unistd.h>
 
 namespace rpc_parallel::detail {
@@ -27,6 +30,19 @@ boost::asio::awaitable<joiner> join_queue::take(std::string type) {
     }
     co_await changed_.wait();
   }
+}
+
+boost::asio::awaitable<bool> join_queue::await_waiting(
+    std::size_t count, std::chrono::steady_clock::time_point until) {
+  // The timer only wakes the loop below; it is cancelled before the queue can go.
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, until);
+  timer.async_wait([this](boost::system::error_code ec) {
+    if (!ec) changed_.notify();
+  });
+  while (waiting_.size() < count && !closed_ && std::chrono::steady_clock::now() < until)
+    co_await changed_.wait();
+  timer.cancel();
+  co_return waiting_.size() >= count;
 }
 
 void join_queue::close() noexcept {

@@ -23,11 +23,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <unistd.h>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 namespace rpc_parallel::detail {
@@ -92,10 +94,12 @@ std::string join_frame(const join_settings& s) {
   return frame;
 }
 
-// Steps 2 and 3 on one address: the socket that proved the secret, and the configuration.
-asio::awaitable<worker_config> join_at(tcp::socket& socket, const std::string& address,
-                                       const rendezvous& r, const join_settings& s,
-                                       clock::time_point end) {
+// Steps 2 and 3 on one address: the socket that proved the secret, and the configuration;
+// nullopt when the master closed the link without taking this worker (it ended first).
+asio::awaitable<std::optional<worker_config>> join_at(tcp::socket& socket,
+                                                      const std::string& address,
+                                                      const rendezvous& r, const join_settings& s,
+                                                      clock::time_point end) {
   std::string peer = "master at " + address + ":" + std::to_string(r.port);
   tcp::endpoint master(asio::ip::make_address(address), r.port);
   std::string what = "connecting to the " + peer;
@@ -112,7 +116,11 @@ asio::awaitable<worker_config> join_at(tcp::socket& socket, const std::string& a
   // Taken by a spawn only when the master needs a worker: no deadline on this wait. A master
   // that dies meanwhile closes the connection.
   char header[frame_header_size];
-  co_await asio::async_read(socket, asio::buffer(header), asio::use_awaitable);
+  boost::system::error_code ec;
+  co_await asio::async_read(socket, asio::buffer(header),
+                            asio::redirect_error(asio::use_awaitable, ec));
+  if (ec == asio::error::eof || ec == asio::error::connection_reset) co_return std::nullopt;
+  if (ec) throw boost::system::system_error(ec);
   frame_header h = parse_frame_header(header);
   if (h.size > s.settings.max_message_size) fail("the " + peer + " sent an oversized answer");
   std::string payload(h.size, '\0');
@@ -124,8 +132,10 @@ asio::awaitable<worker_config> join_at(tcp::socket& socket, const std::string& a
   co_return decode<worker_config>(payload, "join configuration");
 }
 
-// Steps 2 and 3 on each address in turn: the connected socket (its descriptor, released), or
-// -1 with what each address said added to `failures`.
+constexpr int not_needed = -2;
+
+// Steps 2 and 3 on each address in turn: the connected socket (its descriptor, released),
+// `not_needed`, or -1 with what each address said added to `failures`.
 int join_any(const rendezvous& r, const join_settings& s, clock::time_point end,
              worker_config& config, std::string& failures) {
   asio::io_context io(1);
@@ -133,13 +143,16 @@ int join_any(const rendezvous& r, const join_settings& s, clock::time_point end,
     tcp::socket socket(io);
     std::optional<worker_config> got;
     std::exception_ptr failure;
+    bool answered = false;
     asio::co_spawn(io, join_at(socket, address, r, s, end),
-                   [&](std::exception_ptr e, worker_config c) {
+                   [&](std::exception_ptr e, std::optional<worker_config> c) {
                      failure = e;
+                     answered = !e;
                      if (!e) got = std::move(c);
                    });
     io.run();
     io.restart();
+    if (answered && !got) return not_needed;
     if (got) {
       config = std::move(*got);
       config.key = r.key;
@@ -164,6 +177,11 @@ int run_join_role(const type_registry& types, join_settings s) {
       rendezvous r = find_master(s, end);
       std::string failures;
       link = join_any(r, s, end, config, failures);
+      if (link == not_needed) {
+        std::cerr << "rpc_parallel: " << s.who
+                  << " was not needed: its master ended before it took this worker" << std::endl;
+        return 0;
+      }
       if (link >= 0) break;
       // A rendezvous file left by an earlier master of the same name is replaced when the new
       // one listens: read it again until the time is up.

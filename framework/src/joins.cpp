@@ -30,6 +30,12 @@ how_to_run joins::how() const {
 
 std::size_t joins::waiting() const noexcept { return queue_->waiting(); }
 
+boost::asio::awaitable<bool> joins::wait_for(std::size_t count,
+                                             std::chrono::milliseconds timeout) const {
+  std::shared_ptr<detail::join_queue> queue = queue_;
+  co_return co_await queue->await_waiting(count, std::chrono::steady_clock::now() + timeout);
+}
+
 symmetric_peers peers() {
   detail::node& self = detail::node::current();
   if (!self.symmetric_peers)

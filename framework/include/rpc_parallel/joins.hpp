@@ -3,6 +3,9 @@
 
 #include "rpc_parallel/how_to_run.hpp"
 
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -56,6 +59,8 @@ class joins {
   const std::vector<std::string>& addresses() const noexcept { return addresses_; }
   /// Joined workers not yet taken.
   std::size_t waiting() const noexcept;
+  /// Waits until `count` joined workers wait to be taken, or `timeout`: whether they do.
+  boost::asio::awaitable<bool> wait_for(std::size_t count, std::chrono::milliseconds timeout) const;
 
  private:
   std::shared_ptr<detail::join_queue> queue_;

@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <memory>
@@ -34,6 +35,9 @@ class join_queue {
   /// for one. Throws `rpc_error` (disconnected) once the queue is closed.
   boost::asio::awaitable<joiner> take(std::string type);
   std::size_t waiting() const noexcept { return waiting_.size(); }
+  /// Waits until `count` joiners wait, the queue closes or `until` passes: whether they do.
+  boost::asio::awaitable<bool> await_waiting(std::size_t count,
+                                             std::chrono::steady_clock::time_point until);
   /// Closes the links of those still waiting (they exit) and fails the takers.
   void close() noexcept;
   bool closed() const noexcept { return closed_; }
