@@ -32,8 +32,8 @@ boost::asio::awaitable<joiner> join_queue::take(std::string type) {
   }
 }
 
-boost::asio::awaitable<bool> join_queue::await_waiting(std::size_t count,
-                                                      std::chrono::steady_clock::time_point until) {
+boost::asio::awaitable<bool> join_queue::await_waiting(
+    std::size_t count, std::chrono::steady_clock::time_point until) {
   // The timer only wakes the loop below; it is cancelled before the queue can go.
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, until);
   timer.async_wait([this](boost::system::error_code ec) {

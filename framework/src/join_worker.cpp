@@ -96,9 +96,10 @@ std::string join_frame(const join_settings& s) {
 
 // Steps 2 and 3 on one address: the socket that proved the secret, and the configuration;
 // nullopt when the master closed the link without taking this worker (it ended first).
-asio::awaitable<std::optional<worker_config>> join_at(tcp::socket& socket, const std::string& address,
-                                       const rendezvous& r, const join_settings& s,
-                                       clock::time_point end) {
+asio::awaitable<std::optional<worker_config>> join_at(tcp::socket& socket,
+                                                      const std::string& address,
+                                                      const rendezvous& r, const join_settings& s,
+                                                      clock::time_point end) {
   std::string peer = "master at " + address + ":" + std::to_string(r.port);
   tcp::endpoint master(asio::ip::make_address(address), r.port);
   std::string what = "connecting to the " + peer;
