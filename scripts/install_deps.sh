@@ -6,7 +6,7 @@ set -euo pipefail
 # CMake and pkg-config for the out-of-tree template builds.
 packages=(clang-16 libclang-rt-16-dev llvm-16 clang-format-16 g++ libboost1.81-dev
           libboost-serialization1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
-          libboost-stacktrace1.81-dev
+          libboost-stacktrace1.81-dev libboost-json1.81-dev
           libboost1.81-tools-dev libsodium-dev openssh-server openssh-client openssh-sftp-server
           slurmctld slurmd slurm-client munge nftables
           cmake pkg-config python3 procps iproute2 util-linux)

@@ -6,6 +6,8 @@
 #include "rpc_parallel/detail/interruption.hpp"
 #include "rpc_parallel/detail/join_worker.hpp"
 #include "rpc_parallel/detail/pid1.hpp"
+#include "rpc_parallel/detail/status_endpoint.hpp"
+#include "rpc_parallel/detail/status_tool.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/detail/worker_main.hpp"
 
@@ -49,7 +51,11 @@ po::options_description framework_options() {
       "rpc-rank", po::value<std::size_t>(), "symmetric launch: this copy's rank (0: the master)")(
       "rpc-size", po::value<std::size_t>(), "symmetric launch: how many copies run")(
       "rpc-rendezvous", po::value<std::string>(),
-      "symmetric launch: the rendezvous file, on a path every copy sees");
+      "symmetric launch: the rendezvous file, on a path every copy sees")(
+      "rpc-status", po::value<std::string>()->implicit_value(""),
+      "[PID] [--json]: what a running master of yours and its workers do (PID: when several run)")(
+      "rpc-stacks", po::value<std::string>()->implicit_value(""),
+      "[PID] [--json]: the stacks of a running master's threads and of its workers'");
   // clang-format on
   return o;
 }
@@ -135,6 +141,13 @@ int run_master(const detail::type_registry& types, rpc_settings settings,
         detail::node_config{
             detail::make_secret(), settings, {detail::worker_argv_marker}, true, types});
     detail::interruption_handler interruptions(io.get_executor());
+    // `APP --rpc-status` from another terminal; an app that cannot have one still runs.
+    std::optional<detail::status_endpoint> status;
+    try {
+      status.emplace(self);
+    } catch (const std::exception& e) {
+      std::cerr << "rpc_parallel: no --rpc-status for this run: " << e.what() << std::endl;
+    }
     asio::co_spawn(io, std::move(main), [&](std::exception_ptr e, int result) {
       code = result;
       if (e) {
@@ -165,6 +178,8 @@ void app::add(const detail::worker_type_entry& entry) {
 int app::run(int argc, char** argv, const po::options_description& options, master_main main,
              rpc_settings settings) const {
   if (is_worker_invocation(argc, argv)) return detail::run_worker_role(types_);
+  // The binary as the tool that looks into a running master: none of the app's options apply.
+  if (detail::asks_for_status_tool(argc, argv)) return detail::run_status_tool(argc, argv);
   detail::become_init_if_pid1();
   po::options_description all;
   all.add(options).add(framework_options());

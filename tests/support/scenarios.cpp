@@ -1,5 +1,6 @@
 #include "support/scenarios.hpp"
 
+#include "support/remote_hosts.hpp"
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
@@ -300,6 +301,36 @@ asio::awaitable<int> symmetric_map() {
   co_return 0;
 }
 
+// 4 local workers and one on each host named in `hosts`, the second local one busy in a plain
+// spin: prints "pid NAME PID" for each and "ready", then serves until it is killed (status_test).
+asio::awaitable<int> status_watch(std::vector<std::string> hosts) {
+  std::vector<rp::connection<cancel_worker>> workers;
+  std::vector<std::string> names;
+  for (int i = 0; i < 4; ++i) names.push_back("local-" + std::to_string(i));
+  for (const auto& host : hosts) names.push_back("remote-" + host);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto options = rp::spawn_options().with_name(names[i]);
+    if (i >= 4) {
+      auto copy = co_await on(hosts[i - 4]);
+      options = std::move(options).with_how(rp::how_to_run::remote(copy));
+    }
+    auto conn = co_await rp::spawn<cancel_worker>(rp::shutdown_on::connection_closed,
+                                                  std::move(options), rp::unit{});
+    workers.push_back(std::move(conn));
+  }
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    std::int64_t pid = co_await workers[i].run(cancel_worker::pid, rp::unit{});
+    std::cout << "pid " << names[i] << " " << pid << "\n";
+  }
+  auto executor = co_await asio::this_coro::executor;
+  asio::co_spawn(executor, workers.at(1).run(cancel_worker::spin, std::int64_t(600'000)),
+                 asio::detached);
+  std::cout << "ready" << std::endl;
+  asio::steady_timer forever(executor, asio::steady_timer::time_point::max());
+  co_await forever.async_wait(asio::use_awaitable);
+  co_return 0;
+}
+
 // `main` through app::run with `args` as its command line.
 int run_app(const std::vector<std::string>& args, std::function<asio::awaitable<int>()> main) {
   std::vector<std::string> words{"scenario"};
@@ -315,6 +346,7 @@ int run_scenario(const std::string& name, const std::vector<std::string>& args) 
     return run_app(args, []() -> asio::awaitable<int> { co_return 3; });
   if (name == "map_with_joins") return run_app(args, map_with_joins);
   if (name == "symmetric_map") return run_app(args, symmetric_map);
+  if (name == "status_watch") return run_app({}, [args] { return status_watch(args); });
   if (name == "hang_through_app") {
     // Prints "ready" and waits to be signalled, as a master started through app::run.
     char program[] = "scenario";
