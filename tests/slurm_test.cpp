@@ -262,9 +262,11 @@ BOOST_AUTO_TEST_CASE(scancel_mid_map_ends_every_worker_and_the_master_says_why) 
                                 [](const auto& l) { return l.rfind("error: ", 0) == 0; });
        line != lines.end(); ++line)
     error += *line + "\n";
-  BOOST_TEST_MESSAGE(error);
-  BOOST_TEST(contains(error, "Slurm job " + job), error);
-  BOOST_TEST(contains(error, "CANCELLED"), error);
+  std::string output;  // all of it (stderr included), for a failure's message
+  for (const auto& line : lines) output += line + "\n";
+  BOOST_TEST_MESSAGE(output);
+  BOOST_TEST(contains(error, "Slurm job " + job), output);
+  BOOST_TEST(contains(error, "CANCELLED"), output);
   for (const auto& line : lines)
     if (line.rfind("pid ", 0) == 0)
       BOOST_TEST(wait_until_exited(std::stoi(line.substr(4)), 10s), line << " outlived its job");

@@ -11,6 +11,7 @@
 #include "ssh_command.hpp"
 
 #include "rpc_parallel/detail/launcher.hpp"
+#include "rpc_parallel/detail/one_at_a_time.hpp"
 #include "rpc_parallel/detail/wakeup.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/error.hpp"
@@ -64,25 +65,15 @@ class step_launcher final : public launcher {
   asio::awaitable<prepared_launch> prepare(std::uint16_t, bool) const override {
     // Checked once per launcher; spawns started together wait for the first one's check.
     if (master_address_.empty()) {
-      auto executor = co_await asio::this_coro::executor;
-      if (!checked_) checked_ = std::make_unique<wakeup>(executor);
-      while (checking_) co_await checked_->wait();
-    }
-    if (master_address_.empty()) {
-      checking_ = true;
-      struct done_checking {
-        const step_launcher& self;
-        ~done_checking() {
-          self.checking_ = false;
-          self.checked_->notify();
-        }
-      } done{*this};
-      if (!how_.broadcast_dir.empty()) co_await broadcast();
-      co_await preflight();
-      if (!how_.dial_back_address.empty())
-        master_address_ = how_.dial_back_address;
-      else
-        master_address_ = co_await address_seen_from_node();
+      auto turn = co_await checking_.take();  // the first spawn checks; the others wait
+      if (master_address_.empty()) {
+        if (!how_.broadcast_dir.empty()) co_await broadcast();
+        co_await preflight();
+        if (!how_.dial_back_address.empty())
+          master_address_ = how_.dial_back_address;
+        else
+          master_address_ = co_await address_seen_from_node();
+      }
     }
     co_return prepared_launch{master_address_, 0, nullptr};
   }
@@ -248,8 +239,7 @@ class step_launcher final : public launcher {
   std::string node_;
   mutable slurm::options how_;          // its executable becomes the broadcast copy; one I/O thread
   mutable std::string master_address_;  // set once the check passed; one I/O thread
-  mutable bool checking_ = false;       // a spawn is checking now
-  mutable std::unique_ptr<wakeup> checked_;  // notified when that check ends
+  mutable one_at_a_time checking_;      // held by the spawn checking now
 };
 
 }  // namespace

@@ -12,7 +12,7 @@
 #include "ssh_tunnel.hpp"
 
 #include "rpc_parallel/detail/launcher.hpp"
-#include "rpc_parallel/detail/wakeup.hpp"
+#include "rpc_parallel/detail/one_at_a_time.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/error.hpp"
 #include "rpc_parallel/worker_process.hpp"
@@ -92,27 +92,17 @@ class ssh_launcher final : public launcher {
     // (twenty at once would open twenty sessions on one connection, past sshd's MaxSessions).
     // A failure drops `prepared`, which gives the room back; the next spawn checks again.
     if (master_address_.empty()) {
-      auto executor = co_await asio::this_coro::executor;
-      if (!checked_) checked_ = std::make_unique<wakeup>(executor);
-      while (checking_) co_await checked_->wait();
-    }
-    if (master_address_.empty()) {
-      checking_ = true;
-      struct done_checking {
-        const ssh_launcher& self;
-        ~done_checking() {
-          self.checking_ = false;
-          self.checked_->notify();
-        }
-      } done{*this};
-      if (prepared.hold) co_await ensure_connection(ssh_, host_);  // the checks use the first
-      co_await preflight();
-      if (ssh_.tunnel)
-        master_address_ = "127.0.0.1";  // the tunnel's end on the host
-      else if (!ssh_.dial_back_address.empty())
-        master_address_ = ssh_.dial_back_address;
-      else
-        master_address_ = co_await address_seen_from_host();
+      auto turn = co_await checking_.take();  // the first spawn checks; the others wait
+      if (master_address_.empty()) {
+        if (prepared.hold) co_await ensure_connection(ssh_, host_);  // the checks use the first
+        co_await preflight();
+        if (ssh_.tunnel)
+          master_address_ = "127.0.0.1";  // the tunnel's end on the host
+        else if (!ssh_.dial_back_address.empty())
+          master_address_ = ssh_.dial_back_address;
+        else
+          master_address_ = co_await address_seen_from_host();
+      }
     }
     prepared.master_address = master_address_;
     if (ssh_.tunnel) prepared.master_port = co_await tunnel_to(ssh_, host_, master_port);
@@ -224,9 +214,8 @@ class ssh_launcher final : public launcher {
   std::string host_;
   std::string path_;
   ssh_options ssh_;
-  mutable std::string master_address_;       // set once the binary checked out; one I/O thread
-  mutable bool checking_ = false;            // a spawn is checking the binary now
-  mutable std::unique_ptr<wakeup> checked_;  // notified when that check ends
+  mutable std::string master_address_;  // set once the binary checked out; one I/O thread
+  mutable one_at_a_time checking_;      // held by the spawn checking the binary now
 };
 
 }  // namespace
