@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -46,6 +47,21 @@ void stop(const watched_app& app) {
   BOOST_TEST(reap_within(app.master.pid, 10s));
 }
 
+// A field as text: a string's characters, anything else as JSON (so a wrong kind shows).
+std::string text_of(const json::value& value) {
+  return value.is_string() ? std::string(value.get_string()) : json::serialize(value);
+}
+
+// Asks until the answer satisfies `done`, for up to 20 s: what the app shows changes
+// as its calls start.
+template <class Done>
+std::string ask_until(const std::function<std::string()>& ask, Done done) {
+  auto end = std::chrono::steady_clock::now() + 20s;
+  std::string output = ask();
+  while (!done(output) && std::chrono::steady_clock::now() < end) output = ask();
+  return output;
+}
+
 std::string tool(const watched_app& app, const std::string& flags) {
   return output_of(self_path() + " " + flags + " " + std::to_string(app.master.pid) + " 2>&1");
 }
@@ -57,16 +73,12 @@ BOOST_AUTO_TEST_SUITE(status_suite)
 BOOST_AUTO_TEST_CASE(status_json_lists_every_worker_with_its_host_pid_and_state) {
   watched_app app = start_watched_app();
   // The spin starts once its call arrives: ask until the busy worker says so.
-  json::object status;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    status = json::parse(tool(app, "--rpc-status --json")).as_object();
-    bool busy = false;
-    for (const auto& w : status.at("workers").as_array())
-      busy = busy || w.as_object().at("state") == "busy";
-    if (busy) break;
-  }
-  BOOST_TEST(status.at("master").as_object().at("pid").to_number<std::int64_t>() ==
-             app.master.pid);
+  auto has_busy = [](const std::string& output) {
+    return output.find("\"state\":\"busy\"") != std::string::npos;
+  };
+  std::string output = ask_until([&] { return tool(app, "--rpc-status --json"); }, has_busy);
+  json::object status = json::parse(output).as_object();
+  BOOST_TEST(status.at("master").as_object().at("pid").to_number<std::int64_t>() == app.master.pid);
   const json::array& workers = status.at("workers").as_array();
   BOOST_TEST(workers.size() == 6u);
   std::string here = output_of("hostname");
@@ -74,38 +86,39 @@ BOOST_AUTO_TEST_CASE(status_json_lists_every_worker_with_its_host_pid_and_state)
     const json::object& w = value.as_object();
     std::string name(w.at("name").as_string());
     BOOST_TEST_CONTEXT("worker " << name) {
-      BOOST_TEST(w.at("type") == "cancel_worker");
+      BOOST_TEST(text_of(w.at("type")) == "cancel_worker");
       BOOST_TEST(w.at("pid").to_number<std::int64_t>() == app.pids.at(name));
       const json::object& report = w.at("report").as_object();
       BOOST_TEST(report.at("pid").to_number<std::int64_t>() == app.pids.at(name));
       std::string host(w.at("host").as_string());
       if (name.rfind("remote-", 0) == 0) {
         BOOST_TEST(host == name.substr(7));
-        BOOST_TEST(report.at("host") == output_on(host, "hostname"));
+        BOOST_TEST(text_of(report.at("host")) == output_on(host, "hostname"));
       } else {
-        BOOST_TEST(report.at("host") == here);
+        BOOST_TEST(text_of(report.at("host")) == here);
       }
       if (name == "local-1") {
-        BOOST_TEST(w.at("state") == "busy");
-        BOOST_TEST(report.at("busy_function") == "cancel_worker.spin");
+        BOOST_TEST(text_of(w.at("state")) == "busy");
+        BOOST_TEST(text_of(report.at("busy_function")) == "cancel_worker.spin");
         BOOST_TEST(report.at("busy_seconds").to_number<double>() > 0);
       } else {
-        BOOST_TEST(w.at("state") == "idle");
+        BOOST_TEST(text_of(w.at("state")) == "idle");
       }
     }
   }
   std::string text = tool(app, "--rpc-status");
+  BOOST_TEST_MESSAGE(output << "\n" << text);
   BOOST_TEST(text.find("busy in cancel_worker.spin for") != std::string::npos, text);
   stop(app);
 }
 
 BOOST_AUTO_TEST_CASE(stacks_show_the_function_a_busy_worker_is_in) {
   watched_app app = start_watched_app();
-  std::string stacks;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    stacks = tool(app, "--rpc-stacks");
-    if (stacks.find("spin_until_cancelled") != std::string::npos) break;
-  }
+  std::string stacks = ask_until([&] { return tool(app, "--rpc-stacks"); },
+                                 [](const std::string& output) {
+                                   return output.find("spin_until_cancelled") != std::string::npos;
+                                 });
+  BOOST_TEST_MESSAGE(stacks);
   auto busy = stacks.find("== worker \"local-1\"");
   BOOST_REQUIRE_MESSAGE(busy != std::string::npos, stacks);
   auto next = stacks.find("== worker", busy + 1);

@@ -2,6 +2,8 @@
 
 #include "rpc_parallel/detail/socket_watch.hpp"
 
+#include <algorithm>
+
 namespace rpc_parallel::detail {
 namespace {
 // Ended workers kept for the status (a long run's replaced workers must not pile up).
@@ -88,6 +90,9 @@ std::vector<activity::worker_view> activity::workers() {
   std::vector<worker_view> all;
   for (const auto& [id, entry] : running_) all.push_back(entry.view);
   all.insert(all.end(), ended_.begin(), ended_.end());
+  // By name, as a user looks for them; a running worker before the ended ones of its name.
+  std::stable_sort(all.begin(), all.end(),
+                   [](const worker_view& a, const worker_view& b) { return a.name < b.name; });
   return all;
 }
 

@@ -151,7 +151,7 @@ asio::awaitable<void> answer_inspection(tcp::socket socket,
     auto read = asio::async_read(socket, asio::buffer(&request, 1), asio::use_awaitable);
     co_await with_deadline(std::move(read), timeout, "inspection request");
     auto what = request == static_cast<unsigned char>(inspect_what::stacks) ? inspect_what::stacks
-                                                                           : inspect_what::status;
+                                                                            : inspect_what::status;
     std::string text = report(what);
     auto size = static_cast<std::uint32_t>(text.size());
     std::string answer(sizeof size, '\0');

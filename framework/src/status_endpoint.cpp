@@ -38,8 +38,8 @@ std::string status_directory() {
     dir = "/tmp/rpc_parallel-" + std::to_string(::getuid());
   ::mkdir(dir.c_str(), 0700);
   struct stat st {};
-  RPCP_REQUIRE(::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode),
-               "the status directory ", dir, " cannot be made");
+  RPCP_REQUIRE(::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode), "the status directory ", dir,
+               " cannot be made");
   RPCP_REQUIRE(st.st_uid == ::getuid() && (st.st_mode & 077) == 0, "the status directory ", dir,
                " belongs to another user or others may enter it: make it mode 0700, or set "
                "RPC_PARALLEL_RUNTIME_DIR");
@@ -65,8 +65,7 @@ json::object describe_worker(const activity::worker_view& w) {
   out["address"] = w.address + ":" + std::to_string(w.port);
   out["pid"] = w.pid;
   out["restarts"] = w.restarts;
-  out["age_seconds"] =
-      std::chrono::duration<double>(activity::clock::now() - w.started).count();
+  out["age_seconds"] = std::chrono::duration<double>(activity::clock::now() - w.started).count();
   if (!w.ended.empty()) {
     out["state"] = "ended";
     out["ended"] = w.ended;
@@ -81,9 +80,8 @@ struct gathering {
   std::vector<json::value> reports;
 };
 
-asio::awaitable<void> ask(std::shared_ptr<gathering> g, std::size_t index,
-                          activity::worker_view w, secret key, rpc_settings settings,
-                          inspect_what what) {
+asio::awaitable<void> ask(std::shared_ptr<gathering> g, std::size_t index, activity::worker_view w,
+                          secret key, rpc_settings settings, inspect_what what) {
   json::object answer;
   try {
     std::string text = co_await inspect_worker(w.address, w.port, key, settings, what);
@@ -95,8 +93,7 @@ asio::awaitable<void> ask(std::shared_ptr<gathering> g, std::size_t index,
   if (--g->left == 0) g->done.notify();
 }
 
-asio::awaitable<std::string> app_report(std::shared_ptr<status_state> s,
-                                        inspect_what what) {
+asio::awaitable<std::string> app_report(std::shared_ptr<status_state> s, inspect_what what) {
   json::object out;
   out["master"] = json::parse(report_this_process({"master", {}, {}, {}}, what));
   auto executor = co_await asio::this_coro::executor;
@@ -144,8 +141,8 @@ asio::awaitable<void> answer(std::shared_ptr<status_state> s, local::socket sock
   std::string text =
       line == "status" || line == "stacks"
           ? co_await app_report(s, line == "stacks" ? inspect_what::stacks : inspect_what::status)
-          : json::serialize(json::object{{"error", "unknown request \"" + line +
-                                                       "\": ask for status or stacks"}});
+          : json::serialize(json::object{
+                {"error", "unknown request \"" + line + "\": ask for status or stacks"}});
   text += "\n";
   co_await asio::async_write(socket, asio::buffer(text),
                              asio::redirect_error(asio::use_awaitable, ec));

@@ -28,14 +28,18 @@ tool_args parse(int argc, char** argv) {
   tool_args a;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--rpc-status") a.request = "status";
-    else if (arg == "--rpc-stacks") a.request = "stacks";
-    else if (arg == "--json") a.as_json = true;
+    if (arg == "--rpc-status")
+      a.request = "status";
+    else if (arg == "--rpc-stacks")
+      a.request = "stacks";
+    else if (arg == "--json")
+      a.as_json = true;
     else if (!arg.empty() && arg.find_first_not_of("0123456789") == std::string::npos)
       a.pid = std::stol(arg);
     else
-      throw std::runtime_error("unexpected argument \"" + arg +
-                               "\": use --rpc-status [PID] [--json] or --rpc-stacks [PID] [--json]");
+      throw std::runtime_error(
+          "unexpected argument \"" + arg +
+          "\": use --rpc-status [PID] [--json] or --rpc-stacks [PID] [--json]");
   }
   return a;
 }
@@ -75,8 +79,7 @@ std::string endpoint_of(const tool_args& a) {
   if (running.size() > 1) {
     std::string list;
     for (long pid : running) list += "\n  " + std::to_string(pid) + "  " + command_of(pid);
-    throw std::runtime_error("several masters run; name one by its PID (--rpc-status PID):" +
-                             list);
+    throw std::runtime_error("several masters run; name one by its PID (--rpc-status PID):" + list);
   }
   return dir + "/" + std::to_string(running.front()) + ".sock";
 }
@@ -142,8 +145,8 @@ std::string state_of(const json::object& report) {
 void print_process(std::ostream& out, const json::object& r) {
   out << "pid " << str(r, "pid") << " on " << str(r, "host") << ", up "
       << secs(r.at("uptime_seconds")) << ", " << mib(r.at("rss_bytes")) << " resident, "
-      << (r.contains("cpu_seconds") ? secs(r.at("cpu_seconds")) : "?") << " CPU, "
-      << state_of(r) << "\n";
+      << (r.contains("cpu_seconds") ? secs(r.at("cpu_seconds")) : "?") << " CPU, " << state_of(r)
+      << "\n";
   for (const auto& c : r.at("calls").as_array()) {
     const json::object& call = c.as_object();
     out << "    serving " << str(call, "function") << " for " << secs(call.at("age_seconds"))
@@ -159,26 +162,27 @@ void print_status(std::ostream& out, const json::object& all) {
     const json::object& p = m.as_object();
     out << "  map-reduce: " << str(p, "done");
     if (p.contains("total")) out << " of " << str(p, "total");
-    out << " done, " << str(p, "in_flight") << " in flight, " << str(p, "retried")
-        << " retried, " << str(p, "speculated") << " speculated, " << str(p, "failed")
-        << " failed, " << str(p, "workers") << " workers, " << secs(p.at("elapsed_seconds"))
-        << "\n";
+    out << " done, " << str(p, "in_flight") << " in flight, " << str(p, "retried") << " retried, "
+        << str(p, "speculated") << " speculated, " << str(p, "failed") << " failed, "
+        << str(p, "workers") << " workers, " << secs(p.at("elapsed_seconds")) << "\n";
   }
   for (const auto& w : all.at("workers").as_array()) {
     const json::object& worker = w.as_object();
-    out << "worker \"" << str(worker, "name") << "\" (" << str(worker, "type") << ") on "
-        << str(worker, "host") << ", restarts " << str(worker, "restarts") << ": ";
+    out << "worker \"" << str(worker, "name") << "\" (" << str(worker, "type") << "): ";
     std::string state = str(worker, "state");
     if (state == "ended") {
-      out << "ended: " << str(worker, "ended") << "\n";
+      out << "on " << str(worker, "host") << ", ended: " << str(worker, "ended") << "\n";
     } else if (state == "unreachable") {
-      out << "pid " << str(worker, "pid") << ", did not answer: " << str(worker, "unreachable")
-          << "\n";
+      out << "pid " << str(worker, "pid") << " on " << str(worker, "host")
+          << ", did not answer: " << str(worker, "unreachable") << "\n";
     } else {
       const json::object& r = worker.at("report").as_object();
       print_process(out, r);
-      out << "    stream ends open: " << str(r, "stream_ends_open") << "\n";
+      if (str(r, "stream_ends_open") != "0")
+        out << "    stream ends open: " << str(r, "stream_ends_open") << "\n";
     }
+    if (str(worker, "restarts") != "0")
+      out << "    restarted " << str(worker, "restarts") << " times under this name\n";
   }
 }
 

@@ -309,11 +309,12 @@ asio::awaitable<int> status_watch(std::vector<std::string> hosts) {
   for (int i = 0; i < 4; ++i) names.push_back("local-" + std::to_string(i));
   for (const auto& host : hosts) names.push_back("remote-" + host);
   for (std::size_t i = 0; i < names.size(); ++i) {
-    auto options = rp::spawn_options().with_name(names[i]);
+    rp::how_to_run how = rp::how_to_run::local();
     if (i >= 4) {
       auto copy = co_await on(hosts[i - 4]);
-      options = std::move(options).with_how(rp::how_to_run::remote(copy));
+      how = rp::how_to_run::remote(copy);
     }
+    auto options = rp::spawn_options().with_name(names[i]).with_how(std::move(how));
     auto conn = co_await rp::spawn<cancel_worker>(rp::shutdown_on::connection_closed,
                                                   std::move(options), rp::unit{});
     workers.push_back(std::move(conn));

@@ -49,7 +49,7 @@ class activity {
   };
 
   struct call_view {
-    std::string function;  ///< "type.function"
+    std::string function;       ///< "type.function"
     bool holds_thread = false;  ///< A plain implementation: the user thread runs it now.
     clock::duration age{};
   };
@@ -58,7 +58,7 @@ class activity {
 
   struct worker_view {
     std::string id, name, type;
-    std::string host;   ///< Where it runs, as its launcher names it ("localhost", "joined"...).
+    std::string host;     ///< Where it runs, as its launcher names it ("localhost", "joined"...).
     std::string address;  ///< Where this process reaches its server.
     std::uint16_t port = 0;
     std::int64_t pid = 0;

@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>

@@ -19,10 +19,10 @@ struct status_state;
 std::string status_directory();
 
 /// Serves DIR/PID.sock on a thread of its own while it lives (never the user thread, so a
-/// master whose user code is busy still answers). A connection of this user's (SO_PEERCRED) writes "status\n" or "stacks\n" and reads one JSON document: this
-/// process's report under "master", and under "workers" each worker it spawned with its own
-/// report (asked concurrently over the inspection connection; one that cannot answer in time
-/// says why), then those that ended and how.
+/// master whose user code is busy still answers). A connection of this user's (SO_PEERCRED) writes
+/// "status\n" or "stacks\n" and reads one JSON document: this process's report under "master", and
+/// under "workers" each worker it spawned with its own report (asked concurrently over the
+/// inspection connection; one that cannot answer in time says why), then those that ended and how.
 class status_endpoint {
  public:
   explicit status_endpoint(node& self);
