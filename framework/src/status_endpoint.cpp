@@ -138,11 +138,15 @@ asio::awaitable<void> answer(std::shared_ptr<status_state> s, local::socket sock
   if (ec) co_return;
   std::string line;
   std::istream(&request) >> line;
-  std::string text =
-      line == "status" || line == "stacks"
-          ? co_await app_report(s, line == "stacks" ? inspect_what::stacks : inspect_what::status)
-          : json::serialize(json::object{
-                {"error", "unknown request \"" + line + "\": ask for status or stacks"}});
+  std::string text;
+  if (line == "status" || line == "stacks") {
+    inspect_what what = line == "stacks" ? inspect_what::stacks : inspect_what::status;
+    text = co_await app_report(s, what);  // g++ 12: no co_await inside a ?: or an argument
+  } else {
+    json::object refusal;
+    refusal["error"] = "unknown request \"" + line + "\": ask for status or stacks";
+    text = json::serialize(refusal);
+  }
   text += "\n";
   co_await asio::async_write(socket, asio::buffer(text),
                              asio::redirect_error(asio::use_awaitable, ec));

@@ -16,6 +16,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace rpc_parallel::detail {
 namespace {
@@ -51,7 +54,12 @@ std::vector<std::string> symbolise(void* const* addresses, int count, int skip) 
     std::string name = frame.name();
     if (name.empty()) name = "?? at " + boost::stacktrace::frame(addresses[i]).name();
     if (name.size() > 240) name = name.substr(0, 237) + "...";
-    lines.push_back("#" + std::to_string(lines.size()) + " " + name);
+    // Appended, not `"#" + ... + name`: g++ 12 sees a false overlap there (-Wrestrict).
+    std::string line = "#";
+    line += std::to_string(lines.size());
+    line += ' ';
+    line += name;
+    lines.push_back(std::move(line));
   }
   return lines;
 }
