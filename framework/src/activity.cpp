@@ -8,6 +8,15 @@ namespace rpc_parallel::detail {
 namespace {
 // Ended workers kept for the status (a long run's replaced workers must not pile up).
 constexpr std::size_t kept_ended = 64;
+
+void add_items(map_progress& sum, const map_progress& job) {
+  sum.done += job.done;
+  sum.in_flight += job.in_flight;
+  sum.retried += job.retried;
+  sum.timed_out += job.timed_out;
+  sum.speculated += job.speculated;
+  sum.failed += job.failed;
+}
 }  // namespace
 
 activity& activity::of_this_process() noexcept {
@@ -48,25 +57,44 @@ void activity::spawned(worker_view worker, std::shared_ptr<socket_watch> link) {
   retire_ended_links();
   auto ends = ends_by_name_.find(worker.name);
   worker.restarts = ends == ends_by_name_.end() ? 0 : ends->second;
+  ++ever_.spawned;
+  if (worker.restarts > 0) ++ever_.restarted;
   std::string id = worker.id;
   running_[id] = {std::move(worker), std::move(link)};
 }
 
-void activity::ended(const std::string& id, std::string how) {
+void activity::died(const std::string& id, const std::string& report) {
   std::lock_guard lock(mutex_);
+  if (end(id, "died: " + report)) ++ever_.lost;  // once, whichever of its links tells first
+}
+
+bool activity::end(const std::string& id, std::string how) {
   auto found = running_.find(id);
   if (found == running_.end()) {
-    // Its link's end was noticed first: the death report that follows says more.
-    for (auto& view : ended_)
-      if (view.id == id && !how.empty()) view.ended = how;
-    return;
+    // Its link's end was noticed first: what follows says more.
+    for (auto& view : ended_) {
+      if (view.id != id || view.ended.rfind("died: ", 0) == 0) continue;
+      view.ended = std::move(how);
+      return true;
+    }
+    return false;
   }
   worker_view view = std::move(found->second.view);
   running_.erase(found);
-  view.ended = how.empty() ? "ended" : std::move(how);
+  view.ended = std::move(how);
   ++ends_by_name_[view.name];
   ended_.push_back(std::move(view));
   if (ended_.size() > kept_ended) ended_.pop_front();
+  return true;
+}
+
+activity::counts activity::totals() {
+  std::lock_guard lock(mutex_);
+  retire_ended_links();
+  counts all = ever_;
+  all.running = running_.size();
+  for (const auto& [job, p] : maps_) add_items(all.items, p);
+  return all;
 }
 
 void activity::retire_ended_links() {
@@ -110,7 +138,10 @@ void activity::map_progressed(std::uint64_t job, const map_progress& progress) {
 
 void activity::map_ended(std::uint64_t job) {
   std::lock_guard lock(mutex_);
-  maps_.erase(job);
+  auto found = maps_.find(job);
+  if (found == maps_.end()) return;
+  add_items(ever_.items, found->second);
+  maps_.erase(found);
 }
 
 std::vector<map_progress> activity::maps() const {

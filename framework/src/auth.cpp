@@ -14,6 +14,7 @@
 #include "rpc_parallel/detail/auth.hpp"
 
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/metrics.hpp"
 #include "rpc_parallel/error.hpp"
 
 #include <sodium.h>
@@ -106,6 +107,9 @@ asio::awaitable<void> client_steps(asio::ip::tcp::socket& socket, const secret& 
   answer.append(reinterpret_cast<const char*>(proof.data()), 32);
   answer += first_bytes;
   co_await asio::async_write(socket, asio::buffer(answer), asio::use_awaitable);
+  // A served connection's first frames ride with the handshake; the peer's transport reads them.
+  if (purpose == connection_purpose::serve && metrics::on())
+    metrics::of_this_process().sent(first_bytes.size());
 
   mac server_proof;
   boost::system::error_code ec;

@@ -2,6 +2,7 @@
 
 #include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/metrics.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/detail/stream_channel.hpp"
 #include "rpc_parallel/detail/thread_stacks.hpp"
@@ -108,6 +109,7 @@ std::string report_this_process(const inspected_identity& who, inspect_what what
   json::array maps;
   for (const auto& m : now.maps()) maps.push_back(map_json(m));
   out["maps"] = std::move(maps);
+  if (metrics::on()) out["metrics"] = json::parse(metrics::of_this_process().snapshot());
   if (what == inspect_what::stacks) {
     json::object stacks;
     pid_t user = now.user_thread();

@@ -175,7 +175,7 @@ asio::awaitable<void> master_server::read_failures(std::shared_ptr<transport> li
   // worker that reported a failure then exits cleanly).
   if (reported || !record || !on_failure || !link->watch()->dead_reason().empty()) co_return;
   std::string report = co_await death_report(record, {});
-  if (!report.empty()) activity::of_this_process().ended(record->id, "died: " + report);
+  if (!report.empty()) activity::of_this_process().died(record->id, report);
   if (!report.empty())
     on_failure({error_kind::disconnected, "worker \"" + name + "\" died: " + report});
 }

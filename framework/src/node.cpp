@@ -6,6 +6,7 @@
 #include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/launcher.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
+#include "rpc_parallel/detail/metrics.hpp"
 #include "rpc_parallel/detail/output_relay.hpp"
 #include "rpc_parallel/detail/thread_stacks.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
@@ -43,6 +44,7 @@ node::node(boost::asio::any_io_executor executor, node_config config)
   // A node is made on the thread that then runs its executor: the user thread.
   activity::of_this_process().set_user_thread(static_cast<pid_t>(::syscall(SYS_gettid)));
   install_stack_signal();
+  if (config_.settings.metrics()) metrics::turn_on();  // its workers get the same settings
 }
 
 node::~node() {

@@ -2,6 +2,8 @@
 
 #include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/inspection.hpp"
+#include "rpc_parallel/detail/metrics_http.hpp"
+#include "rpc_parallel/detail/metrics_text.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/detail/wakeup.hpp"
 #include "rpc_parallel/error.hpp"
@@ -14,6 +16,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
@@ -21,7 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cstdlib>
+#include <future>
 #include <istream>
+#include <map>
+#include <vector>
 
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
@@ -48,10 +54,13 @@ std::string status_directory() {
 
 struct status_state {
   status_state(asio::any_io_executor executor, secret k, rpc_settings s)
-      : acceptor(std::move(executor)), key(k), settings(std::move(s)) {}
+      : acceptor(executor), metrics_acceptor(executor), key(k), settings(std::move(s)) {}
   local::acceptor acceptor;
+  asio::ip::tcp::acceptor metrics_acceptor;
+  std::string metrics_url;
   secret key;
   rpc_settings settings;
+  std::map<std::string, json::object> last_figures;  // each worker's, by id (this thread only)
 };
 
 namespace {
@@ -121,7 +130,28 @@ asio::awaitable<std::string> app_report(std::shared_ptr<status_state> s, inspect
     listed.push_back(std::move(w));
   }
   out["workers"] = std::move(listed);
+  if (!s->metrics_url.empty()) out["metrics_url"] = s->metrics_url;
   co_return json::serialize(out);
+}
+
+// Every process's figures: the master's, each worker's as it answers now, and the last ones of
+// those that have ended or could not answer.
+asio::awaitable<std::string> app_metrics(std::shared_ptr<status_state> s) {
+  std::string report = co_await app_report(s, inspect_what::status);
+  json::object all = json::parse(report).as_object();
+  std::vector<json::object> processes;
+  if (auto* own = all.at("master").as_object().if_contains("metrics"))
+    processes.push_back(own->as_object());
+  std::size_t unreachable = 0;
+  for (const auto& listed : all.at("workers").as_array()) {
+    const json::object& worker = listed.as_object();
+    if (worker.at("state") == "unreachable") ++unreachable;
+    auto* r = worker.if_contains("report");
+    auto* figures = r ? r->as_object().if_contains("metrics") : nullptr;
+    if (figures) s->last_figures[std::string(worker.at("id").as_string())] = figures->as_object();
+  }
+  for (const auto& [id, figures] : s->last_figures) processes.push_back(figures);
+  co_return prometheus_text(processes, unreachable);
 }
 
 asio::awaitable<void> answer(std::shared_ptr<status_state> s, local::socket socket) {
@@ -166,19 +196,55 @@ asio::awaitable<void> accept_loop(std::shared_ptr<status_state> s) {
 }  // namespace
 
 status_endpoint::status_endpoint(node& self)
-    : path_(status_directory() + "/" + std::to_string(::getpid()) + ".sock"),
-      server_(std::make_shared<status_state>(io_.get_executor(), self.key(), self.settings())) {
-  ::unlink(path_.c_str());  // left by a process of this pid that was killed
+    : busy_(io_.get_executor()),
+      server_(std::make_shared<status_state>(io_.get_executor(), self.key(), self.settings())),
+      thread_([this] { io_.run(); }) {}
+
+void status_endpoint::serve_status() {
+  std::string path = status_directory() + "/" + std::to_string(::getpid()) + ".sock";
+  ::unlink(path.c_str());  // left by a process of this pid that was killed
   server_->acceptor.open();
-  server_->acceptor.bind(local::endpoint(path_));
+  server_->acceptor.bind(local::endpoint(path));
+  path_ = path;
   ::chmod(path_.c_str(), 0600);
   server_->acceptor.listen();
   asio::co_spawn(io_, accept_loop(server_), asio::detached);
-  thread_ = std::thread([this] { io_.run(); });
+}
+
+std::string status_endpoint::serve_metrics(const std::string& address, int port) {
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(address, ec);
+  RPCP_REQUIRE(!ec, "--rpc-metrics-address \"", address, "\" is not an IP address");
+  RPCP_REQUIRE(port >= 0 && port <= 65535, "--rpc-metrics-port ", port,
+               " is not a port (0 takes a free one)");
+  asio::ip::tcp::endpoint where(ip, static_cast<std::uint16_t>(port));
+  auto& acceptor = server_->metrics_acceptor;
+  acceptor.open(where.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(where, ec);
+  RPCP_REQUIRE(!ec, "cannot serve metrics on ", address, ":", port, ": ", ec.message(),
+               "; choose another --rpc-metrics-port (0 takes a free one)");
+  acceptor.listen();
+  auto bound = acceptor.local_endpoint();
+  std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                             : bound.address().to_string();
+  server_->metrics_url = "http://" + host + ":" + std::to_string(bound.port()) + "/metrics";
+  auto s = server_;
+  asio::co_spawn(io_, serve_http_metrics(acceptor, [s] { return app_metrics(s); }), asio::detached);
+  return server_->metrics_url;
+}
+
+std::string status_endpoint::metrics_now(std::chrono::milliseconds timeout) {
+  auto answer = asio::co_spawn(io_, app_metrics(server_), asio::use_future);
+  if (answer.wait_for(timeout) != std::future_status::ready)
+    throw rpc_error({error_kind::timed_out, "the app's metrics were not gathered within " +
+                                                std::to_string(timeout.count()) + " ms"});
+  return answer.get();
 }
 
 status_endpoint::~status_endpoint() {
-  ::unlink(path_.c_str());
+  if (!path_.empty()) ::unlink(path_.c_str());
+  busy_.reset();
   io_.stop();
   thread_.join();
 }

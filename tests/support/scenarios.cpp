@@ -332,6 +332,33 @@ asio::awaitable<int> status_watch(std::vector<std::string> hosts) {
   co_return 0;
 }
 
+// Calls with known outcomes for the metrics (metrics_test): 7 echo_worker.echo that answer and
+// 3 echo_worker.fail that throw, on two echo workers, and a map of add_thousand over 0..99 on a
+// kept pool of two; prints "ready", then serves until it is killed (every worker stays up), or
+// with `then_exit` returns 0.
+asio::awaitable<int> metrics_calls(bool then_exit) {
+  auto answers = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                 rp::spawn_options(), std::string("m-0"));
+  auto throws = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), std::string("m-1"));
+  for (int i = 0; i < 7; ++i) co_await answers.run(echo_worker::echo, "hello");
+  for (int i = 0; i < 3; ++i) {
+    auto failed = co_await throws.try_run(echo_worker::fail, "as asked");
+    if (failed.has_value()) co_return 1;  // it should have thrown
+  }
+  auto config = rp::map_config().with_local(2).with_batch_size(10);
+  auto pool = co_await rp::map_pool<add_thousand>::start(std::move(config), rp::unit{});
+  auto inputs = std::views::iota(std::int64_t(0), std::int64_t(100));
+  auto mapped = co_await rp::map<add_thousand>(pool, inputs);
+  if (mapped.size() != 100) co_return 1;
+  std::cout << "ready" << std::endl;
+  if (then_exit) co_return 0;
+  asio::steady_timer forever(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
+  co_await forever.async_wait(asio::use_awaitable);
+  co_return 0;
+}
+
 // `main` through app::run with `args` as its command line.
 int run_app(const std::vector<std::string>& args, std::function<asio::awaitable<int>()> main) {
   std::vector<std::string> words{"scenario"};
@@ -348,6 +375,8 @@ int run_scenario(const std::string& name, const std::vector<std::string>& args) 
   if (name == "map_with_joins") return run_app(args, map_with_joins);
   if (name == "symmetric_map") return run_app(args, symmetric_map);
   if (name == "status_watch") return run_app({}, [args] { return status_watch(args); });
+  if (name == "metrics_calls" || name == "metrics_calls_then_exit")
+    return run_app(args, [exit = name != "metrics_calls"] { return metrics_calls(exit); });
   if (name == "hang_through_app") {
     // Prints "ready" and waits to be signalled, as a master started through app::run.
     char program[] = "scenario";

@@ -67,12 +67,22 @@ class activity {
     std::string ended;         ///< Empty while it runs; then how it ended.
   };
   /// A worker this process spawned is up; its registration link's end (`link`) marks it ended
-  /// unless `ended` says how first.
+  /// unless `died` says how first.
   void spawned(worker_view worker, std::shared_ptr<socket_watch> link);
-  /// How worker `id` ended (its death report, or that it was shut down).
-  void ended(const std::string& id, std::string how);
+  /// Worker `id` died, as its death report says.
+  void died(const std::string& id, const std::string& report);
   /// The workers this process spawned that run, then the last ones that ended.
   std::vector<worker_view> workers();
+
+  /// What this process has seen since it started, for its metrics.
+  struct counts {
+    std::uint64_t spawned = 0;    ///< Workers that came up.
+    std::uint64_t restarted = 0;  ///< Of those, the ones that took the name of an ended one.
+    std::uint64_t lost = 0;       ///< Workers that died (not shut down).
+    std::uint64_t running = 0;
+    map_progress items;  ///< Map-reduce items, summed over every job, ended or running.
+  };
+  counts totals();
 
   /// A map-reduce job: its number, for `map_progressed` and `map_ended`.
   std::uint64_t map_started();
@@ -90,6 +100,8 @@ class activity {
     std::shared_ptr<socket_watch> link;
   };
   void retire_ended_links();  // under mutex_
+  // Under mutex_: worker `id` ended `how`; false when it had ended of a death already.
+  bool end(const std::string& id, std::string how);
 
   mutable std::mutex mutex_;
   served_call* oldest_ = nullptr;
@@ -99,6 +111,7 @@ class activity {
   std::map<std::string, std::size_t> ends_by_name_;
   std::uint64_t next_map_ = 1;
   std::map<std::uint64_t, map_progress> maps_;
+  counts ever_;  // of workers, and of the map items of ended jobs
   std::atomic<pid_t> user_thread_{0};
 };
 

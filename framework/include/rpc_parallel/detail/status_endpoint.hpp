@@ -1,9 +1,12 @@
 // The master's status endpoint: a Unix socket only its user may open, on which
-// `APP --rpc-status` and `APP --rpc-stacks` from another terminal ask what the app is doing.
+// `APP --rpc-status` and `APP --rpc-stacks` from another terminal ask what the app is doing,
+// and the HTTP endpoint its metrics are scraped from.
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,11 +21,15 @@ struct status_state;
 /// /tmp/rpc_parallel-UID.
 std::string status_directory();
 
-/// Serves DIR/PID.sock on a thread of its own while it lives (never the user thread, so a
-/// master whose user code is busy still answers). A connection of this user's (SO_PEERCRED) writes
-/// "status\n" or "stacks\n" and reads one JSON document: this process's report under "master", and
-/// under "workers" each worker it spawned with its own report (asked concurrently over the
-/// inspection connection; one that cannot answer in time says why), then those that ended and how.
+/// The master's window for other programs, on a thread of its own (never the user thread, so
+/// a master whose user code is busy still answers), once asked to serve:
+/// - `serve_status`: DIR/PID.sock. A connection of this user's (SO_PEERCRED) writes "status\n"
+///   or "stacks\n" and reads one JSON document: this process's report under "master", and under
+///   "workers" each worker it spawned with its own report (asked concurrently over the
+///   inspection connection; one that cannot answer in time says why), then those that ended.
+/// - `serve_metrics`: HTTP on `address:port`, where GET /metrics answers the app's figures in
+///   Prometheus' text format (every process's, asked the same way; a worker that has ended or
+///   cannot answer counts with the last figures it gave).
 class status_endpoint {
  public:
   explicit status_endpoint(node& self);
@@ -30,10 +37,19 @@ class status_endpoint {
   status_endpoint(const status_endpoint&) = delete;
   status_endpoint& operator=(const status_endpoint&) = delete;
 
+  /// Throws when the socket cannot be made (the directory's checks, in status_directory).
+  void serve_status();
+  /// Throws, saying what to change, when `address:port` cannot be listened on; port 0 takes a
+  /// free one. Returns the URL it serves.
+  std::string serve_metrics(const std::string& address, int port);
+  /// The app's metrics now (as GET /metrics answers), or throws after `timeout`.
+  std::string metrics_now(std::chrono::milliseconds timeout);
+
   const std::string& path() const noexcept { return path_; }
 
  private:
   boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> busy_;
   std::string path_;
   std::shared_ptr<status_state> server_;
   std::thread thread_;
