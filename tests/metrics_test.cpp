@@ -39,8 +39,9 @@ scraped get(const std::string& url, const std::string& path) {
   auto slash = url.find('/', colon);
   asio::io_context io;
   asio::ip::tcp::socket socket(io);
-  asio::ip::tcp::endpoint server(asio::ip::make_address(url.substr(host_start, colon - host_start)),
-                                 static_cast<std::uint16_t>(std::stoi(url.substr(colon + 1, slash))));
+  asio::ip::tcp::endpoint server(
+      asio::ip::make_address(url.substr(host_start, colon - host_start)),
+      static_cast<std::uint16_t>(std::stoi(url.substr(colon + 1, slash))));
   socket.connect(server);
   std::string request = "GET " + path + " HTTP/1.0\r\nHost: test\r\n\r\n";
   asio::write(socket, asio::buffer(request));
@@ -66,9 +67,11 @@ std::map<std::string, double> samples(const std::string& text) {
 
 // What `promtool check metrics` says of `text` (empty when it finds nothing), and its status.
 std::pair<int, std::string> promtool(const std::string& text) {
-  auto file = std::filesystem::temp_directory_path() / ("metrics_test." + std::to_string(::getpid()));
+  auto file =
+      std::filesystem::temp_directory_path() / ("metrics_test." + std::to_string(::getpid()));
   std::ofstream(file) << text;
-  std::string said = output_of("promtool check metrics < " + file.string() + " 2>&1; echo \"status $?\"");
+  std::string said =
+      output_of("promtool check metrics < " + file.string() + " 2>&1; echo \"status $?\"");
   std::filesystem::remove(file);
   auto last = said.rfind("status ");
   return {std::stoi(said.substr(last + 7)), said.substr(0, last)};
@@ -143,8 +146,9 @@ BOOST_AUTO_TEST_CASE(the_scraped_text_passes_promtool_and_counts_the_calls_made)
 BOOST_AUTO_TEST_CASE(a_metrics_file_is_written_at_exit) {
   auto file = std::filesystem::temp_directory_path() /
               ("metrics_test." + std::to_string(::getpid()) + ".prom");
-  std::string said = output_of(self_path() + " --scenario metrics_calls_then_exit --rpc-metrics-file " +
-                               file.string() + " 2>&1; echo \"status $?\"");
+  std::string said =
+      output_of(self_path() + " --scenario metrics_calls_then_exit --rpc-metrics-file " +
+                file.string() + " 2>&1; echo \"status $?\"");
   BOOST_TEST(contains(said, "status 0"), said);
   std::ifstream in(file);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -171,8 +175,8 @@ BOOST_AUTO_TEST_CASE(a_busy_port_is_refused_saying_what_to_change) {
 BOOST_AUTO_TEST_CASE(without_metrics_no_process_counts) {
   running_app app = start({});
   BOOST_TEST(app.url.empty(), app.url);
-  std::string json = output_of(self_path() + " --rpc-status --json " +
-                               std::to_string(app.master.pid));
+  std::string json =
+      output_of(self_path() + " --rpc-status --json " + std::to_string(app.master.pid));
   BOOST_TEST(!contains(json, "\"metrics\""), json);
   stop(app);
 }

@@ -24,8 +24,7 @@ metrics::function_figures& metrics::function(const std::string& name) {
   return *slot;
 }
 
-void metrics::call_ended(function_figures& f, call_outcome outcome,
-                         std::chrono::nanoseconds took) {
+void metrics::call_ended(function_figures& f, call_outcome outcome, std::chrono::nanoseconds took) {
   f.outcomes[static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
   double seconds = std::chrono::duration<double>(took).count();
   auto bucket = std::lower_bound(latency_bounds.begin(), latency_bounds.end(), seconds);

@@ -45,8 +45,8 @@ asio::awaitable<void> answer(tcp::socket socket,
     path = path.substr(0, path.find('?'));
     http::response<http::string_body> response;
     if (request.method() != http::verb::get) {
-      response = refusal(request, http::status::method_not_allowed,
-                         "only GET /metrics is served here\n");
+      response =
+          refusal(request, http::status::method_not_allowed, "only GET /metrics is served here\n");
       response.set(http::field::allow, "GET");
     } else if (path != "/metrics") {
       response = refusal(request, http::status::not_found,

@@ -68,9 +68,9 @@ std::string prometheus_text(const std::vector<json::object>& processes, std::siz
         sum.seconds += f.at("seconds").to_number<double>();
       }
     }
-    for (const char* key : {"sent_bytes", "received_bytes", "heartbeat_misses",
-                            "stream_ends_open", "workers_spawned", "workers_restarted",
-                            "workers_lost", "workers_running"})
+    for (const char* key :
+         {"sent_bytes", "received_bytes", "heartbeat_misses", "stream_ends_open", "workers_spawned",
+          "workers_restarted", "workers_lost", "workers_running"})
       totals[key] += count_of(p, key);
     if (auto* m = p.if_contains("map_items"))
       for (const auto& [outcome, n] : m->as_object())

@@ -44,7 +44,7 @@ node::node(boost::asio::any_io_executor executor, node_config config)
   // A node is made on the thread that then runs its executor: the user thread.
   activity::of_this_process().set_user_thread(static_cast<pid_t>(::syscall(SYS_gettid)));
   install_stack_signal();
-  if (config_.settings.metrics()) metrics::turn_on();  // its workers get the same settings
+  if (config_.settings.metrics()) metrics::set_on(true);  // its workers get the same settings
 }
 
 node::~node() {

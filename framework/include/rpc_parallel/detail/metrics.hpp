@@ -23,8 +23,8 @@ inline constexpr std::array<std::string_view, 5> call_outcome_names{"ok", "error
 
 /// Upper bounds of the latency histogram's buckets, in seconds (+Inf follows).
 inline constexpr std::array<double, 16> latency_bounds{
-    50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3,
-    25e-3, 50e-3,  100e-3, 250e-3, 500e-3, 1.0,   2.5,   10.0};
+    50e-6, 100e-6, 250e-6, 500e-6, 1e-3,   2.5e-3, 5e-3, 10e-3,
+    25e-3, 50e-3,  100e-3, 250e-3, 500e-3, 1.0,    2.5,  10.0};
 
 class metrics {
  public:
@@ -32,14 +32,15 @@ class metrics {
   struct function_figures {
     std::array<std::atomic<std::uint64_t>, call_outcome_names.size()> outcomes{};
     std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> buckets{};  // +Inf last
-    std::atomic<std::uint64_t> nanoseconds{0};  // their sum
+    std::atomic<std::uint64_t> nanoseconds{0};                                    // their sum
   };
 
   static metrics& of_this_process() noexcept;
 
-  /// Whether this process counts (set once, before any call: by the app's settings).
+  /// Whether this process counts: set by its node from the app's settings (and by the bench,
+  /// which compares both ways in one process).
   static bool on() noexcept { return on_.load(std::memory_order_relaxed); }
-  static void turn_on() noexcept { on_.store(true, std::memory_order_relaxed); }
+  static void set_on(bool on) noexcept { on_.store(on, std::memory_order_relaxed); }
 
   /// The figures of `name` ("type.function"); the reference stays valid for the process's life.
   function_figures& function(const std::string& name);
