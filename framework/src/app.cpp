@@ -5,6 +5,7 @@
 
 #include "rpc_parallel/detail/interruption.hpp"
 #include "rpc_parallel/detail/join_worker.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 #include "rpc_parallel/detail/pid1.hpp"
 #include "rpc_parallel/detail/status_endpoint.hpp"
 #include "rpc_parallel/detail/status_tool.hpp"
@@ -60,6 +61,7 @@ po::options_description framework_options() {
       "--rpc-metrics-address)")("rpc-metrics-address", po::value<std::string>(),
                                 "where --rpc-metrics-port listens")(
       "rpc-metrics-file", po::value<std::string>(), "write the metrics to this file at exit")(
+      "rpc-log-json", "the framework's messages, write_log's and workers' stderr as JSON lines")(
       "rpc-status", po::value<std::string>()->implicit_value(""),
       "[PID] [--json]: what a running master of yours and its workers do (PID: when several run)")(
       "rpc-stacks", po::value<std::string>()->implicit_value(""),
@@ -85,6 +87,7 @@ rpc_settings settings_from(const po::variables_map& vm, rpc_settings s) {
   if (vm.count("rpc-metrics-address"))
     s.metrics_address = vm["rpc-metrics-address"].as<std::string>();
   if (vm.count("rpc-metrics-file")) s.metrics_file = vm["rpc-metrics-file"].as<std::string>();
+  if (vm.count("rpc-log-json")) s.json_logs = true;
   return rpc_settings_from_environment(s);
 }
 
@@ -198,7 +201,7 @@ int run_master(const detail::type_registry& types, rpc_settings settings,
         try {
           std::rethrow_exception(e);
         } catch (const std::exception& ex) {
-          std::cerr << "error: " << ex.what() << std::endl;
+          detail::say(log_level::error, "error: ", ex.what());
         }
         // Ended by a SIGTERM or SIGINT it drained for: the status of a death by that signal.
         int signal = detail::interrupting_signal();

@@ -1,4 +1,5 @@
 #include "rpc_parallel/detail/master_server.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 
 #include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/auth.hpp"
@@ -38,9 +39,9 @@ std::shared_ptr<master_server> master_server::start(node& owner) {
   };
   // A wrong secret is the likeliest reason a joiner fails: say so where its master's user looks.
   accepting.on_refused = [](const std::string& peer, const std::string& why) {
-    std::cerr << "[rpc_parallel] refused a connection from " << peer << ": " << why
-              << " (a worker joining with the wrong secret, or not an rpc_parallel peer)"
-              << std::endl;
+    say(log_level::error, "[rpc_parallel] ",
+        "refused a connection from " + peer + ": " + why +
+            " (a worker joining with the wrong secret, or not an rpc_parallel peer)");
   };
   server->listener_->start(std::move(accepting));
   return server;
@@ -133,8 +134,9 @@ asio::awaitable<void> master_server::receive_join(std::shared_ptr<transport> lin
                                "the master at this address accepts no joins (its master_main "
                                "must call rpc_parallel::joins::open)"},
            refusal);
-    std::cerr << "[rpc_parallel] refused a join from " << host << " (" << request.host << " pid "
-              << request.pid << "): this master accepts no joins (joins::open)" << std::endl;
+    say(log_level::error, "[rpc_parallel] ",
+        "refused a join from " + host + " (" + request.host + " pid " +
+            std::to_string(request.pid) + "): this master accepts no joins (joins::open)");
     link->send(frame_kind::open_error, 0, refusal);
     co_await link->flush();
     link->close();

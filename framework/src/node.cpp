@@ -5,6 +5,7 @@
 #include "rpc_parallel/detail/death_report.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/launcher.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
 #include "rpc_parallel/detail/metrics.hpp"
 #include "rpc_parallel/detail/output_relay.hpp"
@@ -44,7 +45,9 @@ node::node(boost::asio::any_io_executor executor, node_config config)
   // A node is made on the thread that then runs its executor: the user thread.
   activity::of_this_process().set_user_thread(static_cast<pid_t>(::syscall(SYS_gettid)));
   install_stack_signal();
-  if (config_.settings.metrics()) metrics::set_on(true);  // its workers get the same settings
+  // Its workers get the same settings, so they count and write JSON lines too.
+  if (config_.settings.metrics()) metrics::set_on(true);
+  if (config_.settings.json_logs) set_json_logs(true);
 }
 
 node::~node() {

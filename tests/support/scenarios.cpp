@@ -359,6 +359,25 @@ asio::awaitable<int> metrics_calls(bool then_exit) {
   co_return 0;
 }
 
+// Log lines of every kind (logs_test): the master's write_log at error, a worker's write_log
+// (stream_worker "j-0"), and a worker's own stderr line "err 0" (echo_worker "j-1"); prints
+// "pid PID" of j-1 and "ready", then serves until it is killed.
+asio::awaitable<int> log_lines() {
+  rp::write_log(rp::log_level::error, "logged by the master");
+  auto logger = co_await rp::spawn<stream_worker>(rp::shutdown_on::connection_closed,
+                                                  rp::spawn_options().with_name("j-0"), unit{});
+  co_await logger.run(stream_worker::log, "logged by the worker");
+  auto printer = co_await rp::spawn<echo_worker>(
+      rp::shutdown_on::connection_closed, rp::spawn_options().with_name("j-1"), std::string("p"));
+  co_await printer.run(echo_worker::print_lines, std::int64_t(1));
+  std::int64_t pid = co_await printer.run(echo_worker::pid, unit{});
+  std::cout << "pid " << pid << "\nready" << std::endl;
+  asio::steady_timer forever(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
+  co_await forever.async_wait(asio::use_awaitable);
+  co_return 0;
+}
+
 // `main` through app::run with `args` as its command line.
 int run_app(const std::vector<std::string>& args, std::function<asio::awaitable<int>()> main) {
   std::vector<std::string> words{"scenario"};
@@ -375,6 +394,7 @@ int run_scenario(const std::string& name, const std::vector<std::string>& args) 
   if (name == "map_with_joins") return run_app(args, map_with_joins);
   if (name == "symmetric_map") return run_app(args, symmetric_map);
   if (name == "status_watch") return run_app({}, [args] { return status_watch(args); });
+  if (name == "log_lines") return run_app(args, log_lines);
   if (name == "metrics_calls" || name == "metrics_calls_then_exit")
     return run_app(args, [exit = name != "metrics_calls"] { return metrics_calls(exit); });
   if (name == "hang_through_app") {

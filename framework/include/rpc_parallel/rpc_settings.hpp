@@ -33,13 +33,16 @@ struct rpc_settings {
   std::string metrics_address = "127.0.0.1";
   std::string metrics_file;
   bool metrics() const noexcept { return metrics_port >= 0 || !metrics_file.empty(); }
+  /// The framework's messages, `write_log`'s and every worker's stderr lines go to the master's
+  /// stderr as JSON lines (docs/observability.md), for log shippers.
+  bool json_logs = false;
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
     std::int64_t handshake = handshake_timeout.count(), interval = heartbeat_interval.count(),
                  timeout = heartbeat_timeout.count(), call = call_timeout.count();
     archive& max_message_size& handshake& interval& timeout& stream_window& call;
-    archive& metrics_port& metrics_address& metrics_file;
+    archive& metrics_port& metrics_address& metrics_file& json_logs;
     handshake_timeout = std::chrono::milliseconds(handshake);
     heartbeat_interval = std::chrono::milliseconds(interval);
     heartbeat_timeout = std::chrono::milliseconds(timeout);
