@@ -33,8 +33,7 @@ std::string utc_now() {
   ::gmtime_r(&seconds, &parts);
   char text[40];
   std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
-  std::snprintf(text + n, sizeof text - n, ".%06lldZ",
-                static_cast<long long>(micros % 1'000'000));
+  std::snprintf(text + n, sizeof text - n, ".%06lldZ", static_cast<long long>(micros % 1'000'000));
   return text;
 }
 
