@@ -10,6 +10,7 @@
 #include "stream_worker.hpp"
 #include "value_memory.hpp"
 
+#include <rpc_parallel/detail/metrics.hpp>
 #include <rpc_parallel/rpc_parallel.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -39,8 +40,13 @@ struct bench_worker {
   static constexpr std::string_view name = "bench_worker";
   static constexpr rp::rpc<bench_worker, std::int64_t, std::int64_t> ping{"ping"};
   static constexpr rp::rpc<bench_worker, std::int64_t, std::int64_t> sleep{"sleep"};
+  static constexpr rp::rpc<bench_worker, bool, rp::unit> count_metrics{"count_metrics"};
   static void implement(rp::implementations<bench_worker>& impl) {
     impl.add(ping, [](std::int64_t x) { return x + 1; });
+    impl.add(count_metrics, [](bool on) {
+      rp::detail::metrics::set_on(on);
+      return rp::unit{};
+    });
     impl.add(sleep, [](std::int64_t ms) -> asio::awaitable<std::int64_t> {
       asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(ms));
       co_await timer.async_wait(asio::use_awaitable);
@@ -184,6 +190,29 @@ asio::awaitable<void> measure_deadline_cost(int calls) {
   report("timed_out_after_deadline_max", percentile(late, 1.0) * 1e6, "us");
 }
 
+// The same round trip with metrics off and on (both ends counting), in alternating blocks.
+asio::awaitable<void> measure_metrics_cost(int calls) {
+  auto conn =
+      co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
+  std::vector<double> off, on;
+  for (int i = 0; i < calls; ++i) {
+    bool counting = (i / 100) % 2 == 1;
+    if (i % 100 == 0) {
+      co_await conn.run(bench_worker::count_metrics, counting);
+      rp::detail::metrics::set_on(counting);
+    }
+    auto start = clock_type::now();
+    std::int64_t answer = co_await conn.run(bench_worker::ping, i);
+    (counting ? on : off).push_back(seconds_since(start));
+    if (answer != i + 1) throw std::runtime_error("wrong answer");
+  }
+  rp::detail::metrics::set_on(false);
+  double a = percentile(on, 0.5) * 1e6, b = percentile(off, 0.5) * 1e6;
+  report("rpc_round_trip_metrics_on_p50", a, "us");
+  report("rpc_round_trip_metrics_off_p50", b, "us");
+  ratio("metrics_cost_round_trip_p50", a, b, "<= 1.05x");
+}
+
 asio::awaitable<void> measure_pipelined(int calls, int in_flight) {
   auto conn =
       co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
@@ -237,6 +266,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
     co_await measure_spawn_many(32, quick ? 2 : 5);
     co_await measure_round_trip(quick ? 2000 : 20000);
     co_await measure_deadline_cost(quick ? 2000 : 20000);
+    co_await measure_metrics_cost(quick ? 2000 : 20000);
     co_await measure_pipelined(quick ? 20000 : 200000, 64);
     co_await measure_pipelined(quick ? 20000 : 200000, 1024);
     co_return 0;
@@ -270,6 +300,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
   co_await measure_spawn_many(32, quick ? 2 : 5);
   co_await measure_round_trip(quick ? 2000 : 20000);
   co_await measure_deadline_cost(quick ? 2000 : 20000);
+  co_await measure_metrics_cost(quick ? 2000 : 20000);
   co_await measure_pipelined(quick ? 20000 : 200000, 64);
   co_await measure_pipelined(quick ? 20000 : 200000, 1024);
   {

@@ -4,7 +4,7 @@
 # the libraries it needs.
 include(CMakeFindDependencyMacro)
 find_dependency(Threads)
-find_dependency(Boost 1.81 CONFIG COMPONENTS serialization program_options stacktrace_backtrace)
+find_dependency(Boost 1.81 CONFIG COMPONENTS serialization program_options stacktrace_backtrace json)
 
 get_filename_component(_rpc_parallel_prefix "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
 find_library(RPC_PARALLEL_SODIUM_LIBRARY sodium)
@@ -22,7 +22,7 @@ if(NOT TARGET rpc_parallel::rpc_parallel)
     INTERFACE_INCLUDE_DIRECTORIES "${_rpc_parallel_prefix}/include"
     INTERFACE_COMPILE_FEATURES cxx_std_20
     INTERFACE_LINK_LIBRARIES
-      "Boost::serialization;Boost::program_options;Boost::stacktrace_backtrace;${RPC_PARALLEL_SODIUM_LIBRARY};Threads::Threads")
+      "Boost::serialization;Boost::program_options;Boost::stacktrace_backtrace;Boost::json;${RPC_PARALLEL_SODIUM_LIBRARY};Threads::Threads")
   add_library(rpc_parallel::remote STATIC IMPORTED)
   set_target_properties(rpc_parallel::remote PROPERTIES
     IMPORTED_LOCATION "${_rpc_parallel_prefix}/lib/librpc_parallel_remote.a"

@@ -5,7 +5,10 @@
 
 #include "rpc_parallel/detail/interruption.hpp"
 #include "rpc_parallel/detail/join_worker.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 #include "rpc_parallel/detail/pid1.hpp"
+#include "rpc_parallel/detail/status_endpoint.hpp"
+#include "rpc_parallel/detail/status_tool.hpp"
 #include "rpc_parallel/detail/worker_config.hpp"
 #include "rpc_parallel/detail/worker_main.hpp"
 
@@ -14,8 +17,11 @@
 #include <boost/program_options.hpp>
 
 #include <sys/stat.h>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -49,7 +55,17 @@ po::options_description framework_options() {
       "rpc-rank", po::value<std::size_t>(), "symmetric launch: this copy's rank (0: the master)")(
       "rpc-size", po::value<std::size_t>(), "symmetric launch: how many copies run")(
       "rpc-rendezvous", po::value<std::string>(),
-      "symmetric launch: the rendezvous file, on a path every copy sees");
+      "symmetric launch: the rendezvous file, on a path every copy sees")(
+      "rpc-metrics-port", po::value<int>(),
+      "serve Prometheus metrics on this port (0: any free one; loopback unless "
+      "--rpc-metrics-address)")("rpc-metrics-address", po::value<std::string>(),
+                                "where --rpc-metrics-port listens")(
+      "rpc-metrics-file", po::value<std::string>(), "write the metrics to this file at exit")(
+      "rpc-log-json", "the framework's messages, write_log's and workers' stderr as JSON lines")(
+      "rpc-status", po::value<std::string>()->implicit_value(""),
+      "[PID] [--json]: what a running master of yours and its workers do (PID: when several run)")(
+      "rpc-stacks", po::value<std::string>()->implicit_value(""),
+      "[PID] [--json]: the stacks of a running master's threads and of its workers'");
   // clang-format on
   return o;
 }
@@ -67,6 +83,11 @@ rpc_settings settings_from(const po::variables_map& vm, rpc_settings s) {
   if (vm.count("rpc-stream-window")) s.stream_window = vm["rpc-stream-window"].as<std::uint64_t>();
   if (vm.count("rpc-call-timeout-ms"))
     s.call_timeout = ms(vm["rpc-call-timeout-ms"].as<std::int64_t>());
+  if (vm.count("rpc-metrics-port")) s.metrics_port = vm["rpc-metrics-port"].as<int>();
+  if (vm.count("rpc-metrics-address"))
+    s.metrics_address = vm["rpc-metrics-address"].as<std::string>();
+  if (vm.count("rpc-metrics-file")) s.metrics_file = vm["rpc-metrics-file"].as<std::string>();
+  if (vm.count("rpc-log-json")) s.json_logs = true;
   return rpc_settings_from_environment(s);
 }
 
@@ -125,6 +146,25 @@ bool is_worker_invocation(int argc, char** argv) {
          detail::spawned_as_worker();
 }
 
+// Written whole or not at all (a scraper of the file never reads half of it).
+void write_metrics_file(detail::status_endpoint& window, const std::string& path,
+                        std::chrono::milliseconds timeout) {
+  try {
+    std::string text = window.metrics_now(timeout);
+    std::string partial = path + ".partial";
+    {
+      std::ofstream out(partial, std::ios::trunc);
+      out << text;
+      out.close();
+      RPCP_REQUIRE(out, "cannot write ", partial);
+    }
+    RPCP_REQUIRE(std::rename(partial.c_str(), path.c_str()) == 0, "cannot rename ", partial, " to ",
+                 path, ": ", std::strerror(errno));
+  } catch (const std::exception& e) {
+    std::cerr << "rpc_parallel: no --rpc-metrics-file " << path << ": " << e.what() << std::endl;
+  }
+}
+
 int run_master(const detail::type_registry& types, rpc_settings settings,
                std::function<asio::awaitable<int>()> main) {
   asio::io_context io(1);
@@ -135,13 +175,33 @@ int run_master(const detail::type_registry& types, rpc_settings settings,
         detail::node_config{
             detail::make_secret(), settings, {detail::worker_argv_marker}, true, types});
     detail::interruption_handler interruptions(io.get_executor());
+    detail::status_endpoint window(self);
+    // `APP --rpc-status` from another terminal; an app that cannot have one still runs.
+    try {
+      window.serve_status();
+    } catch (const std::exception& e) {
+      std::cerr << "rpc_parallel: no --rpc-status for this run: " << e.what() << std::endl;
+    }
+    if (settings.metrics_port >= 0) {
+      try {
+        std::cerr << "rpc_parallel: metrics at "
+                  << window.serve_metrics(settings.metrics_address, settings.metrics_port)
+                  << std::endl;
+      } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << std::endl;
+        return 2;
+      }
+    }
     asio::co_spawn(io, std::move(main), [&](std::exception_ptr e, int result) {
+      // While its workers still answer: the figures of the whole run.
+      if (!settings.metrics_file.empty())
+        write_metrics_file(window, settings.metrics_file, 2 * settings.handshake_timeout);
       code = result;
       if (e) {
         try {
           std::rethrow_exception(e);
         } catch (const std::exception& ex) {
-          std::cerr << "error: " << ex.what() << std::endl;
+          detail::say(log_level::error, "error: ", ex.what());
         }
         // Ended by a SIGTERM or SIGINT it drained for: the status of a death by that signal.
         int signal = detail::interrupting_signal();
@@ -165,6 +225,8 @@ void app::add(const detail::worker_type_entry& entry) {
 int app::run(int argc, char** argv, const po::options_description& options, master_main main,
              rpc_settings settings) const {
   if (is_worker_invocation(argc, argv)) return detail::run_worker_role(types_);
+  // The binary as the tool that looks into a running master: none of the app's options apply.
+  if (detail::asks_for_status_tool(argc, argv)) return detail::run_status_tool(argc, argv);
   detail::become_init_if_pid1();
   po::options_description all;
   all.add(options).add(framework_options());

@@ -14,6 +14,7 @@
 #include "rpc_parallel/detail/auth.hpp"
 
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/metrics.hpp"
 #include "rpc_parallel/error.hpp"
 
 #include <sodium.h>
@@ -52,7 +53,15 @@ nonce make_nonce() {
 }
 
 const char* label_of(connection_purpose purpose) {
-  return purpose == connection_purpose::cancel ? "rpcp-cancel" : "rpcp-client";
+  switch (purpose) {
+    case connection_purpose::cancel:
+      return "rpcp-cancel";
+    case connection_purpose::inspect:
+      return "rpcp-inspect";
+    case connection_purpose::serve:
+      break;
+  }
+  return "rpcp-client";
 }
 
 asio::awaitable<connection_purpose> server_steps(asio::ip::tcp::socket& socket, const secret& key) {
@@ -68,7 +77,8 @@ asio::awaitable<connection_purpose> server_steps(asio::ip::tcp::socket& socket, 
   nonce client_nonce;
   std::memcpy(client_nonce.data(), answer, 32);
   std::optional<connection_purpose> purpose;
-  for (auto candidate : {connection_purpose::serve, connection_purpose::cancel}) {
+  for (auto candidate :
+       {connection_purpose::serve, connection_purpose::cancel, connection_purpose::inspect}) {
     mac expected = compute_mac(key, label_of(candidate), server_nonce, client_nonce);
     if (sodium_memcmp(expected.data(), answer + 32, 32) == 0) purpose = candidate;
   }
@@ -97,6 +107,9 @@ asio::awaitable<void> client_steps(asio::ip::tcp::socket& socket, const secret& 
   answer.append(reinterpret_cast<const char*>(proof.data()), 32);
   answer += first_bytes;
   co_await asio::async_write(socket, asio::buffer(answer), asio::use_awaitable);
+  // A served connection's first frames ride with the handshake; the peer's transport reads them.
+  if (purpose == connection_purpose::serve && metrics::on())
+    metrics::of_this_process().sent(first_bytes.size());
 
   mac server_proof;
   boost::system::error_code ec;

@@ -1,5 +1,6 @@
 #include "rpc_parallel/detail/client.hpp"
 
+#include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/busy_call.hpp"
 #include "rpc_parallel/detail/codec.hpp"
@@ -248,6 +249,7 @@ std::uint64_t client::send_call(call_frame f, frame_kind kind, clock::time_point
                                        "): it answers the calls it has and takes no new one"});
   std::uint64_t id = next_id_++;
   auto& call = pending_.emplace(id, pending_call{.function = f.function}).first->second;
+  if (metrics::on()) call.sent = clock::now();
   transport::batch together(*transport_);
   if (deadline != no_deadline) {
     call.allowed_ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
@@ -387,8 +389,41 @@ void client::abort(std::uint64_t id) {
   if (auto stream = streams_.find_inbound(id)) stream->request_abort();
 }
 
+metrics::function_figures& client::figures_of(std::uint16_t function) {
+  if (function >= figures_.size()) figures_.resize(function + 1, nullptr);
+  auto*& figures = figures_[function];
+  if (!figures) figures = &metrics::of_this_process().function(function_name(function));
+  return *figures;
+}
+
+namespace {
+call_outcome outcome_of(reply::status status) {
+  switch (status) {
+    case reply::status::ok:
+      return call_outcome::ok;
+    case reply::status::error:
+      return call_outcome::error;
+    case reply::status::timed_out:
+      return call_outcome::timed_out;
+    case reply::status::cancelled:
+      return call_outcome::cancelled;
+    case reply::status::lost:
+      break;
+  }
+  return call_outcome::lost;
+}
+}  // namespace
+
 asio::awaitable<std::string> client::reply_of(std::uint64_t id) {
+  metrics::function_figures* counted = nullptr;
+  clock::time_point sent{};
+  if (auto found = pending_.find(id); found != pending_.end() && metrics::on()) {
+    counted = &figures_of(found->second.function);
+    sent = found->second.sent;
+  }
   reply r = co_await await_reply(id);
+  if (counted)
+    metrics::of_this_process().call_ended(*counted, outcome_of(r.what), clock::now() - sent);
   switch (r.what) {
     case reply::status::ok:
       co_return std::move(r.bytes);
@@ -476,6 +511,7 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
     auto calls = self->in_flight();
     std::string report = co_await death_report(std::move(record), std::move(calls));
     if (!report.empty()) {
+      activity::of_this_process().died(self->worker_.id, report);
       why = ": " + report;
       if (self->on_failure_)
         self->on_failure_(

@@ -1,6 +1,7 @@
 #include "rpc_parallel/detail/guardian.hpp"
 
 #include "rpc_parallel/detail/listener.hpp"
+#include "rpc_parallel/detail/metrics.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -102,6 +103,7 @@ void guardian::sweep() {
       quiet = info.tcpi_last_ack_recv >= timeout && (info.tcpi_unacked > 0 || info.tcpi_probes > 0);
     });
     w.quiet_sweeps = quiet ? w.quiet_sweeps + 1 : 0;
+    if (quiet && metrics::on()) metrics::of_this_process().heartbeat_missed();
     if (w.quiet_sweeps >= 2)
       w.socket->declare_dead("no acknowledgement from its host for " +
                              std::to_string(info.tcpi_last_ack_recv) + " ms (heartbeat_timeout " +

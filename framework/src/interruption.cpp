@@ -1,6 +1,7 @@
 #include "rpc_parallel/detail/interruption.hpp"
 
 #include "rpc_parallel/detail/death_note.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 
 #include <signal.h>
 #include <string.h>
@@ -44,16 +45,13 @@ void interruption_handler::wait() {
     if (ec) return;  // the master is ending
     std::string name = signal_abbreviation(signal);
     if (interrupted_ || listeners().empty()) {
-      if (interrupted_)
-        std::fprintf(stderr, "[rpc_parallel] %s again: exiting at once\n", name.c_str());
+      if (interrupted_) say(log_level::info, "[rpc_parallel] ", name + " again: exiting at once");
       die_of(signal);
     }
     interrupted_ = true;
     first_signal = signal;
-    std::fprintf(stderr,
-                 "[rpc_parallel] %s: finishing the work in flight (send it again to exit at "
-                 "once)\n",
-                 name.c_str());
+    say(log_level::info, "[rpc_parallel] ",
+        name + ": finishing the work in flight (send it again to exit at once)");
     // Copied: a listener may go while the others are told.
     auto told = listeners();
     for (auto& listener : told) listener(signal);

@@ -88,6 +88,11 @@ asio::awaitable<void> listener::handshake(tcp::socket socket) {
     co_await deliver_cancel(std::move(socket));
     co_return;
   }
+  if (purpose == connection_purpose::inspect) {
+    if (hooks_.on_inspect)
+      co_await answer_inspection(std::move(socket), hooks_.on_inspect, settings_.handshake_timeout);
+    co_return;
+  }
   // From here the connection belongs to the user thread's executor, and is watched.
   auto protocol = remote.protocol();
   tcp::socket user_socket(guardian_.user_executor(), protocol, socket.release());

@@ -1,6 +1,7 @@
 #include "rpc_parallel/log.hpp"
 
 #include "rpc_parallel/detail/log_hub.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 #include "rpc_parallel/detail/node.hpp"
 
 #include <chrono>
@@ -25,6 +26,9 @@ void write_log(log_level level, std::string text) {
   log_message message{std::chrono::duration_cast<std::chrono::nanoseconds>(now).count(), level,
                       std::move(text)};
   if (detail::node* n = detail::node::current_or_null()) {
+    if (detail::json_logs())  // also for log shippers, through the master's stderr
+      std::cerr << detail::json_log_line(detail::this_process_source(), level, message.text)
+                << std::endl;
     n->logs().write(message);
     return;
   }

@@ -7,6 +7,7 @@
 // thread: the state needs no lock.
 #include "rpc_parallel/detail/map_scheduler.hpp"
 
+#include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/death_note.hpp"
 #include "rpc_parallel/detail/interruption.hpp"
@@ -150,6 +151,7 @@ struct job {
   std::optional<rpc_parallel::error> failure;
   std::uint32_t batch_items;
   map_progress progress;
+  std::uint64_t published_as = activity::of_this_process().map_started();  // for --rpc-status
   clock::time_point started = clock::now();
   clock::time_point last_report{};
 
@@ -192,6 +194,7 @@ void report(job& j, bool last) {
     if (!f.settled && !f.copies.empty()) j.progress.in_flight += f.b.count;
   j.progress.total = j.settings.total;
   j.progress.elapsed = now - j.started;
+  activity::of_this_process().map_progressed(j.published_as, j.progress);
   if (j.settings.on_progress) j.settings.on_progress(j.progress);
   if (j.settings.progress_bar) {
     std::fputs(progress_line(j.progress, last).c_str(), stdout);
@@ -643,6 +646,10 @@ asio::awaitable<void> run_map_job(map_hooks hooks, map_job_settings settings) {
   auto executor = co_await asio::this_coro::executor;
   auto shared = std::make_shared<job>(std::move(hooks), std::move(settings), executor);
   job& j = *shared;
+  struct unpublish {
+    std::uint64_t job;
+    ~unpublish() { activity::of_this_process().map_ended(job); }
+  } unpublished{j.published_as};
   std::size_t lanes = std::max<std::size_t>(1, j.settings.batches_in_flight);
   for (std::size_t slot = 0; slot < j.settings.slots; ++slot)
     for (std::size_t k = 0; k < lanes; ++k) {

@@ -1,5 +1,7 @@
 #include "rpc_parallel/detail/master_server.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 
+#include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
@@ -37,9 +39,9 @@ std::shared_ptr<master_server> master_server::start(node& owner) {
   };
   // A wrong secret is the likeliest reason a joiner fails: say so where its master's user looks.
   accepting.on_refused = [](const std::string& peer, const std::string& why) {
-    std::cerr << "[rpc_parallel] refused a connection from " << peer << ": " << why
-              << " (a worker joining with the wrong secret, or not an rpc_parallel peer)"
-              << std::endl;
+    say(log_level::error, "[rpc_parallel] ",
+        "refused a connection from " + peer + ": " + why +
+            " (a worker joining with the wrong secret, or not an rpc_parallel peer)");
   };
   server->listener_->start(std::move(accepting));
   return server;
@@ -132,8 +134,9 @@ asio::awaitable<void> master_server::receive_join(std::shared_ptr<transport> lin
                                "the master at this address accepts no joins (its master_main "
                                "must call rpc_parallel::joins::open)"},
            refusal);
-    std::cerr << "[rpc_parallel] refused a join from " << host << " (" << request.host << " pid "
-              << request.pid << "): this master accepts no joins (joins::open)" << std::endl;
+    say(log_level::error, "[rpc_parallel] ",
+        "refused a join from " + host + " (" + request.host + " pid " +
+            std::to_string(request.pid) + "): this master accepts no joins (joins::open)");
     link->send(frame_kind::open_error, 0, refusal);
     co_await link->flush();
     link->close();
@@ -174,6 +177,7 @@ asio::awaitable<void> master_server::read_failures(std::shared_ptr<transport> li
   // worker that reported a failure then exits cleanly).
   if (reported || !record || !on_failure || !link->watch()->dead_reason().empty()) co_return;
   std::string report = co_await death_report(record, {});
+  if (!report.empty()) activity::of_this_process().died(record->id, report);
   if (!report.empty())
     on_failure({error_kind::disconnected, "worker \"" + name + "\" died: " + report});
 }

@@ -1,14 +1,19 @@
 #include "rpc_parallel/detail/node.hpp"
 
+#include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/death_report.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/launcher.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 #include "rpc_parallel/detail/master_server.hpp"
+#include "rpc_parallel/detail/metrics.hpp"
 #include "rpc_parallel/detail/output_relay.hpp"
+#include "rpc_parallel/detail/thread_stacks.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
 #include "rpc_parallel/worker.hpp"
 
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +42,12 @@ node::node(boost::asio::any_io_executor executor, node_config config)
       guardian_(std::make_unique<detail::guardian>(executor_, config_.settings)),
       previous_(current_node) {
   current_node = this;
+  // A node is made on the thread that then runs its executor: the user thread.
+  activity::of_this_process().set_user_thread(static_cast<pid_t>(::syscall(SYS_gettid)));
+  install_stack_signal();
+  // Its workers get the same settings, so they count and write JSON lines too.
+  if (config_.settings.metrics()) metrics::set_on(true);
+  if (config_.settings.json_logs) set_json_logs(true);
 }
 
 node::~node() {

@@ -14,32 +14,47 @@ namespace rpc_parallel::detail {
 namespace asio = boost::asio;
 
 std::shared_ptr<output_relay> output_relay::start(asio::any_io_executor executor, int fd,
-                                                  std::ostream& out, std::string fallback_prefix) {
+                                                  std::ostream& out, log_source fallback,
+                                                  bool as_json) {
   std::shared_ptr<output_relay> relay(
-      new output_relay(executor, fd, out, std::move(fallback_prefix)));
+      new output_relay(executor, fd, out, std::move(fallback), as_json));
   asio::co_spawn(executor, relay->relay(), asio::detached);
   return relay;
 }
 
 output_relay::output_relay(asio::any_io_executor executor, int fd, std::ostream& out,
-                           std::string fallback_prefix)
+                           log_source fallback, bool as_json)
     : pipe_(executor, fd),
       out_(&out),
-      fallback_prefix_(std::move(fallback_prefix)),
+      fallback_(std::move(fallback)),
+      as_json_(as_json),
       done_signal_(executor) {}
 
 void output_relay::emit(const std::string& line) {
   // The framework's note of a clean exit is for the death report only.
   if (muted_ || line.starts_with(clean_exit_marker)) return;
-  if (prefix_)
-    *out_ << *prefix_ << line << std::endl;
-  else
+  if (who_) {
+    write(line);
+    out_->flush();
+  } else {
     waiting_.push_back(line);
+  }
 }
 
-void output_relay::name(std::string prefix) {
-  prefix_ = std::move(prefix);
-  for (const auto& line : waiting_) *out_ << *prefix_ << line << '\n';
+void output_relay::write(const std::string& line) {
+  if (!as_json_)
+    *out_ << prefix_ << line << '\n';
+  else if (line.starts_with('{'))
+    *out_ << line << '\n';
+  else
+    *out_ << json_log_line(*who_, log_level::info, line) << '\n';
+}
+
+void output_relay::name(log_source who) {
+  prefix_ = "[" + who.host + " " + (who.pid > 0 ? std::to_string(who.pid) : "-") + " " +
+            who.worker + "] ";
+  who_ = std::move(who);
+  for (const auto& line : waiting_) write(line);
   if (!waiting_.empty()) out_->flush();
   waiting_.clear();
 }
@@ -65,7 +80,7 @@ asio::awaitable<void> output_relay::relay() {
     if (tail_.size() > 40) tail_.pop_front();
     if (ec) break;
   }
-  if (!prefix_) name(fallback_prefix_);
+  if (!who_) name(fallback_);
   // The tail may be kept long after (death_report.hpp): not the descriptor.
   boost::system::error_code ignored;
   pipe_.close(ignored);

@@ -1,3 +1,4 @@
+#include "rpc_parallel/detail/log_lines.hpp"
 #include "rpc_parallel/detail/spawn.hpp"
 
 #include "rpc_parallel/detail/client.hpp"
@@ -27,8 +28,8 @@ asio::awaitable<worker_ref> serve_worker(const worker_type_entry& type, std::str
     if (auto s = weak.lock()) s->stop();
   };
   hooks.on_background_failure = [name = type.name](error e) {
-    std::cerr << "[rpc_parallel] served worker of type \"" << name << "\" failed: " << e.message
-              << std::endl;
+    say(log_level::error, "[rpc_parallel] ",
+        "served worker of type \"" + std::string(name) + "\" failed: " + e.message);
   };
   server->start(std::move(state), std::move(hooks));
   self.adopt(server);

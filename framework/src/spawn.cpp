@@ -10,7 +10,9 @@
 //   7. keep the link: it reports background failures, and its closing tells the worker that
 //      this process is gone. Under connection_closed it also becomes the owner connection.
 #include "rpc_parallel/detail/spawn.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 
+#include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/client.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
@@ -44,7 +46,7 @@ namespace {
 
 // The spawn default: a remote worker's output comes back to us. A local one's stdout is
 // discarded; its stderr comes back too, but only its tail is kept, unprinted, for the report of
-// its death (`tail_only`).
+// its death (`tail_only`), unless the app asked for JSON logs, which take every process's.
 fd_redirection resolve(const fd_redirection& r, const launcher& via, bool is_stderr) {
   if (r.how() != fd_redirection::mode::automatic) return r;
   return via.forwards_output_by_default() || is_stderr ? fd_redirection::to_spawner()
@@ -52,7 +54,7 @@ fd_redirection resolve(const fd_redirection& r, const launcher& via, bool is_std
 }
 
 bool tail_only(const spawn_options& options) {
-  return options.redirect_stderr.how() == fd_redirection::mode::automatic &&
+  return !json_logs() && options.redirect_stderr.how() == fd_redirection::mode::automatic &&
          !launcher_of(options.how).forwards_output_by_default();
 }
 
@@ -300,8 +302,9 @@ asio::awaitable<started_process> start_process(node& self, const spawn_request& 
       asio::detached);
   p.host = via.host();
   if (!r.foreground) {
-    std::string unnamed = "[" + p.host + " - " + name + "] ";
-    p.relay = output_relay::start(self.executor(), p.child.stderr_fd, std::cerr, unnamed);
+    log_source unnamed{p.host, 0, name};  // until it registers with its pid
+    p.relay =
+        output_relay::start(self.executor(), p.child.stderr_fd, std::cerr, unnamed, json_logs());
     if (pipe_stdout)
       p.stdout_relay = output_relay::start(self.executor(), p.child.stdout_fd, std::cout, unnamed);
   }
@@ -310,7 +313,7 @@ asio::awaitable<started_process> start_process(node& self, const spawn_request& 
 
 }  // namespace
 
-void print_failure(const error& e) { std::cerr << "[rpc_parallel] " << e.message << std::endl; }
+void print_failure(const error& e) { say(log_level::error, "[rpc_parallel] ", e.message); }
 
 namespace {
 
@@ -327,10 +330,9 @@ asio::awaitable<worker_start> start_launched(node& self, const spawn_request& r,
                                              std::chrono::steady_clock::time_point deadline) {
   started_process p = co_await start_process(self, r, id, name);
   auto name_output = [&](const master_server::registered& reg) {
-    std::string prefix =
-        "[" + p.host + " " + std::to_string(reg.registration.pid) + " " + name + "] ";
-    if (p.relay) p.relay->name(prefix);
-    if (p.stdout_relay) p.stdout_relay->name(prefix);
+    log_source who{p.host, static_cast<std::int64_t>(reg.registration.pid), name};
+    if (p.relay) p.relay->name(who);
+    if (p.stdout_relay) p.stdout_relay->name(who);
   };
   auto reg = co_await capture(
       start_and_init(self, r, id, p.child.pid, p.parent_stays, p.relay, name_output, deadline));
@@ -400,6 +402,7 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
       "spawn worker \"" + name + "\" of type \"" + r.type->name + "\" on " + via.where();
   std::string id = make_worker_id();
   auto record = std::make_shared<worker_record>();
+  record->id = id;
   record->name = name;
   record->local = &via == &local_launcher();
   record->via = r.options.how.launcher();
@@ -425,6 +428,9 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
         co_await via.reach_worker(reg.host, reg.registration.port);
     worker_ref worker{reach.first, reach.second, id, r.type->name, name};
     record->pid = static_cast<pid_t>(reg.registration.pid);
+    activity::of_this_process().spawned({id, name, r.type->name, via.host(), reach.first,
+                                         reach.second, reg.registration.pid, record->started},
+                                        reg.link->watch());
     record->kill_unheeded_after = r.options.kill_unheeded_after;
     if (record->local) {
       record->memory = memory_cgroup::of(record->pid);

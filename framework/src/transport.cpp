@@ -1,5 +1,6 @@
 #include "rpc_parallel/detail/transport.hpp"
 
+#include "rpc_parallel/detail/metrics.hpp"
 #include "rpc_parallel/detail/socket_watch.hpp"
 #include "rpc_parallel/error.hpp"
 
@@ -69,6 +70,7 @@ asio::awaitable<std::optional<frame>> transport::read() {
     boost::system::error_code ec;
     std::size_t n = co_await socket_.async_read_some(input_.space(),
                                                      asio::redirect_error(asio::use_awaitable, ec));
+    if (metrics::on()) metrics::of_this_process().received(n);
     if (ec) {
       open_ = false;
       std::string dead = watch_->dead_reason();
@@ -167,7 +169,8 @@ void transport::start_write() {
         asio::buffer(in_flight_stream_.back().bytes.data() + frame_header_size + begin, take));
   }
   asio::async_write(socket_, in_flight_buffers_,
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                      if (metrics::on()) metrics::of_this_process().sent(n);
                       self->writing_ = false;
                       self->in_flight_.clear();
                       self->in_flight_stream_.clear();

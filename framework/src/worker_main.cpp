@@ -10,6 +10,7 @@
 //   6. serve until the shutdown policy says to exit (under connection_closed the link itself is
 //      then served as the owner connection).
 #include "rpc_parallel/detail/worker_main.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
@@ -33,7 +34,7 @@ namespace rpc_parallel::detail {
 namespace {
 
 [[noreturn]] void die(const std::string& what) {
-  std::cerr << "rpc_parallel worker: " << what << std::endl;
+  say(log_level::error, "rpc_parallel worker: ", what);
   std::_Exit(2);
 }
 

@@ -1,4 +1,5 @@
 #include "rpc_parallel/detail/worker_runtime.hpp"
+#include "rpc_parallel/detail/log_lines.hpp"
 
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/codec.hpp"
@@ -40,7 +41,9 @@ class worker_runtime {
         type_(type),
         config_(std::move(config)),
         release_(std::move(release)),
-        joined_link_(joined_link) {}
+        joined_link_(joined_link) {
+    set_log_identity(config_.name);
+  }
 
   int exit_code() const { return exit_code_; }
   void fail() { exit(1); }
@@ -146,8 +149,8 @@ class worker_runtime {
       if (config_.leave_above_rss > 0) leave_if_too_big();
     };
     h.on_background_failure = [this](error e) {
-      std::cerr << "rpc_parallel worker \"" << config_.name << "\": " << e.message
-                << "; shutting down" << std::endl;
+      say(log_level::error,
+          "rpc_parallel worker \"" + config_.name + "\": ", e.message + "; shutting down");
       asio::co_spawn(io_, report_failure(std::move(e)), asio::detached);
     };
     return h;
@@ -199,8 +202,8 @@ class worker_runtime {
     auto server = server_.lock();
     if (left_ || !server) return;
     left_ = true;
-    std::cerr << "rpc_parallel worker \"" << config_.name << "\": leaving (" << why
-              << "): answering the calls it has first" << std::endl;
+    say(log_level::info, "rpc_parallel worker \"" + config_.name + "\": ",
+        "leaving (" + why + "): answering the calls it has first");
     server->leave(std::move(why), [this] { exit(0); });
   }
 
@@ -238,8 +241,8 @@ class worker_runtime {
     asio::steady_timer timer(io_, std::chrono::milliseconds(config_.connection_timeout_ms));
     co_await timer.async_wait(asio::use_awaitable);
     if (auto server = server_.lock(); server && !server->owner_has_connected()) {
-      std::cerr << "rpc_parallel worker \"" << config_.name
-                << "\": no client connected within connection_timeout; shutting down" << std::endl;
+      say(log_level::info, "rpc_parallel worker \"" + config_.name + "\": ",
+          "no client connected within connection_timeout; shutting down");
       exit(0);
     }
   }
@@ -277,7 +280,7 @@ int serve_as_worker(const type_registry& types, const worker_type_entry& type, w
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      std::cerr << "rpc_parallel worker: " << ex.what() << std::endl;
+      say(log_level::error, "rpc_parallel worker: ", ex.what());
     }
     runtime.fail();
   });

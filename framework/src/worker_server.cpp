@@ -1,9 +1,11 @@
 #include "rpc_parallel/detail/worker_server.hpp"
 
+#include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/client.hpp"
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
+#include "rpc_parallel/detail/inspection.hpp"
 #include "rpc_parallel/detail/listener.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/stream.hpp"
@@ -80,6 +82,8 @@ void worker_server::start(std::shared_ptr<void> state, hooks h) {
     ++*refused;
   };
   accepting.on_cancel = [busy = busy_](const cancel_request& request) { busy->cancel(request); };
+  accepting.on_inspect = [who = inspected_identity{"worker", id_, name_, type_.name}](
+                             inspect_what what) { return report_this_process(who, what); };
   listener_->start(std::move(accepting));
 }
 
@@ -282,6 +286,7 @@ void worker_server::start_call(const std::shared_ptr<transport>& t, frame f,
     context.deadline = deadline;
     current_call_scope scope(context);
     busy_call::scope busy(*busy_, calls->token, f.id, context);
+    activity::served_call served(type_.name, fn.name, /*holds_thread=*/true);
     fn.sync(state_.get(), conn_state.get(), std::move(f.payload), reply);
   } catch (...) {
     report(t, f.id, index, one_way, deadline);
@@ -379,6 +384,7 @@ asio::awaitable<void> worker_server::run_stream(std::shared_ptr<transport> t, st
                                                 std::shared_ptr<connection_calls> calls) {
   auto self = shared_from_this();
   const function_entry& fn = type_.functions.at(index);
+  activity::served_call served(type_.name, fn.name, /*holds_thread=*/false);
   std::string response;
   std::optional<error> failure;
   try {
@@ -416,6 +422,7 @@ asio::awaitable<void> worker_server::run_async(std::shared_ptr<transport> t, std
                                                std::shared_ptr<connection_calls> calls) {
   auto self = shared_from_this();
   const function_entry& fn = type_.functions.at(index);
+  activity::served_call served(type_.name, fn.name, /*holds_thread=*/false);
   try {
     std::string reply = co_await fn.async(state_.get(), conn_state.get(), std::move(query));
     if (!one_way && t->is_open())

@@ -1,5 +1,6 @@
 #include "support/scenarios.hpp"
 
+#include "support/remote_hosts.hpp"
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
@@ -300,6 +301,83 @@ asio::awaitable<int> symmetric_map() {
   co_return 0;
 }
 
+// 4 local workers and one on each host named in `hosts`, the second local one busy in a plain
+// spin: prints "pid NAME PID" for each and "ready", then serves until it is killed (status_test).
+asio::awaitable<int> status_watch(std::vector<std::string> hosts) {
+  std::vector<rp::connection<cancel_worker>> workers;
+  std::vector<std::string> names;
+  for (int i = 0; i < 4; ++i) names.push_back("local-" + std::to_string(i));
+  for (const auto& host : hosts) names.push_back("remote-" + host);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    rp::how_to_run how = rp::how_to_run::local();
+    if (i >= 4) {
+      auto copy = co_await on(hosts[i - 4]);
+      how = rp::how_to_run::remote(copy);
+    }
+    auto options = rp::spawn_options().with_name(names[i]).with_how(std::move(how));
+    auto conn = co_await rp::spawn<cancel_worker>(rp::shutdown_on::connection_closed,
+                                                  std::move(options), rp::unit{});
+    workers.push_back(std::move(conn));
+  }
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    std::int64_t pid = co_await workers[i].run(cancel_worker::pid, rp::unit{});
+    std::cout << "pid " << names[i] << " " << pid << "\n";
+  }
+  auto executor = co_await asio::this_coro::executor;
+  asio::co_spawn(executor, workers.at(1).run(cancel_worker::spin, std::int64_t(600'000)),
+                 asio::detached);
+  std::cout << "ready" << std::endl;
+  asio::steady_timer forever(executor, asio::steady_timer::time_point::max());
+  co_await forever.async_wait(asio::use_awaitable);
+  co_return 0;
+}
+
+// Calls with known outcomes for the metrics (metrics_test): 7 echo_worker.echo that answer and
+// 3 echo_worker.fail that throw, on two echo workers, and a map of add_thousand over 0..99 on a
+// kept pool of two; prints "ready", then serves until it is killed (every worker stays up), or
+// with `then_exit` returns 0.
+asio::awaitable<int> metrics_calls(bool then_exit) {
+  auto answers = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                 rp::spawn_options(), std::string("m-0"));
+  auto throws = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                rp::spawn_options(), std::string("m-1"));
+  for (int i = 0; i < 7; ++i) co_await answers.run(echo_worker::echo, "hello");
+  for (int i = 0; i < 3; ++i) {
+    auto failed = co_await throws.try_run(echo_worker::fail, "as asked");
+    if (failed.has_value()) co_return 1;  // it should have thrown
+  }
+  auto config = rp::map_config().with_local(2).with_batch_size(10);
+  auto pool = co_await rp::map_pool<add_thousand>::start(std::move(config), rp::unit{});
+  auto inputs = std::views::iota(std::int64_t(0), std::int64_t(100));
+  auto mapped = co_await rp::map<add_thousand>(pool, inputs);
+  if (mapped.size() != 100) co_return 1;
+  std::cout << "ready" << std::endl;
+  if (then_exit) co_return 0;
+  asio::steady_timer forever(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
+  co_await forever.async_wait(asio::use_awaitable);
+  co_return 0;
+}
+
+// Log lines of every kind (logs_test): the master's write_log at error, a worker's write_log
+// (stream_worker "j-0"), and a worker's own stderr line "err 0" (echo_worker "j-1"); prints
+// "pid PID" of j-1 and "ready", then serves until it is killed.
+asio::awaitable<int> log_lines() {
+  rp::write_log(rp::log_level::error, "logged by the master");
+  auto logger = co_await rp::spawn<stream_worker>(rp::shutdown_on::connection_closed,
+                                                  rp::spawn_options().with_name("j-0"), unit{});
+  co_await logger.run(stream_worker::log, "logged by the worker");
+  auto printer = co_await rp::spawn<echo_worker>(
+      rp::shutdown_on::connection_closed, rp::spawn_options().with_name("j-1"), std::string("p"));
+  co_await printer.run(echo_worker::print_lines, std::int64_t(1));
+  std::int64_t pid = co_await printer.run(echo_worker::pid, unit{});
+  std::cout << "pid " << pid << "\nready" << std::endl;
+  asio::steady_timer forever(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
+  co_await forever.async_wait(asio::use_awaitable);
+  co_return 0;
+}
+
 // `main` through app::run with `args` as its command line.
 int run_app(const std::vector<std::string>& args, std::function<asio::awaitable<int>()> main) {
   std::vector<std::string> words{"scenario"};
@@ -315,6 +393,10 @@ int run_scenario(const std::string& name, const std::vector<std::string>& args) 
     return run_app(args, []() -> asio::awaitable<int> { co_return 3; });
   if (name == "map_with_joins") return run_app(args, map_with_joins);
   if (name == "symmetric_map") return run_app(args, symmetric_map);
+  if (name == "status_watch") return run_app({}, [args] { return status_watch(args); });
+  if (name == "log_lines") return run_app(args, log_lines);
+  if (name == "metrics_calls" || name == "metrics_calls_then_exit")
+    return run_app(args, [exit = name != "metrics_calls"] { return metrics_calls(exit); });
   if (name == "hang_through_app") {
     // Prints "ready" and waits to be signalled, as a master started through app::run.
     char program[] = "scenario";

@@ -25,12 +25,24 @@ struct rpc_settings {
   /// The deadline of a plain call (`run`, `try_run`) that has none of its own and inherits
   /// none; zero (the default): no limit (call_options.hpp).
   std::chrono::milliseconds call_timeout = std::chrono::milliseconds(0);
+  /// Metrics (docs/observability.md), off unless one of these is set: every process counts
+  /// its calls, bytes, workers and map-reduce items, and the master serves them all in
+  /// Prometheus' text format on `metrics_address:metrics_port` (0: any free port, which it
+  /// prints), or writes them to `metrics_file` as it exits.
+  int metrics_port = -1;
+  std::string metrics_address = "127.0.0.1";
+  std::string metrics_file;
+  bool metrics() const noexcept { return metrics_port >= 0 || !metrics_file.empty(); }
+  /// The framework's messages, `write_log`'s and every worker's stderr lines go to the master's
+  /// stderr as JSON lines (docs/observability.md), for log shippers.
+  bool json_logs = false;
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
     std::int64_t handshake = handshake_timeout.count(), interval = heartbeat_interval.count(),
                  timeout = heartbeat_timeout.count(), call = call_timeout.count();
     archive& max_message_size& handshake& interval& timeout& stream_window& call;
+    archive& metrics_port& metrics_address& metrics_file& json_logs;
     handshake_timeout = std::chrono::milliseconds(handshake);
     heartbeat_interval = std::chrono::milliseconds(interval);
     heartbeat_timeout = std::chrono::milliseconds(timeout);

@@ -28,6 +28,8 @@ enum class connection_purpose : unsigned char {
   /// One cancel (cancel_request) for the guardian to deliver to a busy plain implementation,
   /// then the end.
   cancel,
+  /// One inspection (inspection.hpp) for the guardian to answer, then the end.
+  inspect,
 };
 
 /// Server side of the handshake, before any frame is read: what the client came for. Throws

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "rpc_parallel/detail/call_context.hpp"
+#include "rpc_parallel/detail/metrics.hpp"
 #include "rpc_parallel/detail/stream_channel.hpp"
 #include "rpc_parallel/detail/transport.hpp"
 #include "rpc_parallel/error.hpp"
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace rpc_parallel::detail {
 
@@ -130,6 +132,7 @@ class client : public std::enable_shared_from_this<client> {
     std::optional<reply> early;
     std::optional<boost::asio::steady_timer> timer;  ///< At the call's deadline.
     std::int64_t allowed_ms = -1;  ///< The time it was given, when it has a deadline.
+    clock::time_point sent{};      ///< When it went out, if metrics are on.
   };
   std::uint64_t send_call(call_frame frame, frame_kind kind,
                           clock::time_point deadline = no_deadline);
@@ -141,6 +144,8 @@ class client : public std::enable_shared_from_this<client> {
   /// Kills the worker (watch_unheeded found it set), `why` going into its death report.
   void kill_unheeded(std::string why) noexcept;
   std::string function_name(std::uint16_t function) const;
+  /// This process's metrics of `function` (looked up once per function and connection).
+  metrics::function_figures& figures_of(std::uint16_t function);
   /// What the caller of `call` is told at its deadline.
   std::string timeout_text(const pending_call& call) const;
   /// Whether `function` is a plain (not coroutine) rpc, which only the guardian can cancel.
@@ -158,6 +163,7 @@ class client : public std::enable_shared_from_this<client> {
 
   worker_ref worker_;
   const worker_type_entry* type_;
+  std::vector<metrics::function_figures*> figures_;  // by function index, filled as called
   std::shared_ptr<transport> transport_;
   std::uint64_t next_id_ = 1;
   std::uint64_t token_ = 0;  ///< The worker's name for this connection (busy_call.hpp).

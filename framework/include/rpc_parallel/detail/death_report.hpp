@@ -21,6 +21,7 @@ class output_relay;
 
 /// What its spawner keeps about a worker to explain its death.
 struct worker_record {
+  std::string id;
   std::string name;
   pid_t pid = 0;
   bool local = true;                            ///< `pid` is on this host.

@@ -3,6 +3,7 @@
 
 #include "rpc_parallel/detail/auth.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
+#include "rpc_parallel/detail/inspection.hpp"
 #include "rpc_parallel/detail/transport.hpp"
 #include "rpc_parallel/rpc_settings.hpp"
 
@@ -33,6 +34,9 @@ class listener : public std::enable_shared_from_this<listener> {
     /// On the guardian's thread: an authenticated cancel connection's request (busy_call.hpp).
     /// Without it, cancel connections are dropped.
     std::function<void(const cancel_request&)> on_cancel;
+    /// On the guardian's thread: the report an inspect connection asks for (inspection.hpp).
+    /// Without it, inspect connections are dropped.
+    std::function<std::string(inspect_what)> on_inspect;
     /// The end of any of these connections ends the process (guardian.hpp).
     bool exit_at_end = false;
   };
