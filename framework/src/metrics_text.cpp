@@ -49,6 +49,32 @@ void family(std::ostream& out, const char* name, const char* type, const char* h
   out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
 }
 
+// The series without labels: each one number of the snapshots, summed.
+struct one_number {
+  const char* name;
+  const char* type;
+  const char* snapshot_key;
+  const char* help;
+};
+constexpr one_number one_number_series[] = {
+    {"rpc_parallel_sent_bytes_total", "counter", "sent_bytes",
+     "Bytes this app's processes wrote to their connections."},
+    {"rpc_parallel_received_bytes_total", "counter", "received_bytes",
+     "Bytes this app's processes read from their connections."},
+    {"rpc_parallel_stream_ends_open", "gauge", "stream_ends_open",
+     "Stream ends open now (a stream between two processes has one at each)."},
+    {"rpc_parallel_workers_spawned_total", "counter", "workers_spawned", "Workers that came up."},
+    {"rpc_parallel_workers_restarted_total", "counter", "workers_restarted",
+     "Workers that came up under the name of one that had ended."},
+    {"rpc_parallel_workers_lost_total", "counter", "workers_lost",
+     "Workers that died rather than being shut down."},
+    {"rpc_parallel_workers_running", "gauge", "workers_running", "Workers running now."},
+    {"rpc_parallel_workers_unreachable", "gauge", "workers_unreachable",
+     "Running workers that did not answer this scrape (their last figures are counted)."},
+    {"rpc_parallel_heartbeat_misses_total", "counter", "heartbeat_misses",
+     "Checks that found a connection's peer silent past heartbeat_timeout."},
+};
+
 }  // namespace
 
 std::string prometheus_text(const std::vector<json::object>& processes, std::size_t unreachable) {
@@ -68,10 +94,8 @@ std::string prometheus_text(const std::vector<json::object>& processes, std::siz
         sum.seconds += f.at("seconds").to_number<double>();
       }
     }
-    for (const char* key :
-         {"sent_bytes", "received_bytes", "heartbeat_misses", "stream_ends_open", "workers_spawned",
-          "workers_restarted", "workers_lost", "workers_running"})
-      totals[key] += count_of(p, key);
+    for (const auto& series : one_number_series)
+      totals[series.snapshot_key] += count_of(p, series.snapshot_key);
     if (auto* m = p.if_contains("map_items"))
       for (const auto& [outcome, n] : m->as_object())
         items[std::string(outcome)] += n.to_number<std::uint64_t>();
@@ -100,36 +124,16 @@ std::string prometheus_text(const std::vector<json::object>& processes, std::siz
     out << "rpc_parallel_call_duration_seconds_count{function=" << quoted(name) << "} "
         << cumulative << "\n";
   }
-  family(out, "rpc_parallel_sent_bytes_total", "counter",
-         "Bytes this app's processes wrote to their connections.");
-  out << "rpc_parallel_sent_bytes_total " << totals["sent_bytes"] << "\n";
-  family(out, "rpc_parallel_received_bytes_total", "counter",
-         "Bytes this app's processes read from their connections.");
-  out << "rpc_parallel_received_bytes_total " << totals["received_bytes"] << "\n";
-  family(out, "rpc_parallel_stream_ends_open", "gauge",
-         "Stream ends open now (a stream between two processes has one at each).");
-  out << "rpc_parallel_stream_ends_open " << totals["stream_ends_open"] << "\n";
-  family(out, "rpc_parallel_workers_spawned_total", "counter", "Workers that came up.");
-  out << "rpc_parallel_workers_spawned_total " << totals["workers_spawned"] << "\n";
-  family(out, "rpc_parallel_workers_restarted_total", "counter",
-         "Workers that came up under the name of one that had ended.");
-  out << "rpc_parallel_workers_restarted_total " << totals["workers_restarted"] << "\n";
-  family(out, "rpc_parallel_workers_lost_total", "counter",
-         "Workers that died rather than being shut down.");
-  out << "rpc_parallel_workers_lost_total " << totals["workers_lost"] << "\n";
-  family(out, "rpc_parallel_workers_running", "gauge", "Workers running now.");
-  out << "rpc_parallel_workers_running " << totals["workers_running"] << "\n";
-  family(out, "rpc_parallel_workers_unreachable", "gauge",
-         "Running workers that did not answer this scrape (their last figures are counted).");
-  out << "rpc_parallel_workers_unreachable " << unreachable << "\n";
+  totals["workers_unreachable"] = unreachable;
+  for (const auto& series : one_number_series) {
+    family(out, series.name, series.type, series.help);
+    out << series.name << " " << totals[series.snapshot_key] << "\n";
+  }
   family(out, "rpc_parallel_map_items_total", "counter",
          "Map-reduce items, by what happened to them.");
   for (const char* outcome : {"done", "retried", "timed_out", "speculated", "failed"})
     out << "rpc_parallel_map_items_total{outcome=" << quoted(outcome) << "} " << items[outcome]
         << "\n";
-  family(out, "rpc_parallel_heartbeat_misses_total", "counter",
-         "Checks that found a connection's peer silent past heartbeat_timeout.");
-  out << "rpc_parallel_heartbeat_misses_total " << totals["heartbeat_misses"] << "\n";
   return out.str();
 }
 
