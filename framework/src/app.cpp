@@ -161,7 +161,8 @@ void write_metrics_file(detail::status_endpoint& window, const std::string& path
     RPCP_REQUIRE(std::rename(partial.c_str(), path.c_str()) == 0, "cannot rename ", partial, " to ",
                  path, ": ", std::strerror(errno));
   } catch (const std::exception& e) {
-    std::cerr << "rpc_parallel: no --rpc-metrics-file " << path << ": " << e.what() << std::endl;
+    detail::say(log_level::error,
+                "rpc_parallel: ", "no --rpc-metrics-file " + path + ": " + e.what());
   }
 }
 
@@ -180,15 +181,15 @@ int run_master(const detail::type_registry& types, rpc_settings settings,
     try {
       window.serve_status();
     } catch (const std::exception& e) {
-      std::cerr << "rpc_parallel: no --rpc-status for this run: " << e.what() << std::endl;
+      detail::say(log_level::error,
+                  "rpc_parallel: ", std::string("no --rpc-status for this run: ") + e.what());
     }
     if (settings.metrics_port >= 0) {
       try {
-        std::cerr << "rpc_parallel: metrics at "
-                  << window.serve_metrics(settings.metrics_address, settings.metrics_port)
-                  << std::endl;
+        std::string url = window.serve_metrics(settings.metrics_address, settings.metrics_port);
+        detail::say(log_level::info, "rpc_parallel: ", "metrics at " + url);
       } catch (const std::exception& e) {
-        std::cerr << "error: " << e.what() << std::endl;
+        detail::say(log_level::error, "error: ", e.what());
         return 2;
       }
     }

@@ -77,9 +77,8 @@ json::object map_json(const map_progress& p) {
 
 }  // namespace
 
-std::string report_this_process(const inspected_identity& who, inspect_what what) {
+void report_this_process_into(json::object& out, const inspected_identity& who, inspect_what what) {
   activity& now = activity::of_this_process();
-  json::object out;
   out["role"] = who.role;
   if (!who.id.empty()) out["id"] = who.id;
   if (!who.name.empty()) out["name"] = who.name;
@@ -109,7 +108,7 @@ std::string report_this_process(const inspected_identity& who, inspect_what what
   json::array maps;
   for (const auto& m : now.maps()) maps.push_back(map_json(m));
   out["maps"] = std::move(maps);
-  if (metrics::on()) out["metrics"] = json::parse(metrics::of_this_process().snapshot());
+  if (metrics::on()) metrics::of_this_process().snapshot_into(out["metrics"].emplace_object());
   if (what == inspect_what::stacks) {
     json::object stacks;
     pid_t user = now.user_thread();
@@ -119,6 +118,11 @@ std::string report_this_process(const inspected_identity& who, inspect_what what
     stacks["framework_thread"] = as_json(stack_here());
     out["stacks"] = std::move(stacks);
   }
+}
+
+std::string report_this_process(const inspected_identity& who, inspect_what what) {
+  json::object out;
+  report_this_process_into(out, who, what);
   return json::serialize(out);
 }
 

@@ -34,7 +34,7 @@ void metrics::call_ended(function_figures& f, call_outcome outcome, std::chrono:
                           std::memory_order_relaxed);
 }
 
-std::string metrics::snapshot() const {
+void metrics::snapshot_into(json::object& out) const {
   json::object calls;
   {
     std::lock_guard lock(mutex_);
@@ -49,7 +49,6 @@ std::string metrics::snapshot() const {
       calls[name] = std::move(one);
     }
   }
-  json::object out;
   out["calls"] = std::move(calls);
   out["sent_bytes"] = sent_.load(std::memory_order_relaxed);
   out["received_bytes"] = received_.load(std::memory_order_relaxed);
@@ -67,7 +66,6 @@ std::string metrics::snapshot() const {
   items["speculated"] = seen.items.speculated;
   items["failed"] = seen.items.failed;
   out["map_items"] = std::move(items);
-  return json::serialize(out);
 }
 
 }  // namespace rpc_parallel::detail

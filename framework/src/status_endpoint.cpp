@@ -102,9 +102,9 @@ asio::awaitable<void> ask(std::shared_ptr<gathering> g, std::size_t index, activ
   if (--g->left == 0) g->done.notify();
 }
 
-asio::awaitable<std::string> app_report(std::shared_ptr<status_state> s, inspect_what what) {
+asio::awaitable<json::object> app_report(std::shared_ptr<status_state> s, inspect_what what) {
   json::object out;
-  out["master"] = json::parse(report_this_process({"master", {}, {}, {}}, what));
+  report_this_process_into(out["master"].emplace_object(), {"master", {}, {}, {}}, what);
   auto executor = co_await asio::this_coro::executor;
   auto workers = activity::of_this_process().workers();
   auto g = std::make_shared<gathering>(executor, workers.size());
@@ -131,14 +131,13 @@ asio::awaitable<std::string> app_report(std::shared_ptr<status_state> s, inspect
   }
   out["workers"] = std::move(listed);
   if (!s->metrics_url.empty()) out["metrics_url"] = s->metrics_url;
-  co_return json::serialize(out);
+  co_return out;
 }
 
 // Every process's figures: the master's, each worker's as it answers now, and the last ones of
 // those that have ended or could not answer.
 asio::awaitable<std::string> app_metrics(std::shared_ptr<status_state> s) {
-  std::string report = co_await app_report(s, inspect_what::status);
-  json::object all = json::parse(report).as_object();
+  json::object all = co_await app_report(s, inspect_what::status);
   std::vector<json::object> processes;
   if (auto* own = all.at("master").as_object().if_contains("metrics"))
     processes.push_back(own->as_object());
@@ -171,7 +170,8 @@ asio::awaitable<void> answer(std::shared_ptr<status_state> s, local::socket sock
   std::string text;
   if (line == "status" || line == "stacks") {
     inspect_what what = line == "stacks" ? inspect_what::stacks : inspect_what::status;
-    text = co_await app_report(s, what);  // g++ 12: no co_await inside a ?: or an argument
+    json::object report = co_await app_report(s, what);  // g++ 12: not in a ?: or an argument
+    text = json::serialize(report);
   } else {
     json::object refusal;
     refusal["error"] = "unknown request \"" + line + "\": ask for status or stacks";

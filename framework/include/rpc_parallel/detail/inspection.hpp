@@ -13,6 +13,10 @@
 #include <functional>
 #include <string>
 
+namespace boost::json {
+class object;
+}
+
 namespace rpc_parallel::detail {
 
 /// What an inspection asks for: the byte after the handshake.
@@ -29,6 +33,9 @@ struct inspected_identity {
 /// calls it serves with their ages, its open stream ends and map-reduce jobs; under `stacks`,
 /// the stacks of its user thread and of the calling thread too. Call on the guardian thread.
 std::string report_this_process(const inspected_identity& who, inspect_what what);
+/// The same, into `out` (the master's own, in its app's report).
+void report_this_process_into(boost::json::object& out, const inspected_identity& who,
+                              inspect_what what);
 
 /// Asks the worker listening at `address:port` for its report; throws `rpc_error` when it
 /// cannot be reached or does not answer within the handshake timeout (twice that for stacks).

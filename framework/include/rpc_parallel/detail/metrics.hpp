@@ -14,6 +14,10 @@
 #include <string>
 #include <string_view>
 
+namespace boost::json {
+class object;
+}
+
 namespace rpc_parallel::detail {
 
 /// How a call ended for its caller (the reply kinds of client.hpp, in that order).
@@ -52,10 +56,10 @@ class metrics {
   }
   void heartbeat_missed() noexcept { heartbeat_misses_.fetch_add(1, std::memory_order_relaxed); }
 
-  /// This process's figures as a JSON object: under "calls" each function's outcomes,
-  /// "buckets" (counts per bound, not cumulative) and "seconds"; "sent_bytes",
+  /// This process's figures, into `out` (its report's "metrics"): under "calls" each function's
+  /// outcomes, "buckets" (counts per bound, not cumulative) and "seconds"; "sent_bytes",
   /// "received_bytes", "heartbeat_misses"; and what activity counts (workers, map items).
-  std::string snapshot() const;
+  void snapshot_into(boost::json::object& out) const;
 
  private:
   static std::atomic<bool> on_;
