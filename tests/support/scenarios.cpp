@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <ranges>
@@ -162,14 +163,18 @@ asio::awaitable<void> slurm_spawn_and_hang() {
   co_await spawn_everywhere_and_hang(std::move(hows));
 }
 
-// Zombies among all processes this /proc shows (the whole pid namespace under --mount-proc).
-std::size_t zombies_in_namespace() {
-  std::size_t zombies = 0;
+// Zombies among all processes this /proc shows (the whole pid namespace under --mount-proc),
+// each as its /proc/PID/stat line (pid, command, state, parent...).
+std::vector<std::string> zombies_in_namespace() {
+  std::vector<std::string> zombies;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") == std::string::npos &&
-        process_state(std::stoi(name)) == 'Z')
-      ++zombies;
+    if (name.find_first_not_of("0123456789") != std::string::npos ||
+        process_state(std::stoi(name)) != 'Z')
+      continue;
+    std::string stat;
+    std::getline(std::ifstream(entry.path() / "stat"), stat);
+    zombies.push_back(stat);
   }
   return zombies;
 }
@@ -189,11 +194,13 @@ asio::awaitable<int> spawn_cycles() {
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer poll(executor);
   auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (zombies_in_namespace() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while (!zombies_in_namespace().empty() && std::chrono::steady_clock::now() < deadline) {
     poll.expires_after(20ms);
     co_await poll.async_wait(asio::use_awaitable);
   }
-  std::cout << "cycles " << cycles << " zombies " << zombies_in_namespace() << "\n"
+  auto left = zombies_in_namespace();
+  for (const auto& stat : left) std::cout << "zombie " << stat << "\n";  // for a failure's message
+  std::cout << "cycles " << cycles << " zombies " << left.size() << "\n"
             << "done" << std::endl;
   co_return 0;
 }
