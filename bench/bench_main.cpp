@@ -11,6 +11,8 @@
 #include "value_memory.hpp"
 
 #include <rpc_parallel/detail/metrics.hpp>
+#include <rpc_parallel/detail/trace.hpp>
+#include <rpc_parallel/detail/trace_file.hpp>
 #include <rpc_parallel/rpc_parallel.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -41,10 +43,18 @@ struct bench_worker {
   static constexpr rp::rpc<bench_worker, std::int64_t, std::int64_t> ping{"ping"};
   static constexpr rp::rpc<bench_worker, std::int64_t, std::int64_t> sleep{"sleep"};
   static constexpr rp::rpc<bench_worker, bool, rp::unit> count_metrics{"count_metrics"};
+  static constexpr rp::rpc<bench_worker, bool, rp::unit> trace{"trace"};
   static void implement(rp::implementations<bench_worker>& impl) {
     impl.add(ping, [](std::int64_t x) { return x + 1; });
     impl.add(count_metrics, [](bool on) {
       rp::detail::metrics::set_on(on);
+      return rp::unit{};
+    });
+    impl.add(trace, [](bool on) {
+      if (on)
+        rp::detail::tracer::of_this_process().start();
+      else
+        rp::detail::tracer::stop();
       return rp::unit{};
     });
     impl.add(sleep, [](std::int64_t ms) -> asio::awaitable<std::int64_t> {
@@ -213,6 +223,40 @@ asio::awaitable<void> measure_metrics_cost(int calls) {
   ratio("metrics_cost_round_trip_p50", a, b, "<= 1.05x");
 }
 
+// The same round trip with tracing off and on, in alternating blocks. On, both ends record a
+// span per call, the worker sends its span just ahead of each reply, and the master writes both
+// as JSON to a trace file (here /dev/null), as `--rpc-trace` does.
+asio::awaitable<void> measure_trace_cost(int calls) {
+  namespace detail = rp::detail;
+  auto conn =
+      co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
+  detail::trace_file file("/dev/null");
+  std::vector<double> off, on;
+  for (int i = 0; i < calls; ++i) {
+    bool tracing = (i / 100) % 2 == 1;
+    if (i % 100 == 0) {
+      co_await conn.run(bench_worker::trace, tracing);
+      if (tracing) {
+        detail::tracer::of_this_process().start();
+        detail::tracer::of_this_process().write_to(&file);
+      } else {
+        detail::tracer::stop();
+      }
+    }
+    auto start = clock_type::now();
+    std::int64_t answer = co_await conn.run(bench_worker::ping, i);
+    (tracing ? on : off).push_back(seconds_since(start));
+    if (answer != i + 1) throw std::runtime_error("wrong answer");
+  }
+  detail::tracer::stop();
+  detail::tracer::of_this_process().write_to(nullptr);
+  if (file.spans_written() == 0) throw std::runtime_error("tracing on recorded no span");
+  double a = percentile(on, 0.5) * 1e6, b = percentile(off, 0.5) * 1e6;
+  report("rpc_round_trip_tracing_on_p50", a, "us");
+  report("rpc_round_trip_tracing_off_p50", b, "us");
+  ratio("trace_cost_round_trip_p50", a, b, "reported");
+}
+
 asio::awaitable<void> measure_pipelined(int calls, int in_flight) {
   auto conn =
       co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
@@ -267,6 +311,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
     co_await measure_round_trip(quick ? 2000 : 20000);
     co_await measure_deadline_cost(quick ? 2000 : 20000);
     co_await measure_metrics_cost(quick ? 2000 : 20000);
+    co_await measure_trace_cost(quick ? 2000 : 20000);
     co_await measure_pipelined(quick ? 20000 : 200000, 64);
     co_await measure_pipelined(quick ? 20000 : 200000, 1024);
     co_return 0;
@@ -301,6 +346,7 @@ asio::awaitable<int> master_main(const po::variables_map& options) {
   co_await measure_round_trip(quick ? 2000 : 20000);
   co_await measure_deadline_cost(quick ? 2000 : 20000);
   co_await measure_metrics_cost(quick ? 2000 : 20000);
+  co_await measure_trace_cost(quick ? 2000 : 20000);
   co_await measure_pipelined(quick ? 20000 : 200000, 64);
   co_await measure_pipelined(quick ? 20000 : 200000, 1024);
   {

@@ -34,14 +34,16 @@ sanitizer_clean() {
   return 1
 }
 
-passed=0 failed=0
+passed=0 failed=0 failures=()
 for test in "$(bin_dir tests)"/*_test; do
   name=$(basename "$test")
   echo "== $name"
   timeout 600 "$test" --report_format=XML --report_level=detailed --report_sink="$reports/$name.xml" \
     --log_level=error
-  read -r p f < <(python3 scripts/count_cases.py "$reports/$name.xml" "$test")
-  sanitizer_clean "$name" || f=$((f + 1))
+  counted=$(python3 scripts/count_cases.py "$reports/$name.xml" "$test")
+  read -r p f <<< "$counted"
+  while IFS= read -r line; do failures+=("$line"); done < <(tail -n +2 <<< "$counted")
+  sanitizer_clean "$name" || { f=$((f + 1)); failures+=("failed: $name (sanitizer reports)"); }
   echo "   $p passed, $f failed"
   passed=$((passed + p)) failed=$((failed + f))
 done
@@ -58,8 +60,11 @@ for check in "${checks[@]}"; do
     echo "== check $name: passed"; passed=$((passed + 1))
   else
     echo "== check $name: FAILED"; sed 's/^/   /' "$reports/$name.log"; failed=$((failed + 1))
+    failures+=("failed: check $name")
   fi
 done
 
+# What failed, once more at the end, where a reader of a long log's tail sees it.
+[ ${#failures[@]} -eq 0 ] || printf '%s\n' "${failures[@]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -13,7 +13,7 @@ legs=("$@")
 [ ${#legs[@]} -gt 0 ] || legs=(clang gcc sanitize install)
 scripts/install_deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-passed=0 failed=0 summary=()
+passed=0 failed=0 summary=() summary_failures=()
 for leg in "${legs[@]}"; do
   start=$SECONDS
   case "$leg" in
@@ -27,6 +27,8 @@ for leg in "${legs[@]}"; do
   "${command[@]}" 2>&1 | tee "$log"
   # The leg's own closing line; a leg that died before printing one counts as one failure.
   read -r p f < <(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 | awk '{print $1, $3}')
+  while IFS= read -r line; do summary_failures+=("$leg: ${line#failed: }"); done \
+    < <(grep -E '^failed: ' "$log")
   rm -f "$log"
   [ -n "${p:-}" ] || { p=0; f=1; }
   passed=$((passed + p)) failed=$((failed + f))
@@ -35,5 +37,6 @@ done
 
 echo "### legs"
 printf '  %s\n' "${summary[@]}"
+[ ${#summary_failures[@]} -eq 0 ] || { echo "### failed"; printf '  %s\n' "${summary_failures[@]}"; }
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

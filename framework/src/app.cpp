@@ -62,6 +62,8 @@ po::options_description framework_options() {
                                 "where --rpc-metrics-port listens")(
       "rpc-metrics-file", po::value<std::string>(), "write the metrics to this file at exit")(
       "rpc-log-json", "the framework's messages, write_log's and workers' stderr as JSON lines")(
+      "rpc-trace", po::value<std::string>(),
+      "write a trace of spawns, calls, streams and map batches to this file (ui.perfetto.dev)")(
       "rpc-status", po::value<std::string>()->implicit_value(""),
       "[PID] [--json]: what a running master of yours and its workers do (PID: when several run)")(
       "rpc-stacks", po::value<std::string>()->implicit_value(""),
@@ -88,6 +90,7 @@ rpc_settings settings_from(const po::variables_map& vm, rpc_settings s) {
     s.metrics_address = vm["rpc-metrics-address"].as<std::string>();
   if (vm.count("rpc-metrics-file")) s.metrics_file = vm["rpc-metrics-file"].as<std::string>();
   if (vm.count("rpc-log-json")) s.json_logs = true;
+  if (vm.count("rpc-trace")) s.trace_file = vm["rpc-trace"].as<std::string>();
   return rpc_settings_from_environment(s);
 }
 
@@ -171,10 +174,16 @@ int run_master(const detail::type_registry& types, rpc_settings settings,
   asio::io_context io(1);
   int code = 1;
   {
-    detail::node self(
-        io.get_executor(),
-        detail::node_config{
-            detail::make_secret(), settings, {detail::worker_argv_marker}, true, types});
+    std::optional<detail::node> made;
+    try {
+      made.emplace(io.get_executor(),
+                   detail::node_config{
+                       detail::make_secret(), settings, {detail::worker_argv_marker}, true, types});
+    } catch (const std::exception& e) {
+      detail::say(log_level::error, "error: ", e.what());
+      return 2;
+    }
+    detail::node& self = *made;
     detail::interruption_handler interruptions(io.get_executor());
     detail::status_endpoint window(self);
     // `APP --rpc-status` from another terminal; an app that cannot have one still runs.

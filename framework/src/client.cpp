@@ -9,6 +9,7 @@
 #include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/detail/socket_watch.hpp"
+#include "rpc_parallel/detail/trace.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -249,7 +250,7 @@ std::uint64_t client::send_call(call_frame f, frame_kind kind, clock::time_point
                                        "): it answers the calls it has and takes no new one"});
   std::uint64_t id = next_id_++;
   auto& call = pending_.emplace(id, pending_call{.function = f.function}).first->second;
-  if (metrics::on()) call.sent = clock::now();
+  if (metrics::on() || tracer::on()) call.sent = clock::now();
   transport::batch together(*transport_);
   if (deadline != no_deadline) {
     call.allowed_ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
@@ -367,6 +368,7 @@ asio::awaitable<client::stream_reply> client::call_streaming_from(call_frame f,
   std::uint16_t function = f.function;
   std::uint64_t id = send_call(std::move(f), frame_kind::stream_call, deadline);
   auto stream = streams_.open_inbound(transport_, id);
+  stream->trace_as(function_name(function));
   stream->grant_window();
   if (deadline != no_deadline) {
     stream->expire_at(
@@ -381,8 +383,11 @@ asio::awaitable<client::stream_reply> client::call_streaming_from(call_frame f,
 
 std::pair<std::uint64_t, std::shared_ptr<outbound_stream>> client::start_streaming_to(
     call_frame f, clock::time_point deadline) {
+  std::uint16_t function = f.function;
   std::uint64_t id = send_call(std::move(f), frame_kind::stream_call, deadline);
-  return {id, streams_.open_outbound(transport_, id, /*held=*/false)};
+  auto stream = streams_.open_outbound(transport_, id, /*held=*/false);
+  stream->trace_as(function_name(function));
+  return {id, std::move(stream)};
 }
 
 void client::abort(std::uint64_t id) {
@@ -417,15 +422,24 @@ call_outcome outcome_of(reply::status status) {
 asio::awaitable<std::string> client::reply_of(std::uint64_t id) {
   metrics::function_figures* counted = nullptr;
   clock::time_point sent{};
-  if (metrics::on()) {  // off: not even the lookup
+  std::uint16_t function = 0;
+  bool traced = tracer::on();
+  if (metrics::on() || traced) {  // both off: not even the lookup
     if (auto found = pending_.find(id); found != pending_.end()) {
-      counted = &figures_of(found->second.function);
+      if (metrics::on()) counted = &figures_of(found->second.function);
       sent = found->second.sent;
+      function = found->second.function;
     }
   }
   reply r = co_await await_reply(id);
   if (counted)
     metrics::of_this_process().call_ended(*counted, outcome_of(r.what), clock::now() - sent);
+  if (traced && sent != clock::time_point{})
+    tracer::of_this_process().record(
+        "call", function_name(function), sent, clock::now(),
+        {{"worker", worker_.name},
+         {"outcome",
+          std::string(call_outcome_names[static_cast<std::size_t>(outcome_of(r.what))])}});
   switch (r.what) {
     case reply::status::ok:
       co_return std::move(r.bytes);
@@ -442,6 +456,10 @@ asio::awaitable<std::string> client::reply_of(std::uint64_t id) {
 }
 
 void client::send_one_way(call_frame f) {
+  if (tracer::on())
+    tracer::of_this_process().record_instant(
+        "call", function_name(f.function), clock::now(),
+        {{"worker", worker_.name}, {"outcome", "sent (one-way)"}});
   finish_frame(f.bytes, frame_kind::one_way, 0, f.function);
   transport_->send(std::move(f.bytes));
 }
@@ -471,6 +489,10 @@ asio::awaitable<void> client::read_replies(std::shared_ptr<client> self) {
         // failure, after which the worker exits.
         self->on_failure_(with_context(decode<error>(f->payload, "failure report"),
                                        "worker \"" + self->worker_.name + "\" failed"));
+        continue;
+      }
+      if (f->kind == frame_kind::trace) {  // the worker's spans, before its reply
+        tracer::of_this_process().absorb(f->payload);
         continue;
       }
       if (f->kind == frame_kind::leaving) {

@@ -12,6 +12,7 @@
 #include "rpc_parallel/detail/death_note.hpp"
 #include "rpc_parallel/detail/interruption.hpp"
 #include "rpc_parallel/detail/progress_bar.hpp"
+#include "rpc_parallel/detail/trace.hpp"
 #include "rpc_parallel/detail/wakeup.hpp"
 #include "rpc_parallel/error.hpp"
 
@@ -487,6 +488,16 @@ void copy_ended(job& j, std::uint64_t id, std::size_t slot, bool ran, clock::dur
   j.changed.notify();
 }
 
+// A copy's span: the batch's items on one worker's slot, from sending to its outcome.
+void trace_copy(const batch& b, std::size_t slot, clock::time_point sent,
+                const std::optional<rpc_parallel::error>& lost) {
+  tracer::of_this_process().record(
+      "map", "batch of " + std::to_string(b.count), sent, clock::now(),
+      {{"items", items_text(b)},
+       {"slot", std::to_string(slot)},
+       {"outcome", lost ? std::string(to_string(lost->kind)) + ": " + lost->message : "answered"}});
+}
+
 // Runs one copy of flight `id` on `slot`'s worker, to its end.
 asio::awaitable<void> run_copy(job& j, std::size_t slot, std::uint64_t id) {
   auto cancel = std::make_shared<asio::cancellation_signal>();
@@ -513,6 +524,7 @@ asio::awaitable<void> run_copy(job& j, std::size_t slot, std::uint64_t id) {
   if (j.running_on[slot].empty()) j.blamed[slot].reset();  // the next worker there is new
   auto& copies = j.flights.at(id).copies;
   std::erase_if(copies, [copy_id](const copy& c) { return c.id == copy_id; });
+  if (tracer::on()) trace_copy(j.flights.at(id).b, slot, sent, lost);
   if (j.stopping) co_return;
   copy_ended(j, id, slot, ran, clock::now() - sent, std::move(reply), std::move(lost));
 }
@@ -650,6 +662,17 @@ asio::awaitable<void> run_map_job(map_hooks hooks, map_job_settings settings) {
     std::uint64_t job;
     ~unpublish() { activity::of_this_process().map_ended(job); }
   } unpublished{j.published_as};
+  struct traced {
+    job& j;
+    clock::time_point started = clock::now();
+    ~traced() {
+      if (!tracer::on()) return;
+      tracer::of_this_process().record("map", "map_reduce", started, clock::now(),
+                                       {{"items_done", std::to_string(j.progress.done)},
+                                        {"workers", std::to_string(j.settings.slots)},
+                                        {"outcome", j.failure ? j.failure->message : "done"}});
+    }
+  } trace_job{j};
   std::size_t lanes = std::max<std::size_t>(1, j.settings.batches_in_flight);
   for (std::size_t slot = 0; slot < j.settings.slots; ++slot)
     for (std::size_t k = 0; k < lanes; ++k) {

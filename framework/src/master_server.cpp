@@ -10,6 +10,7 @@
 #include "rpc_parallel/detail/listener.hpp"
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/detail/socket_watch.hpp"
+#include "rpc_parallel/detail/trace.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -164,6 +165,7 @@ asio::awaitable<void> master_server::read_failures(std::shared_ptr<transport> li
   bool reported = false;
   try {
     while (auto f = co_await link->read()) {
+      if (f->kind == frame_kind::trace) tracer::of_this_process().absorb(f->payload);
       if (f->kind != frame_kind::failure) continue;
       error e = with_context(decode<error>(f->payload, "failure report"),
                              "worker \"" + name + "\" failed");

@@ -10,6 +10,8 @@
 #include "rpc_parallel/detail/metrics.hpp"
 #include "rpc_parallel/detail/output_relay.hpp"
 #include "rpc_parallel/detail/thread_stacks.hpp"
+#include "rpc_parallel/detail/trace.hpp"
+#include "rpc_parallel/detail/trace_file.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
 #include "rpc_parallel/worker.hpp"
 
@@ -41,18 +43,33 @@ node::node(boost::asio::any_io_executor executor, node_config config)
       config_(std::move(config)),
       guardian_(std::make_unique<detail::guardian>(executor_, config_.settings)),
       previous_(current_node) {
+  // First: a master that cannot write its trace file throws before it is this process's node.
+  if (!config_.settings.trace_file.empty() && !config_.serves_as_worker)
+    trace_file_ = std::make_unique<trace_file>(config_.settings.trace_file);
   current_node = this;
   // A node is made on the thread that then runs its executor: the user thread.
   activity::of_this_process().set_user_thread(static_cast<pid_t>(::syscall(SYS_gettid)));
   install_stack_signal();
-  // Its workers get the same settings, so they count and write JSON lines too.
+  // Its workers get the same settings, so they count, trace and write JSON lines too.
   if (config_.settings.metrics()) metrics::set_on(true);
   if (config_.settings.json_logs) set_json_logs(true);
+  if (!config_.settings.trace_file.empty()) {
+    if (!tracer::on()) tracer::of_this_process().start();
+    if (trace_file_) tracer::of_this_process().write_to(trace_file_.get());
+  }
 }
 
 node::~node() {
   for (auto& server : servers_) server->stop();
   if (master_server_) master_server_->close();
+  if (trace_file_) {
+    tracer::of_this_process().write_to(nullptr);
+    tracer::stop();
+    say(log_level::info, "rpc_parallel: ",
+        "trace of " + std::to_string(trace_file_->spans_written()) + " spans from " +
+            std::to_string(trace_file_->processes()) + " processes in " + trace_file_->path() +
+            " (open it in ui.perfetto.dev)");
+  }
   current_node = previous_;
 }
 

@@ -23,6 +23,7 @@
 #include "rpc_parallel/detail/node.hpp"
 #include "rpc_parallel/detail/output_relay.hpp"
 #include "rpc_parallel/detail/process.hpp"
+#include "rpc_parallel/detail/trace.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -311,6 +312,17 @@ asio::awaitable<started_process> start_process(node& self, const spawn_request& 
   co_return p;
 }
 
+// With tracing on: the spawn, from its start until the worker answered or the spawn failed.
+void trace_spawn(const std::string& name, const std::string& type, const std::string& where,
+                 std::chrono::steady_clock::time_point started, std::string outcome,
+                 std::int64_t pid) {
+  if (!tracer::on()) return;
+  tracer::args details{{"type", type}, {"where", where}, {"outcome", std::move(outcome)}};
+  if (pid > 0) details.emplace_back("pid", std::to_string(pid));
+  tracer::of_this_process().record("spawn", "spawn " + name, started,
+                                   std::chrono::steady_clock::now(), std::move(details));
+}
+
 }  // namespace
 
 void print_failure(const error& e) { say(log_level::error, "[rpc_parallel] ", e.message); }
@@ -431,6 +443,7 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     activity::of_this_process().spawned({id, name, r.type->name, via.host(), reach.first,
                                          reach.second, reg.registration.pid, record->started},
                                         reg.link->watch());
+    trace_spawn(name, r.type->name, via.where(), record->started, "ok", reg.registration.pid);
     record->kill_unheeded_after = r.options.kill_unheeded_after;
     if (record->local) {
       record->memory = memory_cgroup::of(record->pid);
@@ -455,7 +468,9 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     co_return spawn_result{std::move(worker), std::move(started->process), nullptr};
   } catch (...) {
     self.master_server().abandon(id);
-    throw rpc_error(with_context(current_exception_error(), context));
+    error e = with_context(current_exception_error(), context);
+    trace_spawn(name, r.type->name, via.where(), record->started, e.message, 0);
+    throw rpc_error(std::move(e));
   }
 }
 

@@ -118,6 +118,7 @@ void inbound_stream::on_item(std::string payload, bool more) {
 
 void inbound_stream::on_end(std::optional<rpc_parallel::error> failure) {
   if (ended()) return;
+  trace_.close();
   if (failure)
     failure_ = std::move(failure);
   else
@@ -128,6 +129,7 @@ void inbound_stream::on_end(std::optional<rpc_parallel::error> failure) {
 
 void inbound_stream::on_disconnect(const std::string& why) {
   if (ended()) return;
+  trace_.close();
   failure_ = rpc_parallel::error{
       error_kind::disconnected,
       "stream from " + transport_->peer() + " ended early: the connection was lost" + why};
@@ -157,6 +159,7 @@ asio::awaitable<std::optional<std::string>> inbound_stream::next() {
 }
 
 void inbound_stream::close() noexcept {
+  trace_.close();
   items_.clear();
   if (!ended()) closed_by_ = stream_closed_by::local_side;
   failure_.reset();
@@ -186,6 +189,7 @@ outbound_stream::~outbound_stream() {
 
 void outbound_stream::mark_closed() noexcept {
   if (!closed_) open_ends.fetch_sub(1, std::memory_order_relaxed);
+  trace_.close();
   closing_ = closed_ = true;
 }
 
@@ -245,6 +249,9 @@ void outbound_stream::finish() noexcept {
   mark_closed();
   if (transport_->is_open()) {
     try {
+      // The spans so far, this end's included, go ahead of the end (on the priority lane): the
+      // reader that has seen the end has them.
+      send_pending_trace(*transport_);
       // On the stream lane, after the values.
       std::string end = begin_frame();
       if (failure_) encode(*failure_, end);

@@ -6,6 +6,7 @@
 #include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/detail/death_note.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
+#include "rpc_parallel/detail/trace.hpp"
 #include "rpc_parallel/detail/transport.hpp"
 #include "rpc_parallel/detail/worker_server.hpp"
 
@@ -43,6 +44,7 @@ class worker_runtime {
         release_(std::move(release)),
         joined_link_(joined_link) {
     set_log_identity(config_.name);
+    tracer::of_this_process().name_this_process(config_.name, type_.name);
   }
 
   int exit_code() const { return exit_code_; }
@@ -249,6 +251,24 @@ class worker_runtime {
 
   void exit(int code) {
     exit_code_ = code;
+    if (exiting_) return;
+    exiting_ = true;
+    // Spans that no reply carried yet (one-way calls, streams) go out on the link first.
+    if (!tracer::on() || !link_ || !link_->is_open()) {
+      io_.stop();
+      return;
+    }
+    send_pending_trace(*link_);
+    asio::co_spawn(io_, flush_then_stop(), asio::detached);
+  }
+
+  asio::awaitable<void> flush_then_stop() {
+    try {
+      co_await with_deadline(link_->flush(), config_.settings.handshake_timeout,
+                             "the trace's last spans");
+    } catch (const std::exception&) {
+      // The master is gone or does not read: it has the rest of the trace.
+    }
     io_.stop();
   }
 
@@ -261,6 +281,7 @@ class worker_runtime {
   std::shared_ptr<transport> link_;
   int joined_link_ = -1;
   bool left_ = false;
+  bool exiting_ = false;
   int exit_code_ = 0;
 };
 
@@ -270,7 +291,7 @@ int serve_as_worker(const type_registry& types, const worker_type_entry& type, w
                     std::function<void()> release, int joined_link) {
   asio::io_context io(1);
   node self(io.get_executor(), node_config{config.key, config.settings, config.worker_command,
-                                           config.pass_name, types});
+                                           config.pass_name, types, /*serves_as_worker=*/true});
   // Only a spawner that keeps the tail of our stderr reads the clean-exit line.
   bool announce_exit =
       config.daemonize && config.redirect_stderr.how() == fd_redirection::mode::to_spawner;

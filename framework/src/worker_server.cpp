@@ -8,6 +8,7 @@
 #include "rpc_parallel/detail/inspection.hpp"
 #include "rpc_parallel/detail/listener.hpp"
 #include "rpc_parallel/detail/node.hpp"
+#include "rpc_parallel/detail/trace.hpp"
 #include "rpc_parallel/stream.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -21,7 +22,10 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
+// With tracing on, the spans this process has are sent just before each reply: its caller has
+// the worker's span of a call once it has the call's answer.
 void send_error(transport& t, frame_kind kind, std::uint64_t id, const error& e) {
+  send_pending_trace(t);
   std::string payload;
   encode(e, payload);
   t.send(kind, id, payload);
@@ -32,6 +36,7 @@ void send_error(transport& t, frame_kind kind, std::uint64_t id, const error& e)
 void send_reply(transport& t, std::uint64_t id, std::string reply_frame) {
   std::size_t size = reply_frame.size() - frame_header_size;
   if (size <= t.settings().max_message_size) {
+    send_pending_trace(t);
     t.send(std::move(reply_frame));
     return;
   }
@@ -287,6 +292,7 @@ void worker_server::start_call(const std::shared_ptr<transport>& t, frame f,
     current_call_scope scope(context);
     busy_call::scope busy(*busy_, calls->token, f.id, context);
     activity::served_call served(type_.name, fn.name, /*holds_thread=*/true);
+    tracer::scope span("serve", type_.name, fn.name);
     fn.sync(state_.get(), conn_state.get(), std::move(f.payload), reply);
   } catch (...) {
     report(t, f.id, index, one_way, deadline);
@@ -359,12 +365,15 @@ void worker_server::start_stream(const std::shared_ptr<transport>& t, frame f,
   if (refused_as_expired(*t, f.id, index, deadline)) return;
   std::shared_ptr<outbound_stream> out;
   std::shared_ptr<inbound_stream> in;
+  std::string traced_as = tracer::on() ? type_.name + "." + type_.functions.at(index).name : "";
   if (kind == function_kind::reverse_pipe) {
     in = streams.open_inbound(t, f.id);
+    in->trace_as(std::move(traced_as));
     in->grant_window();
   } else {
     // A direct pipe's or state's writes wait until its reply has gone out.
     out = streams.open_outbound(t, f.id, /*held=*/kind != function_kind::pipe);
+    out->trace_as(std::move(traced_as));
   }
   if (kind == function_kind::pipe) t->send(frame_kind::reply_ok, f.id, {});
   auto context = begin_call(f.id, deadline, *calls);
@@ -388,6 +397,7 @@ asio::awaitable<void> worker_server::run_stream(std::shared_ptr<transport> t, st
   std::string response;
   std::optional<error> failure;
   try {
+    tracer::scope span("serve", type_.name, fn.name);
     response = co_await fn.stream(state_.get(), conn_state.get(), std::move(query), out, in);
   } catch (...) {
     failure = with_context(current_exception_error(), type_.name + "." + fn.name);
@@ -424,7 +434,11 @@ asio::awaitable<void> worker_server::run_async(std::shared_ptr<transport> t, std
   const function_entry& fn = type_.functions.at(index);
   activity::served_call served(type_.name, fn.name, /*holds_thread=*/false);
   try {
-    std::string reply = co_await fn.async(state_.get(), conn_state.get(), std::move(query));
+    std::string reply;
+    {
+      tracer::scope span("serve", type_.name, fn.name);  // ends before the reply
+      reply = co_await fn.async(state_.get(), conn_state.get(), std::move(query));
+    }
     if (!one_way && t->is_open())
       finish_call(*t, id, index, context ? context->deadline : no_deadline, std::move(reply));
   } catch (...) {

@@ -366,6 +366,24 @@ asio::awaitable<int> metrics_calls(bool then_exit) {
   co_return 0;
 }
 
+// For the trace file (trace_test): the calls of metrics_calls, a one-way call, a stream of 5
+// values from stream_worker "t-2", an async call; then it exits.
+asio::awaitable<int> traced_run() {
+  int status = co_await metrics_calls(true);
+  if (status != 0) co_return status;
+  auto streamer = co_await rp::spawn<stream_worker>(rp::shutdown_on::connection_closed,
+                                                    rp::spawn_options().with_name("t-2"), unit{});
+  auto reader = co_await streamer.run(stream_worker::count, std::int64_t(5));
+  std::int64_t values = 0;
+  while (co_await reader.next()) ++values;
+  if (values != 5) co_return 1;
+  auto echo = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                              rp::spawn_options(), std::string("t-3"));
+  echo.send(echo_worker::print, "one way");
+  co_await echo.run(echo_worker::sleep_async, std::int64_t(1));
+  co_return 0;
+}
+
 // Log lines of every kind (logs_test): the master's write_log at error, a worker's write_log
 // (stream_worker "j-0"), and a worker's own stderr line "err 0" (echo_worker "j-1"); prints
 // "pid PID" of j-1 and "ready", then serves until it is killed.
@@ -402,6 +420,7 @@ int run_scenario(const std::string& name, const std::vector<std::string>& args) 
   if (name == "symmetric_map") return run_app(args, symmetric_map);
   if (name == "status_watch") return run_app({}, [args] { return status_watch(args); });
   if (name == "log_lines") return run_app(args, log_lines);
+  if (name == "traced_run") return run_app(args, traced_run);
   if (name == "metrics_calls" || name == "metrics_calls_then_exit")
     return run_app(args, [exit = name != "metrics_calls"] { return metrics_calls(exit); });
   if (name == "hang_through_app") {

@@ -36,13 +36,17 @@ struct rpc_settings {
   /// The framework's messages, `write_log`'s and every worker's stderr lines go to the master's
   /// stderr as JSON lines (docs/observability.md), for log shippers.
   bool json_logs = false;
+  /// Where the master writes the app's trace (docs/observability.md): spans of every spawn,
+  /// call (on both sides), stream and map-reduce batch, in the Trace Event format that
+  /// ui.perfetto.dev opens. Empty (the default): no tracing, in any process.
+  std::string trace_file;
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
     std::int64_t handshake = handshake_timeout.count(), interval = heartbeat_interval.count(),
                  timeout = heartbeat_timeout.count(), call = call_timeout.count();
     archive& max_message_size& handshake& interval& timeout& stream_window& call;
-    archive& metrics_port& metrics_address& metrics_file& json_logs;
+    archive& metrics_port& metrics_address& metrics_file& json_logs& trace_file;
     handshake_timeout = std::chrono::milliseconds(handshake);
     heartbeat_interval = std::chrono::milliseconds(interval);
     heartbeat_timeout = std::chrono::milliseconds(timeout);

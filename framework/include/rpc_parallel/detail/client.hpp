@@ -132,7 +132,7 @@ class client : public std::enable_shared_from_this<client> {
     std::optional<reply> early;
     std::optional<boost::asio::steady_timer> timer;  ///< At the call's deadline.
     std::int64_t allowed_ms = -1;  ///< The time it was given, when it has a deadline.
-    clock::time_point sent{};      ///< When it went out, if metrics are on.
+    clock::time_point sent{};      ///< When it went out, if metrics or tracing are on.
   };
   std::uint64_t send_call(call_frame frame, frame_kind kind,
                           clock::time_point deadline = no_deadline);

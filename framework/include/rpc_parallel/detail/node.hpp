@@ -33,13 +33,18 @@ struct node_config {
   std::vector<std::string> worker_command;
   bool pass_name = true;  ///< Append "child-of-PID@HOST" and the worker name to worker argv.
   type_registry types;
+  /// A worker's node: it passes its trace spans to its master rather than writing the file.
+  bool serves_as_worker = false;
 };
 
 struct worker_record;
+class trace_file;
 
 class node {
  public:
+  /// Throws `rpc_error` when a master cannot create its settings' trace file.
   node(boost::asio::any_io_executor executor, node_config config);
+  /// A master's trace file is complete once it is gone.
   ~node();
   node(const node&) = delete;
   node& operator=(const node&) = delete;
@@ -87,6 +92,7 @@ class node {
   std::vector<std::shared_ptr<worker_server>> servers_;
   log_hub logs_;
   std::unordered_map<std::string, std::shared_ptr<const worker_record>> records_;
+  std::unique_ptr<trace_file> trace_file_;
   node* previous_;
 };
 

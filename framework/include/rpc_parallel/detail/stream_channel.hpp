@@ -6,6 +6,7 @@
 // stream holds at most one window plus one value in memory on each side, however slow its reader.
 #pragma once
 
+#include "rpc_parallel/detail/trace.hpp"
 #include "rpc_parallel/detail/wakeup.hpp"
 #include "rpc_parallel/detail/wire.hpp"
 #include "rpc_parallel/error.hpp"
@@ -69,6 +70,8 @@ class inbound_stream : public std::enable_shared_from_this<inbound_stream> {
   bool ended() const noexcept {
     return closed_by_ != stream_closed_by::nobody || failure_.has_value();
   }
+  /// With tracing on, its lifetime is a span named after the stream function `name`.
+  void trace_as(std::string name) { trace_.open(std::move(name)); }
   stream_closed_by closed_by() const noexcept { return closed_by_; }
   std::uint64_t id() const noexcept { return id_; }
 
@@ -93,6 +96,7 @@ class inbound_stream : public std::enable_shared_from_this<inbound_stream> {
   bool abort_sent_ = false;
   wakeup changed_;
   std::optional<boost::asio::steady_timer> deadline_;
+  stream_span trace_;
 };
 
 /// The writing end: sends while it holds credit, queues beyond it.
@@ -122,6 +126,8 @@ class outbound_stream {
   void discard() noexcept;
 
   bool is_closed() const noexcept { return closing_ || closed_; }
+  /// With tracing on, its lifetime is a span named after the stream function `name`.
+  void trace_as(std::string name) { trace_.open(std::move(name)); }
   /// Nothing more will be sent: the end went out, or the connection is gone.
   bool finished() const noexcept { return closed_; }
   std::uint64_t queued_bytes() const noexcept { return queued_bytes_; }
@@ -146,6 +152,7 @@ class outbound_stream {
   bool closed_ = false;   // nothing more will be sent
   std::optional<rpc_parallel::error> failure_;
   wakeup changed_;
+  stream_span trace_;
 };
 
 /// A handle for users that closes the stream when its last copy goes; the stream itself lives

@@ -35,8 +35,9 @@ enum class frame_kind : std::uint8_t {
   leaving = 21,      ///< worker -> client: why; it answers the calls it has, then exits
   join = 22,         ///< joining worker -> master, its first frame: join_request
   join_config = 23,  ///< master -> joining worker: worker_config; then it registers on the link
+  trace = 24,        ///< worker -> client or master: its spans for the trace file (trace.hpp)
 };
-inline constexpr std::uint8_t max_frame_kind = 23;
+inline constexpr std::uint8_t max_frame_kind = 24;
 inline constexpr std::size_t frame_header_size = 16;
 /// Flag of a stream_item whose value continues in the next stream_item of the same stream (a
 /// large value travels in fragments so that other frames can pass between them).
