@@ -5,7 +5,7 @@
 // other copy is cancelled. A watchdog sends those second copies. Batches cover consecutive
 // inputs, so a batch is its first index and a count. Everything runs on the caller's I/O
 // thread: the state needs no lock.
-#include "rpc_parallel/detail/map_scheduler.hpp"
+#include "map_job.hpp"
 
 #include "rpc_parallel/detail/activity.hpp"
 #include "rpc_parallel/detail/codec.hpp"
@@ -38,38 +38,7 @@
 
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
-using clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
-
-namespace {
-
-constexpr std::size_t max_batch_bytes = 1024 * 1024;
-constexpr std::uint32_t max_batch_items = 1 << 16;
-// An adaptive batch aims to keep its worker busy this long: long enough to hide a round trip,
-// short enough to balance load and to show results early.
-constexpr double target_batch_seconds = 0.002;
-
-// A batch that failed on a worker (it died) runs again in at most this many pieces, and each
-// piece that fails again is split again: an item that kills every worker it meets ends up
-// alone after two deaths in a batch of up to 64 * 64 items, so the error names it.
-constexpr std::uint32_t pieces_after_failure = 64;
-
-// The median time per item is known once this many batches are done, and taken over the last
-// this many.
-constexpr std::size_t batches_for_median = 16;
-// A straggler's deadline is never sooner than this: below it, scheduling noise alone would send
-// second copies.
-constexpr clock::duration straggler_floor = 50ms;
-// Copies of one batch running at once: the slow one and the one sent in its place.
-constexpr std::size_t copies_at_most = 2;
-
-struct batch {
-  std::uint64_t first = 0;
-  std::uint32_t count = 0;
-  std::string payload;
-  int attempts = 0;                   ///< Workers it failed on: lost running it, or too slow.
-  std::vector<std::string> failures;  ///< Why, for each.
-};
+namespace map_engine {
 
 std::string items_text(const batch& b) {
   if (b.count == 1) return "item " + std::to_string(b.first);
@@ -84,100 +53,6 @@ rpc_parallel::error exhausted(const batch& b, int retries, error_kind kind) {
     text += "\n  " + std::to_string(i + 1) + ". " + b.failures[i];
   return {kind, std::move(text)};
 }
-
-// One worker running a batch.
-struct copy {
-  std::uint64_t id = 0;
-  std::size_t slot = 0;
-  clock::time_point sent;
-  std::shared_ptr<asio::cancellation_signal> cancel;
-  bool timed_out = false;  ///< Passed the item timeout: counted as a failure of the batch.
-};
-
-struct flight {
-  batch b;
-  std::vector<copy> copies;
-  bool settled = false;     ///< Answered: later answers are dropped.
-  bool speculated = false;  ///< A second copy was sent as the first was a straggler.
-  bool wanted = false;      ///< In `spare`: waits for a lane to run another copy.
-
-  bool runs_on(std::size_t slot) const {
-    return std::ranges::any_of(copies, [slot](const copy& c) { return c.slot == slot; });
-  }
-};
-
-struct job {
-  job(map_hooks h, map_job_settings s, const asio::any_io_executor& executor)
-      : hooks(std::move(h)),
-        settings(std::move(s)),
-        changed(executor),
-        watch_timer(executor),
-        grace_timer(executor),
-        suspect(settings.slots, false),
-        running_on(settings.slots),
-        blamed(settings.slots),
-        batch_items(settings.batch_size ? settings.batch_size : 1) {}
-
-  map_hooks hooks;
-  map_job_settings settings;
-  wakeup changed;
-  asio::steady_timer watch_timer;  // the watchdog's: the next deadline, or a poke
-  asio::steady_timer grace_timer;  // after an interruption: the end of the drain grace
-
-  std::deque<batch> lost;           // batches whose worker was lost, to run again first
-  std::deque<std::uint64_t> spare;  // flights waiting for another copy
-  std::map<std::uint64_t, flight> flights;
-  std::uint64_t next_flight = 0;
-  std::uint64_t next_copy = 0;
-  std::size_t unsettled = 0;  // flights not answered yet
-  bool input_done = false;
-  std::uint64_t next_input = 0;
-  std::map<std::uint64_t, std::pair<std::uint32_t, std::string>>
-      held;  // ordered: waiting for earlier
-  std::uint64_t next_to_deliver = 0;
-  std::vector<bool> suspect;  // a batch was too slow there: no more work until it answers a probe
-  // A worker runs its batches one at a time, in the order sent: when it dies, the oldest of
-  // those in flight is the one it was running, and the others had not started.
-  std::uint64_t next_sent = 0;
-  std::vector<std::set<std::uint64_t>> running_on;   // per slot: batches in flight
-  std::vector<std::optional<std::uint64_t>> blamed;  // per slot: the one its worker died running
-  std::set<std::shared_ptr<asio::cancellation_signal>> calls;  // every call in flight
-  std::deque<double> item_seconds;                             // per item, of the last batches done
-  double median_item_seconds = 0;  // 0 until batches_for_median are done
-  std::size_t lanes_running = 0;
-  std::size_t copies_running = 0;
-  int interrupted_by = 0;  // a master's SIGTERM or SIGINT: no new batch, finish those in flight
-  bool watching = false;
-  bool stopping = false;
-  std::optional<rpc_parallel::error> failure;
-  std::uint32_t batch_items;
-  map_progress progress;
-  std::uint64_t published_as = activity::of_this_process().map_started();  // for --rpc-status
-  clock::time_point started = clock::now();
-  clock::time_point last_report{};
-
-  bool finished() const { return input_done && lost.empty() && unsettled == 0 && held.empty(); }
-  // A reply's status byte, and with per-item errors the count of failed items.
-  std::size_t header_size() const { return settings.per_item_errors ? 5 : 1; }
-  void fail(rpc_parallel::error e) {
-    if (!failure && !stopping) failure = std::move(e);
-    stopping = true;
-    changed.notify();
-  }
-  std::uint64_t start_flight(batch b) {
-    std::uint64_t id = next_flight++;
-    flights.emplace(id, flight{std::move(b), {}, false, false, false});
-    ++unsettled;
-    return id;
-  }
-  void want_copy(std::uint64_t id) {
-    flight& f = flights.at(id);
-    if (f.wanted) return;
-    f.wanted = true;
-    spare.push_back(id);
-    changed.notify();
-  }
-};
 
 void cancel_all(const std::vector<std::shared_ptr<asio::cancellation_signal>>& signals) {
   // Copied first: a cancellation may complete its call, which edits the sets they came from.
@@ -556,76 +431,6 @@ asio::awaitable<void> lane(std::shared_ptr<job> shared, std::size_t slot) {
   j.changed.notify();
 }
 
-// What the watchdog does at `now` to the copies past their deadlines: those past the item timeout
-// count as failures and, once every copy of a batch is, another is sent (the oldest of two is
-// cancelled first); a straggler gets one second copy. Returns the next deadline.
-clock::time_point look_at_deadlines(job& j, clock::time_point now) {
-  clock::time_point next = clock::time_point::max();
-  std::vector<std::shared_ptr<asio::cancellation_signal>> give_up;
-  for (auto& [id, f] : j.flights) {
-    if (f.settled || f.copies.empty()) continue;
-    if (j.settings.item_timeout.count() > 0) {
-      auto allowed = j.settings.item_timeout * f.b.count;
-      for (copy& c : f.copies) {
-        if (c.timed_out) continue;
-        if (c.sent + allowed > now) {
-          next = std::min(next, c.sent + allowed);
-          continue;
-        }
-        c.timed_out = true;
-        j.suspect[c.slot] = true;
-        j.progress.timed_out += f.b.count;
-        f.b.failures.push_back("timed out on slot " + std::to_string(c.slot) + ": no answer in " +
-                               std::to_string(allowed.count()) + " ms (map_config::item_timeout " +
-                               std::to_string(j.settings.item_timeout.count()) + " ms per item)");
-        ++f.b.attempts;
-      }
-      bool all_late = std::ranges::all_of(f.copies, [](const copy& c) { return c.timed_out; });
-      if (all_late && !f.wanted) {
-        if (f.b.attempts > j.settings.retries) {
-          // Given up: its copies are cancelled, and their answers dropped.
-          for (const copy& c : f.copies) give_up.push_back(c.cancel);
-          f.settled = true;
-          --j.unsettled;
-          give_up_on(j, f.b, error_kind::timed_out);
-          if (j.stopping) break;
-          continue;
-        }
-        if (f.copies.size() >= copies_at_most) give_up.push_back(f.copies.front().cancel);
-        j.want_copy(id);
-        continue;
-      }
-    }
-    if (j.settings.straggler_factor > 0 && j.median_item_seconds > 0 && !f.speculated &&
-        !f.wanted) {
-      auto expected = std::chrono::duration<double>(j.settings.straggler_factor *
-                                                    j.median_item_seconds * f.b.count);
-      auto due = f.copies.front().sent +
-                 std::max(straggler_floor, std::chrono::duration_cast<clock::duration>(expected));
-      if (due > now) {
-        next = std::min(next, due);
-      } else {
-        f.speculated = true;
-        j.progress.speculated += f.b.count;
-        j.want_copy(id);
-      }
-    }
-  }
-  cancel_all(give_up);
-  return next;
-}
-
-asio::awaitable<void> watchdog(std::shared_ptr<job> shared) {
-  job& j = *shared;
-  while (!j.stopping) {
-    j.watch_timer.expires_at(look_at_deadlines(j, clock::now()));
-    boost::system::error_code ec;  // cancelled: something changed, look again
-    co_await j.watch_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  j.watching = false;
-  j.changed.notify();
-}
-
 rpc_parallel::error interrupted_error(const job& j) {
   std::string text = "map-reduce interrupted by " + signal_abbreviation(j.interrupted_by) + ": " +
                      std::to_string(j.progress.done);
@@ -651,9 +456,10 @@ void interrupt(job& j, int signal) {
   });
 }
 
-}  // namespace
+}  // namespace map_engine
 
 asio::awaitable<void> run_map_job(map_hooks hooks, map_job_settings settings) {
+  using namespace map_engine;
   RPCP_REQUIRE(settings.slots > 0, "map-reduce needs at least one worker");
   auto executor = co_await asio::this_coro::executor;
   auto shared = std::make_shared<job>(std::move(hooks), std::move(settings), executor);
