@@ -1,5 +1,6 @@
 // The framed transport: two lanes, fragments of large stream values, size checks.
 #include "rpc_parallel/detail/transport.hpp"
+#include "rpc_parallel/detail/frame_reader.hpp"
 
 #include "support/test_app.hpp"
 
@@ -9,7 +10,10 @@
 
 #include <cstring>
 
+#include <algorithm>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -53,33 +57,20 @@ BOOST_AUTO_TEST_CASE(a_large_stream_value_leaves_in_fragments_that_small_frames_
     std::string value = stream_value(size);
     std::string expected = value.substr(detail::frame_header_size);
     pair.writer->send_stream(std::move(value), detail::frame_kind::stream_item, 7);
-    // Queued while the first fragment is being written: it goes out with the second write.
+    // Queued while the first fragment is being written: it goes out with the second write, so
+    // it arrives before the value, which the reader hands out whole.
     pair.writer->send(detail::frame_kind::call, 9, "small");
-    std::string gathered;
-    int fragments = 0, small_after = -1;
-    for (;;) {
-      auto f = co_await pair.reader->read();
-      BOOST_REQUIRE(f.has_value());
-      if (f->kind == detail::frame_kind::call) {
-        BOOST_TEST(f->payload == "small");
-        small_after = fragments;
-        continue;
-      }
-      BOOST_TEST(f->id == 7u);
-      BOOST_TEST(f->payload.size() <= detail::transport::stream_fragment);
-      if (fragments++ == 0) {
-        // The first fragment starts with the whole value's size.
-        std::uint64_t total = 0;
-        std::memcpy(&total, f->payload.data(), sizeof total);
-        BOOST_TEST(total == size);
-        f->payload.erase(0, sizeof total);
-      }
-      gathered += f->payload;
-      if ((f->flags & detail::frame_flag_more) == 0) break;
-    }
-    BOOST_TEST(fragments == 5);
-    BOOST_TEST(small_after == 1);  // behind one fragment, not the whole value
-    BOOST_TEST((gathered == expected));
+    auto first = co_await pair.reader->read();
+    BOOST_REQUIRE(first.has_value());
+    BOOST_TEST((first->kind == detail::frame_kind::call));
+    BOOST_TEST(first->payload == "small");
+    auto whole = co_await pair.reader->read();
+    BOOST_REQUIRE(whole.has_value());
+    BOOST_TEST((whole->kind == detail::frame_kind::stream_item));
+    BOOST_TEST(whole->id == 7u);
+    BOOST_TEST(whole->flags == 0);
+    BOOST_TEST(whole->payload.size() == size);
+    BOOST_TEST((whole->payload == expected));
   });
 }
 
@@ -142,6 +133,89 @@ BOOST_AUTO_TEST_CASE(the_more_flag_on_anything_but_a_stream_value_is_a_protocol_
     }
     BOOST_TEST(error.find("protocol error from reader") != std::string::npos);
   });
+}
+
+namespace {
+
+/// A stream_item frame as a sender writes it; a first fragment starts with `announced`.
+std::string fragment(std::uint64_t id, std::string_view bytes, bool more,
+                     std::optional<std::uint64_t> announced) {
+  std::string frame = detail::begin_frame();
+  if (announced) frame.append(reinterpret_cast<const char*>(&*announced), sizeof *announced);
+  frame.append(bytes);
+  detail::write_frame_header(
+      frame.data(), static_cast<std::uint32_t>(frame.size() - detail::frame_header_size),
+      detail::frame_kind::stream_item, more ? detail::frame_flag_more : 0, id);
+  return frame;
+}
+
+/// Feeds `bytes` to a reader `piece` bytes at a time (as short reads would), taking frames.
+std::vector<detail::frame> feed(detail::frame_reader& reader, std::string_view bytes,
+                                std::size_t piece) {
+  std::vector<detail::frame> frames;
+  while (!bytes.empty()) {
+    auto space = reader.space();
+    std::size_t n = std::min({piece, space.size(), bytes.size()});
+    std::memcpy(space.data(), bytes.data(), n);
+    reader.received(n);
+    bytes.remove_prefix(n);
+    while (auto f = reader.next()) frames.push_back(std::move(*f));
+  }
+  return frames;
+}
+
+/// The protocol error the reader reports for `bytes`, or "" if there is none.
+std::string protocol_error_of(std::string_view bytes, std::uint64_t max_message_size = 1 << 20) {
+  detail::frame_reader reader(-1, max_message_size, "peer");
+  try {
+    (void)feed(reader, bytes, bytes.size());
+  } catch (const rpc_parallel::rpc_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_fragmented_value_comes_out_whole_however_its_bytes_arrive) {
+  std::string a(100'000, 'a'), b(150'000, 'b'), c(3, 'c');
+  std::string bytes = fragment(4, a, true, a.size() + b.size() + c.size());
+  // A small frame between two fragments, as the priority lane sends it.
+  std::string call = detail::begin_frame() + "ping";
+  detail::write_frame_header(call.data(), 4, detail::frame_kind::call, 0, 11);
+  bytes += call + fragment(4, b, true, std::nullopt) + fragment(4, c, false, std::nullopt);
+  for (std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, bytes.size()}) {
+    detail::frame_reader reader(-1, 1 << 20, "peer");
+    auto frames = feed(reader, bytes, piece);
+    BOOST_TEST_REQUIRE(frames.size() == 2u, "piece " << piece);
+    BOOST_TEST((frames[0].kind == detail::frame_kind::call));
+    BOOST_TEST(frames[0].payload == "ping");
+    BOOST_TEST((frames[1].kind == detail::frame_kind::stream_item));
+    BOOST_TEST(frames[1].id == 4u);
+    BOOST_TEST((frames[1].payload == a + b + c), "piece " << piece);
+    BOOST_TEST(!reader.in_frame());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fragments_that_break_their_announcement_are_protocol_errors) {
+  std::string over = protocol_error_of(fragment(4, "x", true, 2u << 20));
+  BOOST_TEST(over.find("stream 4 announced a value of 2097152 bytes, over max_message_size") !=
+                 std::string::npos,
+             over);
+  std::string interleaved =
+      protocol_error_of(fragment(4, "x", true, 10) + fragment(5, "y", false, std::nullopt));
+  BOOST_TEST(interleaved.find("stream 5 sent a value while stream 4's was still arriving") !=
+                 std::string::npos,
+             interleaved);
+  std::string past =
+      protocol_error_of(fragment(4, "xx", true, 3) + fragment(4, "yy", false, std::nullopt));
+  BOOST_TEST(past.find("pass the 3 bytes it announced") != std::string::npos, past);
+  std::string short_value =
+      protocol_error_of(fragment(4, "xx", true, 3) + fragment(4, "", false, std::nullopt));
+  BOOST_TEST(short_value.find("ended at 2 of the 3 bytes it announced") != std::string::npos,
+             short_value);
+  std::string no_size = protocol_error_of(fragment(4, "abc", true, std::nullopt));
+  BOOST_TEST(no_size.find("first fragment without its size") != std::string::npos, no_size);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

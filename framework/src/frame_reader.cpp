@@ -47,6 +47,17 @@ std::optional<frame> frame_reader::next() {
 
 boost::asio::mutable_buffer frame_reader::space() {
   if (failure_) return {};
+  if (assembly_ && assembly_->left > 0) {
+    // Room for what is proven to be on its way, inside the capacity reserved for the value.
+    std::string& value = assembly_->value;
+    if (assembly_->pending == 0) {
+      assembly_->pending =
+          std::min(assembly_->left, std::max(read_buffer_size, waiting_in_kernel(fd_)));
+      value.resize(value.size() + assembly_->pending);
+    }
+    return boost::asio::buffer(value.data() + value.size() - assembly_->pending,
+                               assembly_->pending);
+  }
   if (large_) {
     if (large_->filled == large_->payload.size()) grow_large();
     return boost::asio::buffer(large_->payload.data() + large_->filled,
@@ -61,6 +72,11 @@ boost::asio::mutable_buffer frame_reader::space() {
 }
 
 void frame_reader::received(std::size_t n) {
+  if (assembly_ && assembly_->left > 0) {
+    assembly_->pending -= n;
+    take_fragment_bytes(n);
+    return;
+  }
   if (!large_) {
     end_ += n;
     return;
@@ -77,9 +93,29 @@ void frame_reader::received(std::size_t n) {
 // queue of frames between the socket and the reader). A frame larger than the buffer moves to
 // its own payload instead.
 std::optional<frame> frame_reader::parse_one() {
-  if (failure_ || large_ || end_ - begin_ < frame_header_size) return std::nullopt;
-  frame_header header = parse_frame_header(buffer_.data() + begin_);
-  if (!check_header(header)) return std::nullopt;
+  for (;;) {
+    if (failure_ || large_ || (assembly_ && assembly_->left > 0)) return std::nullopt;
+    if (end_ - begin_ < frame_header_size) return std::nullopt;
+    frame_header header = parse_frame_header(buffer_.data() + begin_);
+    if (!check_header(header)) return std::nullopt;
+    bool fragment = header.kind == static_cast<std::uint8_t>(frame_kind::stream_item) &&
+                    (header.flags == frame_flag_more || assembly_);
+    if (!fragment) return parse_whole(header);
+    // A first fragment is started once its announced size is here too.
+    std::size_t prefix = assembly_ ? 0 : std::min<std::size_t>(sizeof(std::uint64_t), header.size);
+    if (end_ - begin_ < frame_header_size + prefix) return std::nullopt;
+    start_fragment(header);
+    if (failure_) return std::nullopt;
+    std::size_t n = std::min(end_ - begin_, assembly_->left);
+    assembly_->value.append(buffer_.data() + begin_, n);
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+    take_fragment_bytes(n);
+    if (completed_) return std::exchange(completed_, std::nullopt);
+  }
+}
+
+std::optional<frame> frame_reader::parse_whole(const frame_header& header) {
   std::size_t have = end_ - begin_;
   std::size_t needed = frame_header_size + header.size;
   if (have < needed) {
@@ -96,18 +132,16 @@ std::optional<frame> frame_reader::parse_one() {
 
 bool frame_reader::check_header(const frame_header& header) {
   if (header.size > max_message_size_) {
-    failure_ = error{error_kind::failed,
-                     "protocol error from " + peer_ + ": frame of " + std::to_string(header.size) +
-                         " bytes exceeds max_message_size " + std::to_string(max_message_size_)};
+    fail("frame of " + std::to_string(header.size) + " bytes exceeds max_message_size " +
+         std::to_string(max_message_size_));
     return false;
   }
   bool flags_ok =
       header.flags == 0 || (header.flags == frame_flag_more &&
                             header.kind == static_cast<std::uint8_t>(frame_kind::stream_item));
   if (header.kind == 0 || header.kind > max_frame_kind || !flags_ok) {
-    failure_ = error{error_kind::failed, "protocol error from " + peer_ + ": unknown frame kind " +
-                                             std::to_string(header.kind) + " or flags " +
-                                             std::to_string(header.flags)};
+    fail("unknown frame kind " + std::to_string(header.kind) + " or flags " +
+         std::to_string(header.flags));
     return false;
   }
   return true;
@@ -129,6 +163,53 @@ void frame_reader::grow_large() {
   std::string grown(size, '\0');
   std::memcpy(grown.data(), large_->payload.data(), large_->filled);
   large_->payload = std::move(grown);
+}
+
+// Consumes a fragment's header (and a first fragment's announced size) from the read buffer.
+void frame_reader::start_fragment(const frame_header& header) {
+  std::string stream = "stream " + std::to_string(header.id);
+  if (!assembly_) {
+    std::uint64_t total = 0;
+    if (header.size < sizeof total) return fail(stream + " sent a first fragment without its size");
+    std::memcpy(&total, buffer_.data() + begin_ + frame_header_size, sizeof total);
+    if (total > max_message_size_)
+      return fail(stream + " announced a value of " + std::to_string(total) +
+                  " bytes, over max_message_size " + std::to_string(max_message_size_));
+    assembly_ = assembly{};
+    assembly_->total = total;
+    // Capacity only: pages are touched as bytes arrive, so a false announcement costs nothing.
+    assembly_->value.reserve(total);
+    begin_ += frame_header_size + sizeof total;
+    assembly_->left = header.size - sizeof total;
+  } else {
+    if (header.id != assembly_->fragment.id)
+      return fail(stream + " sent a value while stream " + std::to_string(assembly_->fragment.id) +
+                  "'s was still arriving in fragments");
+    begin_ += frame_header_size;
+    assembly_->left = header.size;
+  }
+  assembly_->fragment = header;
+  if (assembly_->value.size() + assembly_->left > assembly_->total)
+    fail("the fragments of a value of " + stream + " pass the " + std::to_string(assembly_->total) +
+         " bytes it announced");
+}
+
+// `n` more bytes of the current fragment are in the value; after the last fragment's last
+// byte, the value is a whole `stream_item` frame.
+void frame_reader::take_fragment_bytes(std::size_t n) {
+  assembly_->left -= n;
+  if (assembly_->left > 0 || (assembly_->fragment.flags & frame_flag_more) != 0) return;
+  if (assembly_->value.size() != assembly_->total)
+    return fail("a value of stream " + std::to_string(assembly_->fragment.id) + " ended at " +
+                std::to_string(assembly_->value.size()) + " of the " +
+                std::to_string(assembly_->total) + " bytes it announced");
+  completed_.emplace(
+      frame{frame_kind::stream_item, assembly_->fragment.id, std::move(assembly_->value), 0, 0});
+  assembly_.reset();
+}
+
+void frame_reader::fail(std::string what) {
+  failure_ = error{error_kind::failed, "protocol error from " + peer_ + ": " + what};
 }
 
 }  // namespace rpc_parallel::detail

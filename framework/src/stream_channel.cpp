@@ -54,7 +54,6 @@ void inbound_stream::expire_at(std::chrono::steady_clock::time_point deadline,
     auto self = weak.lock();
     if (ec || !self || self->ended()) return;
     self->items_.clear();
-    self->partial_.reset();
     self->failure_ = std::move(failure);
     self->request_abort();
     self->changed_.notify();
@@ -79,31 +78,8 @@ void inbound_stream::grant_window() {
   send_control(frame_kind::stream_credit, window);
 }
 
-void inbound_stream::on_item(std::string payload, bool more) {
+void inbound_stream::on_item(std::string payload) {
   if (ended()) return;  // closed here: the writer has not heard yet
-  if (more || partial_) {
-    // A fragment of a large value: gather it until the last one. The first says the size.
-    if (!partial_) {
-      std::uint64_t total = 0;
-      if (payload.size() < sizeof total || (std::memcpy(&total, payload.data(), sizeof total),
-                                            total > transport_->settings().max_message_size))
-        throw rpc_error({error_kind::failed, "protocol error from " + transport_->peer() +
-                                                 ": stream " + std::to_string(id_) +
-                                                 " announced a value over max_message_size"});
-      partial_.emplace();
-      partial_->reserve(total);
-      partial_->append(payload, sizeof total);
-    } else {
-      partial_->append(payload);
-    }
-    if (partial_->size() > transport_->settings().max_message_size)
-      throw rpc_error({error_kind::failed, "protocol error from " + transport_->peer() +
-                                               ": a value of stream " + std::to_string(id_) +
-                                               " exceeds max_message_size"});
-    if (more) return;
-    payload = std::move(*partial_);
-    partial_.reset();
-  }
   std::int64_t size = static_cast<std::int64_t>(payload.size() + frame_header_size);
   credit_outstanding_ -= size;
   std::int64_t one_value =
@@ -368,7 +344,7 @@ bool stream_table::route(frame& f) {
       if (!s || f.kind == frame_kind::stream_end) inbound_.erase(found);
       if (!s) return true;
       if (f.kind == frame_kind::stream_item) {
-        s->on_item(std::move(f.payload), (f.flags & frame_flag_more) != 0);
+        s->on_item(std::move(f.payload));
       } else if (f.payload.empty()) {
         s->on_end(std::nullopt);
       } else {

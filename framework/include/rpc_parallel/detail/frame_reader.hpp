@@ -25,7 +25,10 @@ struct frame {
 /// frames. Memory follows what arrives, not what a header claims: a large frame's buffer starts
 /// at what is already received or waiting in the kernel and grows (doubling) as its bytes come,
 /// so a frame costs at most 1.5x its size at peak, and a silent peer no more than the 64 KiB read
-/// buffer. Belongs to the transport's executor, like the transport.
+/// buffer. A stream value sent in fragments (`frame_flag_more`) is handed out as one
+/// `stream_item` frame: each fragment is received straight into the value's buffer, reserved at
+/// the size the first one announces and filled only as bytes arrive (no gathering copy).
+/// Belongs to the transport's executor, like the transport.
 class frame_reader {
  public:
   /// `fd` is only asked how many bytes wait in the kernel (FIONREAD).
@@ -39,13 +42,19 @@ class frame_reader {
   /// `n` bytes were received into the last `space()`.
   void received(std::size_t n);
   /// Whether a frame is partly received: an end of stream now would cut it.
-  bool in_frame() const noexcept { return end_ > begin_ || large_.has_value(); }
+  bool in_frame() const noexcept {
+    return end_ > begin_ || large_.has_value() || assembly_.has_value();
+  }
 
  private:
   std::optional<frame> parse_one();
+  std::optional<frame> parse_whole(const frame_header& header);
   bool check_header(const frame_header& header);
   void start_large(const frame_header& header, std::size_t have);
   void grow_large();
+  void start_fragment(const frame_header& header);
+  void take_fragment_bytes(std::size_t n);
+  void fail(std::string what);
 
   const int fd_;
   const std::uint64_t max_message_size_;
@@ -63,6 +72,17 @@ class frame_reader {
     std::size_t filled = 0;
   };
   std::optional<large_frame> large_;
+  // A fragmented stream value: `value` holds what has arrived, inside a capacity of `total`.
+  // `left` bytes of the current fragment are still to come, straight into `value`, whose last
+  // `pending` bytes are room made for a read that has not yet filled them.
+  struct assembly {
+    frame_header fragment;  ///< The one being received: its flags say if it is the last.
+    std::uint64_t total = 0;
+    std::string value;
+    std::size_t left = 0;
+    std::size_t pending = 0;
+  };
+  std::optional<assembly> assembly_;
 };
 
 }  // namespace rpc_parallel::detail

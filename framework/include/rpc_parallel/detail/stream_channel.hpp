@@ -76,9 +76,9 @@ class inbound_stream : public std::enable_shared_from_this<inbound_stream> {
   std::uint64_t id() const noexcept { return id_; }
 
   // Called by the stream table.
-  /// A value, or a fragment of one when `more` (or one is being gathered). Throws `rpc_error`
-  /// (failed) when the writer overran its credit or max_message_size.
-  void on_item(std::string payload, bool more);
+  /// A whole value (the frame reader gathers a fragmented one). Throws `rpc_error` (failed)
+  /// when the writer overran its credit.
+  void on_item(std::string payload);
   void on_end(std::optional<rpc_parallel::error> failure);
   void on_disconnect(const std::string& why);
 
@@ -88,7 +88,6 @@ class inbound_stream : public std::enable_shared_from_this<inbound_stream> {
   std::shared_ptr<transport> transport_;
   std::uint64_t id_;
   std::deque<std::string> items_;
-  std::optional<std::string> partial_;   // a large value's fragments so far
   std::int64_t credit_outstanding_ = 0;  // granted minus received; below -(one value) is abuse
   std::uint64_t consumed_unreported_ = 0;
   stream_closed_by closed_by_ = stream_closed_by::nobody;
