@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace bench {
 
@@ -18,6 +19,7 @@ struct stream_worker {
   static constexpr std::string_view name = "bench_stream_worker";
   struct state {
     std::string chunk;               // the value `chunks` sends, built once per size
+    std::vector<std::string> made;   // the values `send_made` moves out, built by `make_values`
     std::int64_t flood_written = 0;  // values the latest `flood` has written so far
   };
   using unit = rpc_parallel::unit;
@@ -30,6 +32,12 @@ struct stream_worker {
   static constexpr pipe<std::int64_t, std::int64_t> count_batched{"count_batched"};
   /// (size, n): n strings of `size` bytes, waiting whenever the window is full.
   static constexpr pipe<std::pair<std::uint64_t, std::int64_t>, std::string> chunks{"chunks"};
+  /// (size, n): builds n strings of `size` bytes for `send_made` (outside the timing).
+  static constexpr rpc_parallel::rpc<stream_worker, std::pair<std::uint64_t, std::int64_t>,
+                                     rpc_parallel::unit>
+      make_values{"make_values"};
+  /// The strings `make_values` built, each moved into `co_await write` (sent from its buffer).
+  static constexpr pipe<rpc_parallel::unit, std::string> send_made{"send_made"};
   /// Strings of the given size, through `co_await write`, for as long as the reader takes them.
   static constexpr pipe<std::uint64_t, std::string> flood{"flood"};
   static constexpr rpc_parallel::rpc<stream_worker, unit, std::int64_t> flood_written{
@@ -66,6 +74,15 @@ struct stream_worker {
                  if (w.queued_bytes() > 0) co_await w.flushed();
                }
              });
+    impl.add(make_values, [](state& s, std::pair<std::uint64_t, std::int64_t> q) {
+      s.made.assign(static_cast<std::size_t>(q.second), std::string(q.first, 'v'));
+      return unit{};
+    });
+    impl.add(send_made, [](state& s, unit, stream_writer<std::string> w) -> awaitable<void> {
+      std::vector<std::string> values = std::move(s.made);
+      for (std::string& v : values)
+        if (!co_await w.write(std::move(v))) co_return;
+    });
     impl.add(flood,
              [](state& s, std::uint64_t size, stream_writer<std::string> w) -> awaitable<void> {
                std::string value(size, 'f');

@@ -323,6 +323,24 @@ BOOST_AUTO_TEST_CASE(large_values_cross_in_fragments_both_ways) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(strings_moved_into_write_arrive_byte_for_byte_whatever_their_size) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto c = co_await spawn_stream_worker();
+    // Packed with other frames; one frame behind its own header; fragments of 1 MiB; and a
+    // string of exactly one fragment's payload.
+    std::vector<std::uint64_t> sizes{0, 10, 16'385, 100'000, 3'000'001, 1024 * 1024, 7};
+    auto values = co_await c.run(stream_worker::patterns, sizes);
+    for (std::uint64_t size : sizes) {
+      auto value = co_await values.next();
+      BOOST_REQUIRE(value.has_value());
+      BOOST_TEST(value->size() == size);
+      BOOST_TEST((*value == tests::patterned(size)), "the string of " << size << " bytes differs");
+    }
+    auto end = co_await values.next();
+    BOOST_TEST(!end.has_value());
+  });
+}
+
 BOOST_AUTO_TEST_CASE(many_streams_and_calls_interleave_on_one_connection) {
   tests::run([]() -> asio::awaitable<void> {
     auto c = co_await spawn_stream_worker();

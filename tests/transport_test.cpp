@@ -40,7 +40,8 @@ asio::awaitable<transport_pair> connect_pair() {
       std::make_shared<detail::transport>(std::move(server), settings, "reader")};
 }
 
-std::string stream_value(std::size_t size) {
+/// A frame buffer (`begin_frame`) followed by `size` bytes of a-z, repeating.
+std::string patterned_frame(std::size_t size) {
   std::string frame = detail::begin_frame();
   for (std::size_t i = 0; i < size; ++i) frame.push_back(static_cast<char>('a' + i % 26));
   return frame;
@@ -54,9 +55,9 @@ BOOST_AUTO_TEST_CASE(a_large_stream_value_leaves_in_fragments_that_small_frames_
   tests::run([]() -> asio::awaitable<void> {
     auto pair = co_await connect_pair();
     const std::size_t size = 5 * detail::transport::stream_fragment - 100;
-    std::string value = stream_value(size);
+    std::string value = patterned_frame(size);
     std::string expected = value.substr(detail::frame_header_size);
-    pair.writer->send_stream(std::move(value), detail::frame_kind::stream_item, 7);
+    pair.writer->send_stream({std::move(value)}, detail::frame_kind::stream_item, 7);
     // Queued while the first fragment is being written: it goes out with the second write, so
     // it arrives before the value, which the reader hands out whole.
     pair.writer->send(detail::frame_kind::call, 9, "small");
@@ -74,6 +75,31 @@ BOOST_AUTO_TEST_CASE(a_large_stream_value_leaves_in_fragments_that_small_frames_
   });
 }
 
+BOOST_AUTO_TEST_CASE(strings_sent_without_header_room_arrive_like_frames) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto pair = co_await connect_pair();
+    // Small (copied behind a header and packed), one large frame, and fragments; between them,
+    // values made as frame buffers, so both layouts share the lane.
+    std::vector<std::size_t> sizes{5, 20000, 2 * detail::transport::stream_fragment + 3, 0, 70000};
+    std::uint64_t id = 0;
+    for (std::size_t size : sizes) {
+      std::string bare = patterned_frame(size).substr(detail::frame_header_size);
+      pair.writer->send_stream({std::move(bare), 0}, detail::frame_kind::stream_item, ++id);
+      pair.writer->send_stream({patterned_frame(size)}, detail::frame_kind::stream_item, ++id);
+    }
+    id = 0;
+    for (std::size_t size : sizes) {
+      for (int twice = 0; twice < 2; ++twice) {
+        auto f = co_await pair.reader->read();
+        BOOST_REQUIRE(f.has_value());
+        BOOST_TEST(f->id == ++id);
+        BOOST_TEST(f->payload.size() == size);
+        BOOST_TEST((f->payload == patterned_frame(size).substr(detail::frame_header_size)));
+      }
+    }
+  });
+}
+
 BOOST_AUTO_TEST_CASE(frames_of_every_size_class_arrive_whole_and_in_order) {
   tests::run([]() -> asio::awaitable<void> {
     auto pair = co_await connect_pair();
@@ -81,14 +107,14 @@ BOOST_AUTO_TEST_CASE(frames_of_every_size_class_arrive_whole_and_in_order) {
     std::vector<std::size_t> sizes{0,      1,      65519,  65520,   65521,  100000,
                                    131072, 200000, 999999, 4 << 20, 7777777};
     for (std::size_t size : sizes) {
-      std::string payload = stream_value(size).substr(detail::frame_header_size);
+      std::string payload = patterned_frame(size).substr(detail::frame_header_size);
       pair.writer->send(detail::frame_kind::call, size, payload);
     }
     for (std::size_t size : sizes) {
       auto f = co_await pair.reader->read();
       BOOST_REQUIRE(f.has_value());
       BOOST_TEST(f->id == size);
-      BOOST_TEST((f->payload == stream_value(size).substr(detail::frame_header_size)));
+      BOOST_TEST((f->payload == patterned_frame(size).substr(detail::frame_header_size)));
     }
   });
 }
@@ -100,9 +126,9 @@ BOOST_AUTO_TEST_CASE(small_stream_frames_keep_their_order_across_writes) {
     for (int i = 0; i < count; ++i) {
       std::string frame = detail::begin_frame();
       frame.append(reinterpret_cast<const char*>(&i), sizeof i);
-      pair.writer->send_stream(std::move(frame), detail::frame_kind::stream_item, 3);
+      pair.writer->send_stream({std::move(frame)}, detail::frame_kind::stream_item, 3);
     }
-    pair.writer->send_stream(detail::begin_frame(), detail::frame_kind::stream_end, 3);
+    pair.writer->send_stream({detail::begin_frame()}, detail::frame_kind::stream_end, 3);
     bool in_order = true;
     for (int i = 0; i < count; ++i) {
       auto f = co_await pair.reader->read();

@@ -177,8 +177,8 @@ std::shared_ptr<outbound_stream> writer_handle(std::shared_ptr<outbound_stream> 
   });
 }
 
-bool outbound_stream::write(std::string f) {
-  std::size_t size = f.size() - frame_header_size;
+bool outbound_stream::write(stream_value v) {
+  std::size_t size = v.payload_size();
   if (size > transport_->settings().max_message_size)
     throw rpc_error(
         {error_kind::failed, "stream value of " + std::to_string(size) + " bytes to " +
@@ -187,17 +187,17 @@ bool outbound_stream::write(std::string f) {
                                  "; send it in parts or raise max_message_size"});
   if (is_closed()) return false;
   if (!held_ && queue_.empty() && credit_ > 0) {
-    credit_ -= static_cast<std::int64_t>(f.size());
+    credit_ -= static_cast<std::int64_t>(v.frame_size());
     try {
-      transport_->send_stream(std::move(f), frame_kind::stream_item, id_);
+      transport_->send_stream(std::move(v), frame_kind::stream_item, id_);
     } catch (const rpc_error&) {
       on_disconnect();
       return false;
     }
     return true;
   }
-  queued_bytes_ += f.size();
-  queue_.push_back(std::move(f));
+  queued_bytes_ += v.frame_size();
+  queue_.push_back(std::move(v));
   return true;
 }
 
@@ -205,11 +205,11 @@ void outbound_stream::pump() noexcept {
   if (closed_ || held_) return;
   try {
     while (!queue_.empty() && credit_ > 0) {
-      std::string f = std::move(queue_.front());
+      stream_value v = std::move(queue_.front());
       queue_.pop_front();
-      queued_bytes_ -= f.size();
-      credit_ -= static_cast<std::int64_t>(f.size());
-      transport_->send_stream(std::move(f), frame_kind::stream_item, id_);
+      queued_bytes_ -= v.frame_size();
+      credit_ -= static_cast<std::int64_t>(v.frame_size());
+      transport_->send_stream(std::move(v), frame_kind::stream_item, id_);
     }
   } catch (const rpc_error&) {
     on_disconnect();
@@ -231,7 +231,7 @@ void outbound_stream::finish() noexcept {
       // On the stream lane, after the values.
       std::string end = begin_frame();
       if (failure_) encode(*failure_, end);
-      transport_->send_stream(std::move(end), frame_kind::stream_end, id_);
+      transport_->send_stream({std::move(end)}, frame_kind::stream_end, id_);
     } catch (const rpc_error&) {
       // Closed meanwhile: the reader learns from the disconnect.
     }

@@ -107,16 +107,22 @@ void transport::send(std::string f) {
   if (!writing_ && batches_ == 0) start_write();
 }
 
-void transport::send_stream(std::string f, frame_kind kind, std::uint64_t id) {
+void transport::send_stream(stream_value value, frame_kind kind, std::uint64_t id) {
   if (!open_) throw rpc_error({error_kind::disconnected, "connection to " + peer_ + " is closed"});
-  std::size_t payload = f.size() - frame_header_size;
-  if (payload > packed_frame_limit) {
-    stream_queue_.push_back({std::move(f), false, kind, id, 0});
+  if (value.payload_size() > packed_frame_limit) {
+    stream_queue_.push_back({std::move(value.bytes), false, kind, id, value.payload_at, 0});
   } else {
+    std::string f;
+    if (value.payload_at == frame_header_size) {
+      f = std::move(value.bytes);
+    } else {  // a small string taken over whole: copied behind a header, like an encoding
+      f = begin_frame();
+      f.append(std::string_view(value.bytes).substr(value.payload_at));
+    }
     finish_frame(f, kind, id);
     if (stream_queue_.empty() || !stream_queue_.back().packed ||
         stream_queue_.back().bytes.size() >= packed_frame_limit)
-      stream_queue_.push_back({std::move(f), true, kind, id, 0});
+      stream_queue_.push_back({std::move(f), true, kind, id, 0, 0});
     else
       stream_queue_.back().bytes.append(f);
   }
@@ -140,14 +146,14 @@ void transport::start_write() {
       in_flight_buffers_.push_back(asio::buffer(in_flight_stream_.back().bytes));
       continue;
     }
-    std::size_t payload = next.bytes.size() - frame_header_size;
+    std::size_t payload = next.bytes.size() - next.payload_at;
     std::size_t begin = next.sent;
     // The first fragment starts with the value's whole size, so the reader allocates it once.
     bool first = begin == 0;
     std::size_t prefix = first ? sizeof(std::uint64_t) : 0;
     std::size_t take = std::min(payload - begin, stream_fragment - prefix);
     bool more = begin + take < payload;
-    if (first && !more) prefix = 0;  // fits in one frame after all (cannot happen: packed)
+    if (first && !more) prefix = 0;  // a value under one fragment: a plain frame
     in_flight_headers_.emplace_back();
     char* header = in_flight_headers_.back().data();
     write_frame_header(header, static_cast<std::uint32_t>(take + prefix), next.kind,
@@ -159,14 +165,14 @@ void transport::start_write() {
     budget -= std::min(budget, take + frame_header_size);
     if (more) {
       // Stays at the front (deque elements do not move) until its last fragment is written.
-      in_flight_buffers_.push_back(
-          asio::buffer(next.bytes.data() + frame_header_size + begin, take));
+      in_flight_buffers_.push_back(asio::buffer(next.bytes.data() + next.payload_at + begin, take));
       break;
     }
+    std::size_t next_payload_at = next.payload_at;
     in_flight_stream_.push_back(std::move(next));
     stream_queue_.pop_front();
     in_flight_buffers_.push_back(
-        asio::buffer(in_flight_stream_.back().bytes.data() + frame_header_size + begin, take));
+        asio::buffer(in_flight_stream_.back().bytes.data() + next_payload_at + begin, take));
   }
   asio::async_write(socket_, in_flight_buffers_,
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {

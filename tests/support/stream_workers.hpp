@@ -22,6 +22,13 @@
 
 namespace tests {
 
+/// `size` bytes whose byte i is i mod 251 (a prime, so no power-of-two offset keeps the pattern).
+inline std::string patterned(std::uint64_t size) {
+  std::string s(size, '\0');
+  for (std::uint64_t i = 0; i < size; ++i) s[i] = static_cast<char>(i % 251);
+  return s;
+}
+
 struct stream_worker {
   static constexpr std::string_view name = "stream_worker";
   struct state {
@@ -46,6 +53,9 @@ struct stream_worker {
       "fail_after"};
   /// One string of the given size.
   static constexpr rpc_parallel::pipe_rpc<stream_worker, std::uint64_t, std::string> blob{"blob"};
+  /// A `patterned` string of each size, each moved into `co_await write`.
+  static constexpr rpc_parallel::pipe_rpc<stream_worker, std::vector<std::uint64_t>, std::string>
+      patterns{"patterns"};
   /// Values of the given size for as long as the reader takes them.
   static constexpr rpc_parallel::pipe_rpc<stream_worker, std::uint64_t, std::string> flood{"flood"};
   static constexpr rpc<unit, std::vector<std::int64_t>> flood_status{"flood_status"};
@@ -108,6 +118,14 @@ struct stream_worker {
     impl.add(blob,
              [](std::uint64_t size, stream_writer<std::string> w) -> boost::asio::awaitable<void> {
                (void)co_await w.write(std::string(size, 'b'));
+             });
+    impl.add(patterns,
+             [](std::vector<std::uint64_t> sizes,
+                stream_writer<std::string> w) -> boost::asio::awaitable<void> {
+               for (std::uint64_t size : sizes) {
+                 std::string value = patterned(size);
+                 if (!co_await w.write(std::move(value))) co_return;
+               }
              });
     impl.add(flood,
              [](state& s, std::uint64_t size,

@@ -68,7 +68,22 @@ class stream_writer {
   [[nodiscard]] bool write_without_pushback(const T& value) {
     std::string frame = detail::begin_frame();
     detail::encode(value, frame);
-    return stream_->write(std::move(frame));
+    return stream_->write({std::move(frame)});
+  }
+
+  /// `write` of a string taken over: one of more than 16 KiB is sent from its own buffer, never
+  /// copied.
+  [[nodiscard]] boost::asio::awaitable<bool> write(T&& value)
+    requires detail::is_bytes_v<T>
+  {
+    bool queued = write_without_pushback(std::move(value));
+    return wait_sent(stream_, queued);
+  }
+  /// `write_without_pushback` of a string taken over, sent from its own buffer.
+  [[nodiscard]] bool write_without_pushback(T&& value)
+    requires detail::is_bytes_v<T>
+  {
+    return stream_->write({std::move(value), 0});
   }
 
   /// Returns once every value written so far has gone to the connection (or the stream closed).

@@ -108,9 +108,9 @@ class outbound_stream {
   outbound_stream& operator=(const outbound_stream&) = delete;
   ~outbound_stream();
 
-  /// Queues a frame made by `begin_frame` + the encoded value; false when the stream is closed.
-  /// Throws `rpc_error` (failed) when the value exceeds max_message_size; the stream stays open.
-  bool write(std::string frame);
+  /// Queues a value; false when the stream is closed. Throws `rpc_error` (failed) when the
+  /// value exceeds max_message_size; the stream stays open.
+  bool write(stream_value value);
   /// Returns when every value written so far went to the connection, or the stream closed.
   boost::asio::awaitable<void> flushed();
   /// Returns when the stream is closed, by either side.
@@ -145,7 +145,7 @@ class outbound_stream {
   std::uint64_t id_;
   bool held_;
   std::int64_t credit_ = 0;
-  std::deque<std::string> queue_;
+  std::deque<stream_value> queue_;
   std::uint64_t queued_bytes_ = 0;
   bool closing_ = false;  // close() called; stream_end follows the queue
   bool closed_ = false;   // nothing more will be sent

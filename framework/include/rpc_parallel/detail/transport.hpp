@@ -69,9 +69,9 @@ class transport : public std::enable_shared_from_this<transport> {
   /// `max_message_size`; the connection stays usable.
   void send(std::string frame);
   void send(frame_kind kind, std::uint64_t id, std::string_view payload);
-  /// Queues a stream frame (made by `begin_frame` + payload; the header is written here) on the
-  /// stream lane. Throws `rpc_error` (disconnected) when the connection is closed.
-  void send_stream(std::string frame, frame_kind kind, std::uint64_t id);
+  /// Queues a stream value on the stream lane (its header is written here). Throws `rpc_error`
+  /// (disconnected) when the connection is closed.
+  void send_stream(stream_value value, frame_kind kind, std::uint64_t id);
 
   /// Waits until every queued frame has been written (or the connection failed).
   boost::asio::awaitable<void> flush();
@@ -85,14 +85,15 @@ class transport : public std::enable_shared_from_this<transport> {
  private:
   void start_write();
 
-  /// Stream-lane bytes: finished small frames packed together, or one large value (header
-  /// space included) that leaves in fragments.
+  /// Stream-lane bytes: finished small frames packed together, or one large value that leaves
+  /// in fragments, each behind a header of its own (so only its payload is sent from `bytes`).
   struct stream_bytes {
     std::string bytes;
     bool packed = true;
     frame_kind kind{};
     std::uint64_t id = 0;
-    std::size_t sent = 0;  ///< Payload bytes of a large value already handed to a write.
+    std::size_t payload_at = 0;  ///< Where a large value's payload starts in `bytes`.
+    std::size_t sent = 0;        ///< Payload bytes of a large value already handed to a write.
   };
 
   boost::asio::ip::tcp::socket socket_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -49,6 +50,18 @@ inline constexpr std::size_t max_functions = log_function_index;
 
 /// A frame buffer: reserve the header, append the payload, then `finish_frame`.
 inline std::string begin_frame() { return std::string(frame_header_size, '\0'); }
+
+/// A stream value on its way out: a frame buffer (`begin_frame` + the encoding, so the payload
+/// is at `frame_header_size`), or a string taken over from its writer as it is (the payload at
+/// 0), whose header the transport writes beside it: a large string leaves from its own buffer.
+struct stream_value {
+  std::string bytes;
+  std::size_t payload_at = frame_header_size;
+
+  std::size_t payload_size() const noexcept { return bytes.size() - payload_at; }
+  /// What it costs the stream's credit: the payload and one header.
+  std::size_t frame_size() const noexcept { return payload_size() + frame_header_size; }
+};
 void finish_frame(std::string& frame, frame_kind kind, std::uint64_t id,
                   std::uint16_t function = 0);
 /// Writes a header for `size` payload bytes into `out` (16 bytes).
