@@ -28,6 +28,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <ranges>
@@ -302,14 +303,30 @@ struct keep_first {
   }
 };
 
+/// `collect_all` of arithmetic outputs, delivered in order: each batch's outputs are one array,
+/// appended with one resize and one copy.
+template <class Output>
+batch_sink append_array_to(std::vector<Output>& outputs) {
+  return [&outputs](std::uint64_t first, std::uint32_t count, std::string_view bytes) {
+    if (first != outputs.size() || bytes.size() != std::size_t(count) * sizeof(Output))
+      throw_malformed("batch outputs", "not the array of the batch's outputs");
+    outputs.resize(outputs.size() + count);
+    std::memcpy(outputs.data() + first, bytes.data(), bytes.size());
+    return true;
+  };
+}
+
 template <class F, class Where, class Range, class Sink>
 boost::asio::awaitable<void> map_into(Where where, Range inputs, bool ordered, Sink sink) {
   map_delivery how{ordered, is_item_errors_sink_v<Sink>, {}};
+  using output = typename F::output;
   if constexpr (is_item_errors_sink_v<Sink>) {
     static_assert(!reduce_function<F>, "with_item_errors is for map functions, not reduce ones");
-    how.deliver = deliver_each<typename F::output>(sink.sink);
+    how.deliver = deliver_each<output>(sink.sink);
+  } else if constexpr (std::is_same_v<Sink, collect_all<output>> && is_raw_v<output>) {
+    how.deliver = append_array_to(*sink.outputs);
   } else {
-    how.deliver = deliver_to<typename F::output>(sink);
+    how.deliver = deliver_to<output>(sink);
   }
   co_await run_on<F>(std::move(where), std::move(inputs), std::move(how));
 }
@@ -508,13 +525,7 @@ boost::asio::awaitable<void> run_map(map_pool<F>& pool, Range inputs, map_delive
   auto end = std::ranges::end(inputs);
   map_hooks hooks;
   hooks.pull = [&it, &end](std::uint32_t max_items, std::size_t max_bytes, std::string& payload) {
-    if constexpr (is_raw_v<typename F::input>)
-      payload.reserve(
-          std::min<std::size_t>(max_bytes, std::size_t(max_items) * sizeof(typename F::input)));
-    std::uint32_t n = 0;
-    for (; n < max_items && it != end && payload.size() < max_bytes; ++it, ++n)
-      pack(static_cast<typename F::input>(*it), payload);
-    return n;
+    return pack_from<typename F::input>(it, end, max_items, max_bytes, payload);
   };
   auto batch_fn = how.per_item ? map_worker<F>::run_batch_each : map_worker<F>::run_batch;
   hooks.run = [&workers, batch_fn](std::size_t slot,

@@ -157,11 +157,28 @@ struct map_worker {
         typename F::accum total = call(s, in.next());
         for (++offset; !in.empty() && !given_up(); ++offset)
           total = F::combine(std::move(total), call(s, in.next()));
+        if (!in.empty()) throw_given_up();
         detail::encode(total, reply);
+      } else if constexpr (detail::is_raw_v<typename F::input> &&
+                           detail::is_raw_v<typename F::output>) {
+        // Arrays in and out: one resize of the reply, then a load and a store per item.
+        using input = typename F::input;
+        using output = typename F::output;
+        if (inputs.size() % sizeof(input) != 0)
+          detail::throw_malformed("packed values", "truncated");
+        std::size_t count = inputs.size() / sizeof(input);
+        reply.resize(1 + count * sizeof(output));
+        for (; offset < count && !given_up(); ++offset) {
+          input x;
+          std::memcpy(&x, inputs.data() + std::size_t(offset) * sizeof x, sizeof x);
+          output y = call(s, x);
+          std::memcpy(reply.data() + 1 + std::size_t(offset) * sizeof y, &y, sizeof y);
+        }
+        if (offset < count) throw_given_up();
       } else {
         for (; !in.empty() && !given_up(); ++offset) detail::pack(call(s, in.next()), reply);
+        if (!in.empty()) throw_given_up();
       }
-      if (!in.empty()) throw_given_up();
     } catch (...) {
       reply.assign(1, static_cast<char>(detail::batch_status::item_failed));
       reply.append(reinterpret_cast<const char*>(&offset), sizeof offset);

@@ -4,6 +4,7 @@
 
 #include "rpc_parallel/detail/codec.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -24,6 +25,31 @@ void pack(const T& value, std::string& out) {
     auto size = static_cast<std::uint32_t>(out.size() - at - 4);
     std::memcpy(out.data() + at, &size, 4);
   }
+}
+
+/// Packs values from `it` onwards, up to `max_items` of them, stopping at `end` or once `out`
+/// holds `max_bytes` (the value that reaches it included); returns how many. Arithmetic values
+/// are stored into one resize of `out`, with no growth check per value.
+template <class T, class It, class End>
+std::uint32_t pack_from(It& it, const End& end, std::uint32_t max_items, std::size_t max_bytes,
+                        std::string& out) {
+  std::uint32_t n = 0;
+  if constexpr (is_raw_v<T>) {
+    std::size_t start = out.size();
+    std::size_t fit = start < max_bytes ? (max_bytes - start + sizeof(T) - 1) / sizeof(T) : 0;
+    auto room = static_cast<std::uint32_t>(std::min<std::size_t>(max_items, fit));
+    out.resize(start + std::size_t(room) * sizeof(T));
+    char* at = out.data() + start;
+    for (; n < room && it != end; ++it, ++n, at += sizeof(T)) {
+      T value = static_cast<T>(*it);
+      std::memcpy(at, &value, sizeof value);
+    }
+    out.resize(start + std::size_t(n) * sizeof(T));
+  } else {
+    for (; n < max_items && it != end && out.size() < max_bytes; ++it, ++n)
+      pack(static_cast<T>(*it), out);
+  }
+  return n;
 }
 
 /// Reads values back from a packed buffer it does not own.
