@@ -167,13 +167,14 @@ void frame_reader::grow_large() {
 
 // Consumes a fragment's header (and a first fragment's announced size) from the read buffer.
 void frame_reader::start_fragment(const frame_header& header) {
-  std::string stream = "stream " + std::to_string(header.id);
+  auto stream = [&header] { return "stream " + std::to_string(header.id); };  // for errors only
   if (!assembly_) {
     std::uint64_t total = 0;
-    if (header.size < sizeof total) return fail(stream + " sent a first fragment without its size");
+    if (header.size < sizeof total)
+      return fail(stream() + " sent a first fragment without its size");
     std::memcpy(&total, buffer_.data() + begin_ + frame_header_size, sizeof total);
     if (total > max_message_size_)
-      return fail(stream + " announced a value of " + std::to_string(total) +
+      return fail(stream() + " announced a value of " + std::to_string(total) +
                   " bytes, over max_message_size " + std::to_string(max_message_size_));
     assembly_ = assembly{};
     assembly_->total = total;
@@ -183,15 +184,15 @@ void frame_reader::start_fragment(const frame_header& header) {
     assembly_->left = header.size - sizeof total;
   } else {
     if (header.id != assembly_->fragment.id)
-      return fail(stream + " sent a value while stream " + std::to_string(assembly_->fragment.id) +
-                  "'s was still arriving in fragments");
+      return fail(stream() + " sent a value while stream " +
+                  std::to_string(assembly_->fragment.id) + "'s was still arriving in fragments");
     begin_ += frame_header_size;
     assembly_->left = header.size;
   }
   assembly_->fragment = header;
   if (assembly_->value.size() + assembly_->left > assembly_->total)
-    fail("the fragments of a value of " + stream + " pass the " + std::to_string(assembly_->total) +
-         " bytes it announced");
+    fail("the fragments of a value of " + stream() + " pass the " +
+         std::to_string(assembly_->total) + " bytes it announced");
 }
 
 // `n` more bytes of the current fragment are in the value; after the last fragment's last

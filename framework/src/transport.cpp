@@ -163,16 +163,17 @@ void transport::start_write() {
     in_flight_buffers_.push_back(asio::buffer(header, frame_header_size + prefix));
     next.sent += take;
     budget -= std::min(budget, take + frame_header_size);
-    if (more) {
-      // Stays at the front (deque elements do not move) until its last fragment is written.
-      in_flight_buffers_.push_back(asio::buffer(next.bytes.data() + next.payload_at + begin, take));
-      break;
+    // A value stays at the front (deque elements do not move) until its last fragment is
+    // written; then it moves to the bytes in flight.
+    stream_bytes* source = &next;
+    if (!more) {
+      in_flight_stream_.push_back(std::move(next));
+      stream_queue_.pop_front();
+      source = &in_flight_stream_.back();
     }
-    std::size_t next_payload_at = next.payload_at;
-    in_flight_stream_.push_back(std::move(next));
-    stream_queue_.pop_front();
     in_flight_buffers_.push_back(
-        asio::buffer(in_flight_stream_.back().bytes.data() + next_payload_at + begin, take));
+        asio::buffer(source->bytes.data() + source->payload_at + begin, take));
+    if (more) break;
   }
   asio::async_write(socket_, in_flight_buffers_,
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
