@@ -8,6 +8,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <string>
+#include <type_traits>
+#include <utility>
+
 namespace rp = rpc_parallel;
 namespace asio = boost::asio;
 using tests::job;
@@ -87,6 +91,21 @@ BOOST_AUTO_TEST_CASE(by_value_producer_lambda_inline_in_a_reverse_pipe) {
                          w.close();
                        });
     BOOST_TEST(joined == "j-" + parts[0] + "+" + parts[1] + "+" + parts[2] + "+");
+  });
+}
+
+// `conn.peer()` is a temporary: what its accessors return must not point into it.
+static_assert(!std::is_reference_v<decltype(std::declval<rp::worker<natural_worker>>().ref())>);
+static_assert(!std::is_reference_v<decltype(std::declval<rp::worker<natural_worker>>().host())>);
+
+BOOST_AUTO_TEST_CASE(a_reference_to_a_temporary_handles_field_stays_valid) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto conn = co_await spawn_natural(text);
+    const rp::worker_ref& ref = conn.peer().ref();
+    const std::string& name = conn.peer().name();
+    BOOST_TEST(ref.name == "natural");
+    BOOST_TEST(name == "natural");
+    BOOST_TEST(ref.id == conn.peer().id());
   });
 }
 

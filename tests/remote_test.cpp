@@ -4,6 +4,7 @@
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
+#include <rpc_parallel/detail/same_host.hpp>
 #include <rpc_parallel/remote.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -62,7 +63,17 @@ BOOST_AUTO_TEST_CASE(a_worker_on_each_host_answers_and_runs_there) {
           std::string echoed = co_await conn.run(echo_worker::echo, "hi");
           BOOST_TEST(echoed == host + ":hi");
           std::string where = co_await conn.run(echo_worker::hostname);
-          if (hosts->mode == "namespaces") BOOST_TEST(where == host);
+          if (hosts->mode == "namespaces") {
+            BOOST_TEST(where == host);
+            // Another network namespace: its same-host socket is not ours to dial; TCP it is.
+            const rp::worker_ref& ref = conn.peer().ref();
+            BOOST_TEST(!ref.same_host.empty());
+            BOOST_TEST(!rp::detail::reachable_here(ref.same_host));
+            auto direct = co_await rp::connect(conn.peer());
+            std::string again = co_await direct.run(echo_worker::echo, "tcp");
+            BOOST_TEST(again == host + ":tcp");
+            BOOST_TEST(tcp_links_to_port(ref.port) == 1u);
+          }
           std::string user = co_await conn.run(echo_worker::getenv, "USER");
           BOOST_TEST(user == "rpcptest");
         }

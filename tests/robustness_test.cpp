@@ -26,15 +26,19 @@ using tests::unit;
 
 namespace {
 
-asio::awaitable<tcp::socket> dial(const rp::worker_ref& w) {
+using rp::detail::stream_socket;
+
+/// TCP to the worker's address (the same-host socket takes the same bytes: see
+/// same_host_test).
+asio::awaitable<stream_socket> dial(const rp::worker_ref& w) {
   tcp::socket socket(co_await asio::this_coro::executor);
   co_await socket.async_connect(tcp::endpoint(asio::ip::make_address(w.host), w.port),
                                 asio::use_awaitable);
-  co_return socket;
+  co_return stream_socket(std::move(socket));
 }
 
 /// Reads until the peer closes; true if it closed within `timeout` (counting bytes it sent).
-asio::awaitable<bool> closed_by_peer(tcp::socket& socket, std::chrono::milliseconds timeout,
+asio::awaitable<bool> closed_by_peer(stream_socket& socket, std::chrono::milliseconds timeout,
                                      std::size_t& received) {
   asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
   bool timed_out = false;
@@ -56,7 +60,7 @@ asio::awaitable<bool> closed_by_peer(tcp::socket& socket, std::chrono::milliseco
   co_return !timed_out;
 }
 
-asio::awaitable<tcp::socket> authenticated(const rp::worker_ref& w) {
+asio::awaitable<stream_socket> authenticated(const rp::worker_ref& w) {
   auto socket = co_await dial(w);
   co_await rp::detail::authenticate_client(socket, rp::detail::node::current().key(), 5s, "test",
                                            {});
@@ -175,7 +179,7 @@ BOOST_AUTO_TEST_CASE(silent_peers_claiming_the_largest_frames_cost_the_worker_no
         std::int64_t pid = co_await real.run(echo_worker::pid);
         std::size_t before = memory_kib(pid);
         std::uint32_t largest = static_cast<std::uint32_t>(rp::rpc_settings{}.max_message_size);
-        std::vector<tcp::socket> silent;
+        std::vector<stream_socket> silent;
         for (int i = 0; i < 10; ++i) {
           silent.push_back(co_await authenticated(real.peer().ref()));
           std::string frame =

@@ -30,6 +30,10 @@ BOOST_AUTO_TEST_CASE(override_replaces_only_the_named_fields) {
   auto ms = rp::override_rpc_settings(base, "heartbeat_interval=250ms");
   BOOST_TEST(ms.heartbeat_interval.count() == 250);
   BOOST_TEST((rp::override_rpc_settings(base, rp::to_string(s)) == s));
+  BOOST_TEST(base.same_host_sockets);
+  auto tcp_only = rp::override_rpc_settings(base, "same_host_sockets=false");
+  BOOST_TEST(!tcp_only.same_host_sockets);
+  BOOST_TEST((rp::override_rpc_settings(base, rp::to_string(tcp_only)) == tcp_only));
 }
 
 BOOST_AUTO_TEST_CASE(bad_override_names_the_field) {
@@ -46,6 +50,14 @@ BOOST_AUTO_TEST_CASE(bad_override_names_the_field) {
   }
   BOOST_TEST(unknown.find("unknown field \"heartbeat\"") != std::string::npos);
   BOOST_TEST(bad_number.find("max_message_size needs a whole number") != std::string::npos);
+  std::string bad_bool;
+  try {
+    rp::override_rpc_settings({}, "same_host_sockets=maybe");
+  } catch (const rp::rpc_error& e) {
+    bad_bool = e.what();
+  }
+  BOOST_TEST(bad_bool.find("same_host_sockets needs true or false, got \"maybe\"") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(environment_variable_overrides_the_app_settings) {

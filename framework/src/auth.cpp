@@ -64,7 +64,7 @@ const char* label_of(connection_purpose purpose) {
   return "rpcp-client";
 }
 
-asio::awaitable<connection_purpose> server_steps(asio::ip::tcp::socket& socket, const secret& key) {
+asio::awaitable<connection_purpose> server_steps(stream_socket& socket, const secret& key) {
   nonce server_nonce = make_nonce();
   unsigned char hello[40];
   std::memcpy(hello, magic, 4);
@@ -88,9 +88,8 @@ asio::awaitable<connection_purpose> server_steps(asio::ip::tcp::socket& socket, 
   co_return *purpose;
 }
 
-asio::awaitable<void> client_steps(asio::ip::tcp::socket& socket, const secret& key,
-                                   std::string peer, std::string first_bytes,
-                                   connection_purpose purpose) {
+asio::awaitable<void> client_steps(stream_socket& socket, const secret& key, std::string peer,
+                                   std::string first_bytes, connection_purpose purpose) {
   unsigned char hello[40];
   co_await asio::async_read(socket, asio::buffer(hello), asio::use_awaitable);
   std::uint32_t version = 0;
@@ -140,15 +139,14 @@ void random_bytes(unsigned char* out, std::size_t size) {
 
 secret make_secret() { return make_nonce(); }
 
-asio::awaitable<connection_purpose> authenticate_server(asio::ip::tcp::socket& socket,
-                                                        const secret& key,
+asio::awaitable<connection_purpose> authenticate_server(stream_socket& socket, const secret& key,
                                                         std::chrono::milliseconds timeout) {
   connection_purpose purpose =
       co_await with_deadline(server_steps(socket, key), timeout, "authentication handshake");
   co_return purpose;
 }
 
-asio::awaitable<void> authenticate_client(asio::ip::tcp::socket& socket, const secret& key,
+asio::awaitable<void> authenticate_client(stream_socket& socket, const secret& key,
                                           std::chrono::milliseconds timeout, std::string peer,
                                           std::string first_bytes, connection_purpose purpose) {
   try {

@@ -8,6 +8,7 @@
 #include "rpc_parallel/detail/death_report.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/node.hpp"
+#include "rpc_parallel/detail/same_host.hpp"
 #include "rpc_parallel/detail/socket_watch.hpp"
 #include "rpc_parallel/detail/trace.hpp"
 
@@ -40,7 +41,12 @@ std::string first_difference(const std::vector<std::string>& ours,
   return "tables are equal";
 }
 
-asio::awaitable<tcp::socket> dial(const worker_ref& worker, const rpc_settings& settings) {
+// The worker's same-host socket when it has one on this host, TCP otherwise.
+asio::awaitable<stream_socket> dial(const worker_ref& worker, const rpc_settings& settings) {
+  if (settings.same_host_sockets && reachable_here(worker.same_host)) {
+    stream_socket local = co_await connect_same_host(worker.same_host, describe(worker));
+    co_return local;
+  }
   auto executor = co_await asio::this_coro::executor;
   boost::system::error_code ec;
   std::vector<tcp::endpoint> endpoints;
@@ -63,8 +69,9 @@ asio::awaitable<tcp::socket> dial(const worker_ref& worker, const rpc_settings& 
   if (ec)
     throw rpc_error({error_kind::disconnected, "cannot connect to " + describe(worker) + ": " +
                                                    ec.message() + " (has the worker exited?)"});
-  configure_socket(socket, settings);
-  co_return socket;
+  stream_socket connected(std::move(socket));
+  configure_socket(connected, settings);
+  co_return connected;
 }
 
 // Sends the cancel of a call on a connection of its own, for the worker's guardian to deliver

@@ -131,10 +131,11 @@ asio::awaitable<std::string> inspect_worker(std::string address, std::uint16_t p
   auto executor = co_await asio::this_coro::executor;
   std::string peer = "worker at " + address + ":" + std::to_string(port);
   auto timeout = settings.handshake_timeout * (what == inspect_what::stacks ? 2 : 1);
-  tcp::socket socket(executor);
+  tcp::socket tcp_socket(executor);
   tcp::endpoint endpoint(asio::ip::make_address(address), port);
-  auto connect = socket.async_connect(endpoint, asio::use_awaitable);
+  auto connect = tcp_socket.async_connect(endpoint, asio::use_awaitable);
   co_await with_deadline(std::move(connect), timeout, "connecting to the " + peer);
+  stream_socket socket(std::move(tcp_socket));
   co_await authenticate_client(socket, key, settings.handshake_timeout, peer,
                                std::string(1, static_cast<char>(what)),
                                connection_purpose::inspect);
@@ -149,7 +150,7 @@ asio::awaitable<std::string> inspect_worker(std::string address, std::uint16_t p
   co_return report;
 }
 
-asio::awaitable<void> answer_inspection(tcp::socket socket,
+asio::awaitable<void> answer_inspection(stream_socket socket,
                                         std::function<std::string(inspect_what)> report,
                                         std::chrono::milliseconds timeout) {
   try {

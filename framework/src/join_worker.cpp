@@ -96,15 +96,17 @@ std::string join_frame(const join_settings& s) {
 
 // Steps 2 and 3 on one address: the socket that proved the secret, and the configuration;
 // nullopt when the master closed the link without taking this worker (it ended first).
-asio::awaitable<std::optional<worker_config>> join_at(tcp::socket& socket,
+asio::awaitable<std::optional<worker_config>> join_at(stream_socket& socket,
                                                       const std::string& address,
                                                       const rendezvous& r, const join_settings& s,
                                                       clock::time_point end) {
   std::string peer = "master at " + address + ":" + std::to_string(r.port);
   tcp::endpoint master(asio::ip::make_address(address), r.port);
   std::string what = "connecting to the " + peer;
-  co_await with_deadline(socket.async_connect(master, asio::use_awaitable), left_until(end),
+  tcp::socket connecting(socket.get_executor());
+  co_await with_deadline(connecting.async_connect(master, asio::use_awaitable), left_until(end),
                          std::move(what));
+  socket = stream_socket(std::move(connecting));  // joins are TCP: the master may be anywhere
   std::string first = join_frame(s);
   try {
     co_await authenticate_client(socket, r.key, s.settings.handshake_timeout, peer,
@@ -140,7 +142,7 @@ int join_any(const rendezvous& r, const join_settings& s, clock::time_point end,
              worker_config& config, std::string& failures) {
   asio::io_context io(1);
   for (const auto& address : r.addresses) {
-    tcp::socket socket(io);
+    stream_socket socket(io);
     std::optional<worker_config> got;
     std::exception_ptr failure;
     bool answered = false;

@@ -29,6 +29,10 @@ master_server::master_server(node& owner)
       listener_(listener::bind(owner.guardian(), settings_, owner.key(), "worker at ")),
       port_(listener_->port()) {}
 
+const std::string& master_server::same_host_name() const noexcept {
+  return listener_->same_host_name();
+}
+
 std::shared_ptr<master_server> master_server::start(node& owner) {
   std::shared_ptr<master_server> server(new master_server(owner));
   listener::hooks accepting;
@@ -117,6 +121,8 @@ asio::awaitable<void> master_server::receive_registration(std::shared_ptr<transp
     }
     std::erase_if(links_, [](const std::weak_ptr<transport>& l) { return l.expired(); });
     links_.push_back(link);
+    // On the same-host socket the worker says where it is reachable by TCP.
+    if (host.empty()) host = reg.host;
     found->second->value = registered{link, host, reg};
     found->second->arrived.cancel();
   } catch (const std::exception&) {

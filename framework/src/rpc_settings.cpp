@@ -24,6 +24,14 @@ std::chrono::milliseconds parse_duration(std::string_view key, std::string_view 
   return std::chrono::milliseconds(parse_number(key, text));
 }
 
+bool parse_bool(std::string_view key, std::string_view text) {
+  if (text == "true" || text == "1") return true;
+  if (text == "false" || text == "0") return false;
+  RPCP_REQUIRE(false, rpc_settings_env_var, ": field ", key, " needs true or false, got \"", text,
+               "\"");
+  return false;
+}
+
 }  // namespace
 
 rpc_settings validate(rpc_settings s) {
@@ -57,10 +65,12 @@ rpc_settings override_rpc_settings(rpc_settings base, std::string_view text) {
       base.stream_window = parse_number(key, value);
     else if (key == "call_timeout")
       base.call_timeout = parse_duration(key, value);
+    else if (key == "same_host_sockets")
+      base.same_host_sockets = parse_bool(key, value);
     else
       RPCP_REQUIRE(false, rpc_settings_env_var, ": unknown field \"", key,
                    "\"; known: max_message_size, handshake_timeout, heartbeat_interval, "
-                   "heartbeat_timeout, stream_window, call_timeout");
+                   "heartbeat_timeout, stream_window, call_timeout, same_host_sockets");
   }
   return validate(base);
 }
@@ -76,7 +86,8 @@ std::string to_string(const rpc_settings& s) {
          ",heartbeat_interval=" + std::to_string(s.heartbeat_interval.count()) + "ms" +
          ",heartbeat_timeout=" + std::to_string(s.heartbeat_timeout.count()) + "ms" +
          ",stream_window=" + std::to_string(s.stream_window) +
-         ",call_timeout=" + std::to_string(s.call_timeout.count()) + "ms";
+         ",call_timeout=" + std::to_string(s.call_timeout.count()) + "ms" +
+         ",same_host_sockets=" + (s.same_host_sockets ? "true" : "false");
 }
 
 }  // namespace rpc_parallel

@@ -33,7 +33,7 @@ asio::awaitable<worker_ref> serve_worker(const worker_type_entry& type, std::str
   };
   server->start(std::move(state), std::move(hooks));
   self.adopt(server);
-  co_return worker_ref{"127.0.0.1", server->port(), id, type.name, {}};
+  co_return worker_ref{"127.0.0.1", server->port(), id, type.name, {}, server->same_host_name()};
 }
 
 asio::awaitable<void> shutdown_worker(worker_ref worker) {

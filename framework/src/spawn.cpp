@@ -68,6 +68,7 @@ worker_config make_config(node& self, const spawn_request& r, const std::string&
   c.name = name;
   c.master_host = std::move(master_host);
   c.master_port = master_port != 0 ? master_port : self.master_server().port();
+  c.master_same_host = self.master_server().same_host_name();
   c.key = self.key();
   c.settings = self.settings();
   c.worker_command = self.config().worker_command;
@@ -438,7 +439,8 @@ asio::awaitable<spawn_result> spawn_worker(std::shared_ptr<const spawn_request> 
     self.master_server().forget(id);
     std::pair<std::string, std::uint16_t> reach =
         co_await via.reach_worker(reg.host, reg.registration.port);
-    worker_ref worker{reach.first, reach.second, id, r.type->name, name};
+    worker_ref worker{reach.first,  reach.second, id,
+                      r.type->name, name,         reg.registration.same_host};
     record->pid = static_cast<pid_t>(reg.registration.pid);
     activity::of_this_process().spawned({id, name, r.type->name, via.host(), reach.first,
                                          reach.second, reg.registration.pid, record->started},

@@ -30,11 +30,11 @@ asio::awaitable<void> back_off_after_accept_error(asio::any_io_executor executor
   co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
-void configure_socket(asio::ip::tcp::socket& socket, const rpc_settings& settings) {
-  boost::system::error_code ignored;
-  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+void configure_socket(stream_socket& socket, const rpc_settings& settings) {
+  if (!is_tcp(socket)) return;
   int fd = socket.native_handle();
   int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   int interval =
       static_cast<int>(std::max<std::int64_t>(1, settings.heartbeat_interval.count() / 1000));
   int count = static_cast<int>(std::max<std::int64_t>(
@@ -46,7 +46,7 @@ void configure_socket(asio::ip::tcp::socket& socket, const rpc_settings& setting
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
 }
 
-transport::transport(asio::ip::tcp::socket socket, rpc_settings settings, std::string peer)
+transport::transport(stream_socket socket, rpc_settings settings, std::string peer)
     : socket_(std::move(socket)),
       settings_(settings),
       peer_(std::move(peer)),
@@ -205,7 +205,7 @@ void transport::close() noexcept {
   open_ = false;
   watch_->close();  // before the descriptor goes: the guardian must never touch a reused one
   boost::system::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.shutdown(stream_socket::shutdown_both, ignored);
   socket_.close(ignored);
   flushed_.cancel();
 }

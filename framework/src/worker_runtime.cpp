@@ -55,7 +55,7 @@ class worker_runtime {
     node_.logs().keep_messages(true);
     auto server = worker_server::bind(node_, type_, config_.id, config_.name);
     server_ = server;
-    link_ = co_await register_with_master(server->port());
+    link_ = co_await register_with_master(*server);
     release_();
     std::shared_ptr<void> state;
     error failure;
@@ -87,27 +87,15 @@ class worker_runtime {
   }
 
  private:
-  asio::awaitable<std::shared_ptr<transport>> register_with_master(std::uint16_t port) {
+  asio::awaitable<std::shared_ptr<transport>> register_with_master(const worker_server& server) {
     auto settings = config_.settings;
-    if (joined_link_ >= 0) co_return register_on_joined_link(port);
-    tcp::socket socket(io_);
-    tcp::endpoint master(asio::ip::make_address(config_.master_host), config_.master_port);
+    if (joined_link_ >= 0) co_return register_on_joined_link(server);
+    stream_socket socket = co_await dial_master();
     std::string peer =
         "master at " + config_.master_host + ":" + std::to_string(config_.master_port);
-    try {
-      co_await with_deadline(socket.async_connect(master, asio::use_awaitable),
-                             std::chrono::milliseconds(config_.connection_timeout_ms),
-                             "connecting to the master");
-    } catch (...) {
-      throw rpc_error({error_kind::disconnected,
-                       "cannot reach the " + peer + " (" + current_exception_error().message +
-                           "); a worker dials the address its spawner's host has on the route to "
-                           "it: set ssh_options::dial_back_address when that is not reachable, or "
-                           "ssh_options::with_tunnel() when nothing on its host may dial out"});
-    }
     configure_socket(socket, settings);
     std::string frame = begin_frame();
-    encode(registration{config_.id, port, static_cast<std::int64_t>(::getpid())}, frame);
+    encode(registration_of(server), frame);
     finish_frame(frame, frame_kind::registration, 0);
     co_await authenticate_client(socket, config_.key, settings.handshake_timeout, peer,
                                  std::move(frame));
@@ -119,23 +107,57 @@ class worker_runtime {
     co_return link;
   }
 
+  // The master's same-host socket when it is on this host, TCP otherwise.
+  asio::awaitable<stream_socket> dial_master() {
+    std::string peer =
+        "master at " + config_.master_host + ":" + std::to_string(config_.master_port);
+    if (config_.settings.same_host_sockets && reachable_here(config_.master_same_host)) {
+      auto connect = connect_same_host(config_.master_same_host, "the " + peer);
+      stream_socket local = co_await with_deadline(
+          std::move(connect), std::chrono::milliseconds(config_.connection_timeout_ms),
+          "connecting to the master");
+      co_return local;
+    }
+    tcp::socket socket(io_);
+    tcp::endpoint master(asio::ip::make_address(config_.master_host), config_.master_port);
+    try {
+      co_await with_deadline(socket.async_connect(master, asio::use_awaitable),
+                             std::chrono::milliseconds(config_.connection_timeout_ms),
+                             "connecting to the master");
+    } catch (...) {
+      throw rpc_error({error_kind::disconnected,
+                       "cannot reach the " + peer + " (" + current_exception_error().message +
+                           "); a worker dials the address its spawner's host has on the route to "
+                           "it: set ssh_options::dial_back_address when that is not reachable, or "
+                           "ssh_options::with_tunnel() when nothing on its host may dial out"});
+    }
+    co_return stream_socket(std::move(socket));
+  }
+
+  registration registration_of(const worker_server& server) const {
+    return {config_.id, server.port(), static_cast<std::int64_t>(::getpid()),
+            server.same_host_name(), config_.master_host};
+  }
+
   // The link a joined worker came in on: authenticated already, so the registration is a plain
   // frame on it.
-  std::shared_ptr<transport> register_on_joined_link(std::uint16_t port) {
+  std::shared_ptr<transport> register_on_joined_link(const worker_server& server) {
     sockaddr_storage address{};
     socklen_t length = sizeof address;
     ::getsockname(joined_link_, reinterpret_cast<sockaddr*>(&address), &length);
-    tcp::socket socket(io_, address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), joined_link_);
+    tcp::socket tcp_socket(io_, address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(),
+                           joined_link_);
     joined_link_ = -1;
-    configure_socket(socket, config_.settings);
     boost::system::error_code ec;
-    auto master = socket.remote_endpoint(ec);
+    auto master = tcp_socket.remote_endpoint(ec);
+    stream_socket socket(std::move(tcp_socket));
+    configure_socket(socket, config_.settings);
     std::string peer =
         "master at " + (ec ? std::string("?")
                            : master.address().to_string() + ":" + std::to_string(master.port()));
     auto link = std::make_shared<transport>(std::move(socket), config_.settings, peer);
     std::string payload;
-    encode(registration{config_.id, port, static_cast<std::int64_t>(::getpid())}, payload);
+    encode(registration_of(server), payload);
     link->send(frame_kind::registration, 0, payload);
     node_.guardian().watch(link->watch(), config_.policy != shutdown_policy::called_shutdown);
     return link;

@@ -72,6 +72,10 @@ worker_server::worker_server(node& self, const worker_type_entry& type, std::str
       name_(std::move(name)),
       port_(listener_->port()) {}
 
+const std::string& worker_server::same_host_name() const noexcept {
+  return listener_->same_host_name();
+}
+
 worker_server::~worker_server() { listener_->close(); }
 
 void worker_server::start(std::shared_ptr<void> state, hooks h) {

@@ -6,6 +6,7 @@
 
 #include "support/cancel_workers.hpp"
 #include "support/death_workers.hpp"
+#include "support/links.hpp"
 #include "support/map_functions.hpp"
 #include "support/natural_workers.hpp"
 #include "support/stream_workers.hpp"
@@ -234,7 +235,18 @@ struct dispatcher_worker {
   static constexpr rpc_parallel::rpc<dispatcher_worker, rpc_parallel::worker<echo_worker>,
                                      std::int64_t>
       count_on{"count_on"};
+  /// What kinds of socket (support/links.hpp) this worker's connection to the target uses.
+  static constexpr rpc_parallel::rpc<dispatcher_worker, rpc_parallel::worker<echo_worker>,
+                                     std::vector<std::string>>
+      links_to_target{"links_to_target"};
   static void implement(rpc_parallel::implementations<dispatcher_worker>& impl) {
+    impl.add(links_to_target,
+             [](state&, rpc_parallel::worker<echo_worker> target)
+                 -> boost::asio::awaitable<std::vector<std::string>> {
+               auto connection = co_await rpc_parallel::connect(target);
+               std::int64_t pid = co_await connection.run(echo_worker::pid, unit{});
+               co_return links_to(static_cast<pid_t>(pid));
+             });
     impl.add(count_on,
              [](state&,
                 rpc_parallel::worker<echo_worker> target) -> boost::asio::awaitable<std::int64_t> {

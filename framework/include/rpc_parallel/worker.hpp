@@ -17,10 +17,13 @@ struct worker_ref {
   std::string id;    ///< 128 random bits in hex, made by the spawner.
   std::string type;  ///< The worker type's `name`.
   std::string name;  ///< The spawn option `name`, or empty.
+  /// Its same-host socket (a Unix-domain socket named after its host and network namespace):
+  /// callers there use it instead of `host:port`; empty when it has none.
+  std::string same_host;
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
-    archive& host& port& id& type& name;
+    archive& host& port& id& type& name& same_host;
   }
   bool operator==(const worker_ref&) const = default;
 };
@@ -35,11 +38,17 @@ class worker {
   worker() = default;
   explicit worker(worker_ref ref) : ref_(std::move(ref)) {}
 
-  const worker_ref& ref() const noexcept { return ref_; }
-  const std::string& host() const noexcept { return ref_.host; }
+  // Called on a temporary (`conn.peer().ref()`), these return copies: a reference bound to
+  // the result then lives as long as the reference, not the temporary.
+  const worker_ref& ref() const& noexcept { return ref_; }
+  worker_ref ref() && { return std::move(ref_); }
+  const std::string& host() const& noexcept { return ref_.host; }
+  std::string host() && { return std::move(ref_.host); }
   std::uint16_t port() const noexcept { return ref_.port; }
-  const std::string& id() const noexcept { return ref_.id; }
-  const std::string& name() const noexcept { return ref_.name; }
+  const std::string& id() const& noexcept { return ref_.id; }
+  std::string id() && { return std::move(ref_.id); }
+  const std::string& name() const& noexcept { return ref_.name; }
+  std::string name() && { return std::move(ref_.name); }
 
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {

@@ -1,8 +1,9 @@
 // Mutual challenge-response authentication with the application's shared secret (HMAC-SHA256).
 #pragma once
 
+#include "rpc_parallel/detail/same_host.hpp"
+
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include <array>
 #include <chrono>
@@ -35,7 +36,7 @@ enum class connection_purpose : unsigned char {
 /// Server side of the handshake, before any frame is read: what the client came for. Throws
 /// `rpc_error` when the peer does not prove it holds `key` within `timeout`; the caller then
 /// drops the socket.
-boost::asio::awaitable<connection_purpose> authenticate_server(boost::asio::ip::tcp::socket& socket,
+boost::asio::awaitable<connection_purpose> authenticate_server(stream_socket& socket,
                                                                const secret& key,
                                                                std::chrono::milliseconds timeout);
 
@@ -43,8 +44,7 @@ boost::asio::awaitable<connection_purpose> authenticate_server(boost::asio::ip::
 /// cancel_request, or empty) are sent together with our proof, before the server has proved
 /// itself.
 boost::asio::awaitable<void> authenticate_client(
-    boost::asio::ip::tcp::socket& socket, const secret& key, std::chrono::milliseconds timeout,
-    std::string peer, std::string first_bytes,
-    connection_purpose purpose = connection_purpose::serve);
+    stream_socket& socket, const secret& key, std::chrono::milliseconds timeout, std::string peer,
+    std::string first_bytes, connection_purpose purpose = connection_purpose::serve);
 
 }  // namespace rpc_parallel::detail

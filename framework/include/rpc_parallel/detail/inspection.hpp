@@ -45,7 +45,7 @@ boost::asio::awaitable<std::string> inspect_worker(std::string address, std::uin
 
 /// The worker's side, after the handshake said `connection_purpose::inspect`: reads the
 /// request and writes `report(what)`'s answer. Failures end it quietly (the asker gave up).
-boost::asio::awaitable<void> answer_inspection(boost::asio::ip::tcp::socket socket,
+boost::asio::awaitable<void> answer_inspection(stream_socket socket,
                                                std::function<std::string(inspect_what)> report,
                                                std::chrono::milliseconds timeout);
 

@@ -9,12 +9,14 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 namespace rpc_parallel::detail {
 
@@ -26,7 +28,8 @@ struct cancel_request;
 class listener : public std::enable_shared_from_this<listener> {
  public:
   struct hooks {
-    /// On the user thread: an authenticated connection, and the peer's address.
+    /// On the user thread: an authenticated connection, and the peer's address (empty when it
+    /// came on the same-host socket).
     std::function<void(std::shared_ptr<transport>, std::string host)> on_connection;
     /// On the guardian's thread: a peer that failed the handshake (it has been dropped), its
     /// address, and what it failed.
@@ -41,8 +44,10 @@ class listener : public std::enable_shared_from_this<listener> {
     bool exit_at_end = false;
   };
 
-  /// Binds on all interfaces and an OS-chosen port; accepts nothing until `start`. Transports
-  /// are named `peer_prefix` + "ADDRESS:PORT" in errors. `g` must outlive the listener's use.
+  /// Binds on all interfaces and an OS-chosen port, and (unless the settings turn same-host
+  /// sockets off) on a new same-host socket (same_host.hpp); accepts nothing until `start`.
+  /// Transports are named `peer_prefix` + "ADDRESS:PORT" in errors, or `peer_prefix` + "pid N
+  /// on this host" for a same-host one. `g` must outlive the listener's use.
   static std::shared_ptr<listener> bind(guardian& g, const rpc_settings& settings,
                                         const secret& key, std::string peer_prefix);
 
@@ -53,20 +58,27 @@ class listener : public std::enable_shared_from_this<listener> {
   /// guardian's thread; `close` does nothing after this.
   void shut_down() noexcept;
   std::uint16_t port() const noexcept { return port_; }
+  /// The same-host socket's name, for dialers on this host; empty when there is none.
+  const std::string& same_host_name() const noexcept { return same_host_name_; }
 
  private:
   listener(guardian& g, const rpc_settings& settings, const secret& key, std::string peer_prefix);
-  boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> handshake(boost::asio::ip::tcp::socket socket);
+  template <class Acceptor>
+  boost::asio::awaitable<void> accept_loop(std::optional<Acceptor>& acceptor);
+  /// `host` is the peer's address (empty on a same-host socket), `peer` its name in errors.
+  boost::asio::awaitable<void> handshake(stream_socket socket, std::string host, std::string peer);
   /// Reads a cancel connection's one request and hands it to `on_cancel`.
-  boost::asio::awaitable<void> deliver_cancel(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> deliver_cancel(stream_socket socket);
 
   guardian& guardian_;
   rpc_settings settings_;
   secret key_;
   std::string peer_prefix_;
-  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;  // guardian thread only, after bind
+  // The acceptors: guardian thread only, after bind.
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::optional<boost::asio::local::stream_protocol::acceptor> same_host_acceptor_;
   std::uint16_t port_ = 0;
+  std::string same_host_name_;
   std::atomic<bool> open_{true};
   bool guardian_stopping_ = false;  // user thread only
   hooks hooks_;

@@ -42,6 +42,8 @@ class master_server : public std::enable_shared_from_this<master_server> {
   void close() noexcept;
 
   std::uint16_t port() const noexcept { return port_; }
+  /// Its same-host socket's name (same_host.hpp), or empty.
+  const std::string& same_host_name() const noexcept;
   /// Announce worker `id` before launching it, `forget` it once its spawn is over: a
   /// registration for an unknown id is refused and that worker told to exit.
   void expect(const std::string& id);

@@ -1,12 +1,13 @@
-// One authenticated TCP connection carrying frames: coalesced writes, size-checked reads.
+// One authenticated connection (TCP, or a Unix-domain socket on one host) carrying frames:
+// coalesced writes, size-checked reads.
 #pragma once
 
 #include "rpc_parallel/detail/frame_reader.hpp"
+#include "rpc_parallel/detail/same_host.hpp"
 #include "rpc_parallel/detail/wire.hpp"
 #include "rpc_parallel/rpc_settings.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
@@ -25,8 +26,9 @@ boost::asio::awaitable<void> back_off_after_accept_error(boost::asio::any_io_exe
 
 /// Applies the settings' heartbeat (TCP keepalive, which the kernel answers) and TCP_NODELAY.
 /// No TCP_USER_TIMEOUT: it would end a connection whose peer only stops reading (a closed
-/// window); the guardian declares a silent peer dead instead (guardian.hpp).
-void configure_socket(boost::asio::ip::tcp::socket& socket, const rpc_settings& settings);
+/// window); the guardian declares a silent peer dead instead (guardian.hpp). A Unix-domain
+/// socket needs none of this: its peer is on this host, and its death closes the socket.
+void configure_socket(stream_socket& socket, const rpc_settings& settings);
 
 /// Frames leave in two lanes, each in order. Calls, replies and control frames take the
 /// priority lane, all of which goes out with every write. Stream values and ends take the stream
@@ -38,7 +40,7 @@ class transport : public std::enable_shared_from_this<transport> {
   static constexpr std::size_t stream_fragment = 1024 * 1024;
   static constexpr std::size_t stream_slice = 1024 * 1024;
 
-  transport(boost::asio::ip::tcp::socket socket, rpc_settings settings, std::string peer);
+  transport(stream_socket socket, rpc_settings settings, std::string peer);
   /// Ends the guardian's watch first, so that it never touches the descriptor's reuse.
   ~transport();
 
@@ -80,7 +82,7 @@ class transport : public std::enable_shared_from_this<transport> {
   bool is_open() const noexcept { return open_; }
   const std::string& peer() const noexcept { return peer_; }
   const rpc_settings& settings() const noexcept { return settings_; }
-  boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+  stream_socket& socket() noexcept { return socket_; }
 
  private:
   void start_write();
@@ -96,7 +98,7 @@ class transport : public std::enable_shared_from_this<transport> {
     std::size_t sent = 0;        ///< Payload bytes of a large value already handed to a write.
   };
 
-  boost::asio::ip::tcp::socket socket_;
+  stream_socket socket_;
   rpc_settings settings_;
   std::string peer_;
   bool open_ = true;

@@ -25,6 +25,7 @@ struct worker_config {
   std::string name;
   std::string master_host;
   std::uint16_t master_port = 0;
+  std::string master_same_host;  ///< The master's same-host socket (same_host.hpp), or empty.
   secret key{};
   rpc_settings settings;
   std::vector<std::string> worker_command;
@@ -41,7 +42,8 @@ struct worker_config {
 
   template <class Archive>
   void serialize(Archive& a, unsigned /*version*/) {
-    a& type& id& name& master_host& master_port& key& settings& worker_command& pass_name;
+    a& type& id& name& master_host& master_port& master_same_host& key& settings& worker_command&
+        pass_name;
     a& daemonize& cd& umask& redirect_stdout& redirect_stderr& connection_timeout_ms;
     a& policy& spawn_arg& leave_above_rss;
   }
@@ -52,10 +54,14 @@ struct registration {
   std::string worker_id;
   std::uint16_t port = 0;
   std::int64_t pid = 0;
+  std::string same_host;  ///< The worker's same-host socket (same_host.hpp), or empty.
+  /// The master's address as the worker dialed it: with `port`, the worker's TCP address
+  /// for others on the master's host when it registered on a same-host socket.
+  std::string host;
 
   template <class Archive>
   void serialize(Archive& a, unsigned /*version*/) {
-    a& worker_id& port& pid;
+    a& worker_id& port& pid& same_host& host;
   }
 };
 

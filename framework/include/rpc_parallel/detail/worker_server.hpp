@@ -53,6 +53,8 @@ class worker_server : public std::enable_shared_from_this<worker_server> {
   void leave(std::string why, std::function<void()> when_alone);
 
   std::uint16_t port() const noexcept { return port_; }
+  /// Its same-host socket's name (same_host.hpp), or empty.
+  const std::string& same_host_name() const noexcept;
   const std::string& id() const noexcept { return id_; }
   bool owner_has_connected() const noexcept { return owner_connected_; }
   /// Connections refused (failed authentication or a bad first frame), for tests.
