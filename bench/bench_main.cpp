@@ -145,25 +145,42 @@ asio::awaitable<void> measure_spawn_many(int count, int samples) {
   ratio("spawn_" + std::to_string(count), a, b, "<= 2x");
 }
 
-asio::awaitable<void> measure_round_trip(int calls) {
-  auto conn =
-      co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
-  std::vector<double> ours;
+// Round trip times in seconds of `calls` pings on `conn`.
+asio::awaitable<std::vector<double>> ping_times(rp::connection<bench_worker>& conn, int calls) {
+  std::vector<double> times;
   for (int i = 0; i < calls; ++i) {
     auto start = clock_type::now();
     std::int64_t answer = co_await conn.run(bench_worker::ping, i);
-    ours.push_back(seconds_since(start));
+    times.push_back(seconds_since(start));
     if (answer != i + 1) throw std::runtime_error("wrong answer");
   }
-  auto floor = bench::tcp_ping_pong(calls);
+  co_return times;
+}
+
+// A call's round trip on the spawn's same-host (Unix-domain) link, and on a TCP connection to
+// the same worker (as from another host), each beside the raw ping-pong on its kind of socket.
+asio::awaitable<void> measure_round_trip(int calls) {
+  auto conn =
+      co_await rp::spawn<bench_worker>(rp::shutdown_on::connection_closed, rp::spawn_options());
+  rp::worker_ref over_tcp = conn.peer().ref();
+  over_tcp.same_host.clear();
+  auto tcp_conn = co_await rp::connect(rp::worker<bench_worker>(over_tcp));
+  std::vector<double> ours = co_await ping_times(conn, calls);
+  std::vector<double> ours_tcp = co_await ping_times(tcp_conn, calls);
+  auto floor = bench::unix_ping_pong(calls);
+  auto tcp_floor = bench::tcp_ping_pong(calls);
   double a50 = percentile(ours, 0.5) * 1e6, a99 = percentile(ours, 0.99) * 1e6;
   double b50 = percentile(floor, 0.5) * 1e6, b99 = percentile(floor, 0.99) * 1e6;
+  double t50 = percentile(ours_tcp, 0.5) * 1e6, f50 = percentile(tcp_floor, 0.5) * 1e6;
   report("rpc_round_trip_p50", a50, "us");
   report("rpc_round_trip_p99", a99, "us");
-  report("floor_tcp_ping_pong_p50", b50, "us");
-  report("floor_tcp_ping_pong_p99", b99, "us");
-  ratio("rpc_round_trip_p50", a50, b50, "<= 1.3x");
+  report("floor_unix_ping_pong_p50", b50, "us");
+  report("floor_unix_ping_pong_p99", b99, "us");
+  report("rpc_round_trip_tcp_p50", t50, "us");
+  report("floor_tcp_ping_pong_p50", f50, "us");
+  ratio("rpc_round_trip_p50", a50, b50, "<= 1.15x");
   ratio("rpc_round_trip_p99", a99, b99, "reported");
+  ratio("rpc_round_trip_tcp_p50", t50, f50, "<= 1.3x");
 }
 
 // The same round trip with and without a deadline, in alternating blocks so that both see the

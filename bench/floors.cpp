@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
@@ -62,6 +63,34 @@ int accept_one(int listener) {
   return fd;
 }
 
+// An abstract Unix-domain socket named after `id` (this process's pid), as the framework's
+// same-host sockets are.
+sockaddr_un unix_address(int id, socklen_t& size) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::string name = "rpc_parallel-bench-floor-" + std::to_string(id);
+  std::memcpy(address.sun_path + 1, name.data(), name.size());  // sun_path[0] == 0: abstract
+  size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  return address;
+}
+
+int listen_unix(int id) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  socklen_t size = 0;
+  sockaddr_un address = unix_address(id, size);
+  check(::bind(fd, reinterpret_cast<sockaddr*>(&address), size) == 0, "bind");
+  check(::listen(fd, 128) == 0, "listen");
+  return fd;
+}
+
+int connect_unix(int id) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  socklen_t size = 0;
+  sockaddr_un address = unix_address(id, size);
+  check(::connect(fd, reinterpret_cast<sockaddr*>(&address), size) == 0, "connect");
+  return fd;
+}
+
 bool read_exactly(int fd, char* data, std::size_t size) {
   while (size > 0) {
     ssize_t n = ::read(fd, data, size);
@@ -108,8 +137,8 @@ std::optional<int> run_floor_child(int argc, char** argv) {
     char byte = 1;
     return ::write(fd, &byte, 1) == 1 ? 0 : 1;
   }
-  if (mode == "--floor-echo") {  // echo 16-byte messages until EOF
-    int fd = connect_loopback(port);
+  if (mode == "--floor-echo" || mode == "--floor-echo-unix") {  // echo 16-byte messages to EOF
+    int fd = mode == "--floor-echo" ? connect_loopback(port) : connect_unix(port);
     char message[16];
     while (read_exactly(fd, message, sizeof message))
       if (::write(fd, message, sizeof message) != sizeof message) return 1;
@@ -146,11 +175,13 @@ double spawn_connect_back_many(int count) {
   return elapsed;
 }
 
-std::vector<double> tcp_ping_pong(int round_trips) {
-  int port = 0;
-  int listener = listen_loopback(port);
-  pid_t child = spawn_self("--floor-echo", port);
-  int fd = accept_one(listener);
+namespace {
+
+std::vector<double> ping_pong(int listener, pid_t child, int round_trips) {
+  int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  check(fd >= 0, "accept");
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // fails harmlessly on Unix
   std::vector<double> samples;
   char message[16] = "ping-pong-16-b!";
   for (int i = 0; i < round_trips; ++i) {
@@ -163,6 +194,20 @@ std::vector<double> tcp_ping_pong(int round_trips) {
   ::close(listener);
   ::waitpid(child, nullptr, 0);
   return samples;
+}
+
+}  // namespace
+
+std::vector<double> tcp_ping_pong(int round_trips) {
+  int port = 0;
+  int listener = listen_loopback(port);
+  return ping_pong(listener, spawn_self("--floor-echo", port), round_trips);
+}
+
+std::vector<double> unix_ping_pong(int round_trips) {
+  int id = static_cast<int>(::getpid());
+  int listener = listen_unix(id);
+  return ping_pong(listener, spawn_self("--floor-echo-unix", id), round_trips);
 }
 
 double one_write_per_message(int messages) {

@@ -18,6 +18,8 @@ double spawn_connect_back();
 double spawn_connect_back_many(int count);
 /// Round-trip times in seconds of 16-byte blocking ping-pongs with a child process.
 std::vector<double> tcp_ping_pong(int round_trips);
+/// The same over an abstract Unix-domain socket, as same-host links are.
+std::vector<double> unix_ping_pong(int round_trips);
 /// Messages per second writing 16-byte messages with one write() each to a reading child.
 double one_write_per_message(int messages);
 /// Bytes per second a child writing `bytes` (in 1 MiB writes) over loopback TCP reaches, read by
