@@ -159,6 +159,29 @@ BOOST_AUTO_TEST_CASE(wrapped_worker_runs_through_its_wrappers) {
   BOOST_TEST(tests::zombie_children().empty());
 }
 
+// A wrapper that exits without reading stdin leaves the configuration's write with a closed
+// pipe. A configuration larger than the pipe's buffer (64 KiB) makes that write certain to fail;
+// it must fail as an error of this spawn, not kill the spawner by SIGPIPE.
+BOOST_AUTO_TEST_CASE(a_wrapper_that_never_reads_its_configuration_fails_the_spawn_only) {
+  tests::run([]() -> asio::awaitable<void> {
+    auto quits = rp::how_to_run::local().wrap({"true"});
+    std::string large(std::size_t(1) << 20, 'x');
+    auto result = co_await rp::try_spawn<echo_worker>(
+        rp::shutdown_on::connection_closed,
+        rp::spawn_options().with_how(quits).with_connection_timeout(2s), large);
+    BOOST_REQUIRE(result.has_error());
+    BOOST_TEST(result.error().message.find("exited with status 0 but no worker registered") !=
+                   std::string::npos,
+               result.error().message);
+    BOOST_TEST(result.error().message.find("how_to_run::wrap") != std::string::npos);
+    auto after = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,
+                                                 rp::spawn_options(), "after");
+    std::string cwd = co_await after.run(echo_worker::cwd, unit{});
+    BOOST_TEST(cwd == "/");
+  });
+  BOOST_TEST(tests::zombie_children().empty());
+}
+
 BOOST_AUTO_TEST_CASE(cd_sets_the_worker_directory) {
   tests::run([]() -> asio::awaitable<void> {
     auto in_tmp = co_await rp::spawn<echo_worker>(rp::shutdown_on::connection_closed,

@@ -17,6 +17,7 @@
 
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -36,6 +37,16 @@ node* current_node = nullptr;  // the one node of this process; see node.hpp
   }
   return false;
 }();
+
+// A write to a pipe whose reader is gone (a child that died before reading its configuration,
+// a relay whose process exited) must come back as EPIPE, an error of that one write, rather
+// than kill the whole process. Sockets need nothing: Asio sends with MSG_NOSIGNAL. A handler
+// the program installed itself stays.
+void ignore_sigpipe_unless_handled() {
+  struct sigaction current {};
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
+    ::signal(SIGPIPE, SIG_IGN);
+}
 }  // namespace
 
 node::node(boost::asio::any_io_executor executor, node_config config)
@@ -50,6 +61,7 @@ node::node(boost::asio::any_io_executor executor, node_config config)
   // A node is made on the thread that then runs its executor: the user thread.
   activity::of_this_process().set_user_thread(static_cast<pid_t>(::syscall(SYS_gettid)));
   install_stack_signal();
+  ignore_sigpipe_unless_handled();
   // Its workers get the same settings, so they count, trace and write JSON lines too.
   if (config_.settings.metrics()) metrics::set_on(true);
   if (config_.settings.json_logs) set_json_logs(true);

@@ -168,10 +168,20 @@ asio::awaitable<started> await_start(node& self, const spawn_request& r, const s
                                       relay));
     }
     // The daemonising parent exited cleanly once the worker was released: the registration
-    // frame is already on its way.
-    auto registered = co_await with_deadline(server.await_registration(id),
-                                             r.options.connection_timeout, "registration");
-    co_return started{std::move(registered), false};
+    // frame is already on its way, unless what exited was a wrapper that never ran the worker.
+    auto registered = co_await capture(
+        with_deadline(server.await_registration(id), r.options.connection_timeout, "registration"));
+    if (registered.failure) {
+      if (error_of(registered.failure).kind != error_kind::timed_out)
+        std::rethrow_exception(registered.failure);
+      throw rpc_error(startup_failure(
+          "the worker process exited with status 0 but no worker registered within " +
+              std::to_string(r.options.connection_timeout.count()) +
+              " ms: a wrapper (how_to_run::wrap) that exits 0 without running its command, or "
+              "one that forks it and does not wait, does this",
+          relay));
+    }
+    co_return started{std::move(*registered.value), false};
   }
   auto& registration = std::get<0>(first);
   if (registration.failure) {
