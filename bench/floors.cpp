@@ -144,8 +144,8 @@ std::optional<int> run_floor_child(int argc, char** argv) {
       if (::write(fd, message, sizeof message) != sizeof message) return 1;
     return 0;
   }
-  if (mode == "--floor-sink") {  // read until EOF, then acknowledge with one byte
-    int fd = connect_loopback(port);
+  if (mode == "--floor-sink" || mode == "--floor-sink-unix") {  // read to EOF, then ack a byte
+    int fd = mode == "--floor-sink" ? connect_loopback(port) : connect_unix(port);
     char buffer[65536];
     while (::read(fd, buffer, sizeof buffer) > 0) {
     }
@@ -210,11 +210,10 @@ std::vector<double> unix_ping_pong(int round_trips) {
   return ping_pong(listener, spawn_self("--floor-echo-unix", id), round_trips);
 }
 
-double one_write_per_message(int messages) {
-  int port = 0;
-  int listener = listen_loopback(port);
-  pid_t child = spawn_self("--floor-sink", port);
-  int fd = accept_one(listener);
+namespace {
+
+double write_to_sink(int listener, pid_t child, int messages) {
+  int fd = accept_one(listener);  // its TCP_NODELAY fails harmlessly on a Unix socket
   char message[16] = "sixteen bytes!!";
   auto start = clock_type::now();
   for (int i = 0; i < messages; ++i)
@@ -227,6 +226,20 @@ double one_write_per_message(int messages) {
   ::close(listener);
   ::waitpid(child, nullptr, 0);
   return messages / elapsed;
+}
+
+}  // namespace
+
+double one_write_per_message(int messages) {
+  int port = 0;
+  int listener = listen_loopback(port);
+  return write_to_sink(listener, spawn_self("--floor-sink", port), messages);
+}
+
+double one_write_per_message_unix(int messages) {
+  int id = static_cast<int>(::getpid());
+  int listener = listen_unix(id);
+  return write_to_sink(listener, spawn_self("--floor-sink-unix", id), messages);
 }
 
 double tcp_copy(std::uint64_t bytes, bool into_new_buffer) {

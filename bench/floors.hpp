@@ -22,6 +22,8 @@ std::vector<double> tcp_ping_pong(int round_trips);
 std::vector<double> unix_ping_pong(int round_trips);
 /// Messages per second writing 16-byte messages with one write() each to a reading child.
 double one_write_per_message(int messages);
+/// The same over an abstract Unix-domain socket.
+double one_write_per_message_unix(int messages);
 /// Bytes per second a child writing `bytes` (in 1 MiB writes) over loopback TCP reaches, read by
 /// this process into one reused 1 MiB buffer, or, `into_new_buffer`, into a new buffer of
 /// `bytes` (as a received value must land); timed from the go byte this process sends to EOF.
