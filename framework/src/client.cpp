@@ -6,18 +6,16 @@
 #include "rpc_parallel/detail/codec.hpp"
 #include "rpc_parallel/detail/deadline.hpp"
 #include "rpc_parallel/detail/death_report.hpp"
+#include "rpc_parallel/detail/dial.hpp"
 #include "rpc_parallel/detail/guardian.hpp"
 #include "rpc_parallel/detail/node.hpp"
-#include "rpc_parallel/detail/same_host.hpp"
 #include "rpc_parallel/detail/socket_watch.hpp"
 #include "rpc_parallel/detail/trace.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -26,7 +24,6 @@
 
 namespace rpc_parallel::detail {
 namespace asio = boost::asio;
-using asio::ip::tcp;
 
 namespace {
 
@@ -39,39 +36,6 @@ std::string first_difference(const std::vector<std::string>& ours,
     if (a != b) return "we call " + a + ", the worker implements " + b;
   }
   return "tables are equal";
-}
-
-// The worker's same-host socket when it has one on this host, TCP otherwise.
-asio::awaitable<stream_socket> dial(const worker_ref& worker, const rpc_settings& settings) {
-  if (settings.same_host_sockets && reachable_here(worker.same_host)) {
-    stream_socket local = co_await connect_same_host(worker.same_host, describe(worker));
-    co_return local;
-  }
-  auto executor = co_await asio::this_coro::executor;
-  boost::system::error_code ec;
-  std::vector<tcp::endpoint> endpoints;
-  // A numeric address needs no resolver (whose thread and getaddrinfo cost a spawn ~1 ms).
-  auto address = asio::ip::make_address(worker.host, ec);
-  if (!ec) {
-    endpoints.emplace_back(address, worker.port);
-  } else {
-    tcp::resolver resolver(executor);
-    ec.clear();
-    auto results = co_await resolver.async_resolve(worker.host, std::to_string(worker.port),
-                                                   asio::redirect_error(asio::use_awaitable, ec));
-    if (ec)
-      throw rpc_error({error_kind::disconnected,
-                       "cannot resolve host of " + describe(worker) + ": " + ec.message()});
-    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
-  }
-  tcp::socket socket(executor);
-  co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec)
-    throw rpc_error({error_kind::disconnected, "cannot connect to " + describe(worker) + ": " +
-                                                   ec.message() + " (has the worker exited?)"});
-  stream_socket connected(std::move(socket));
-  configure_socket(connected, settings);
-  co_return connected;
 }
 
 // Sends the cancel of a call on a connection of its own, for the worker's guardian to deliver
