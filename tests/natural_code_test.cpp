@@ -6,6 +6,10 @@
 #include "support/test_app.hpp"
 #include "support/test_workers.hpp"
 
+#include <rpc_parallel/joins.hpp>
+#include <rpc_parallel/remote.hpp>
+#include <rpc_parallel/slurm.hpp>
+
 #include <boost/test/unit_test.hpp>
 
 #include <string>
@@ -127,6 +131,46 @@ BOOST_AUTO_TEST_CASE(the_same_forms_inside_a_worker_coroutine) {
     std::string all = a + b + d;
     BOOST_TEST(out == std::to_string(all.size()) + ":" + all);
   });
+}
+
+// An options setter returns its object by value: a reference bound to a chain of setters on a
+// temporary extends the result's life (a returned `T&&` would dangle at the semicolon), and
+// `o = std::move(o).with_x(v)` assigns from a fresh object rather than moving `o` into itself.
+static_assert(std::is_same_v<decltype(rp::spawn_options().with_name("")), rp::spawn_options>);
+static_assert(std::is_same_v<decltype(rp::spawn_options().with_cd("")), rp::spawn_options>);
+static_assert(std::is_same_v<decltype(rp::call_options().with_timeout({})), rp::call_options>);
+static_assert(std::is_same_v<decltype(rp::pool_options().with_size(1)), rp::pool_options>);
+static_assert(std::is_same_v<decltype(rp::map_config().with_local(1)), rp::map_config>);
+static_assert(std::is_same_v<decltype(rp::join_options().with_secret_file("")), rp::join_options>);
+static_assert(std::is_same_v<decltype(rp::ssh_options().with_user("")), rp::ssh_options>);
+static_assert(std::is_same_v<decltype(rp::copy_options().with_dir("")), rp::copy_options>);
+static_assert(
+    std::is_same_v<decltype(rp::slurm::options().with_partition("")), rp::slurm::options>);
+
+BOOST_AUTO_TEST_CASE(a_reference_bound_to_inline_options_outlives_the_statement) {
+  tests::run([]() -> asio::awaitable<void> {
+    const auto& options = rp::spawn_options().with_name("natural-" + text).with_cd("/tmp");
+    auto c = co_await rp::spawn<natural_worker>(rp::shutdown_on::connection_closed, options, "r-");
+    BOOST_TEST(c.peer().name() == "natural-" + text);
+    std::string rendered = co_await c.run(natural_worker::render, job{text, 1});
+    BOOST_TEST(rendered == "r-" + text);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(options_built_in_steps_by_assigning_a_setter_to_themselves_keep_every_step) {
+  auto options = rp::spawn_options().with_env("FIRST", text);
+  options = std::move(options).with_cd(text);
+  options = std::move(options).with_env("SECOND", text).with_name(text);
+  BOOST_TEST(options.cd == text);
+  BOOST_TEST(options.name == text);
+  BOOST_TEST_REQUIRE(options.env.size() == 2U);
+  BOOST_TEST(options.env[0].first == "FIRST");
+  BOOST_TEST(options.env[1].second == text);
+
+  auto config = rp::map_config().with_local(3);
+  config = std::move(config).with_worker_options(rp::spawn_options().with_name(text));
+  BOOST_TEST(config.local == 3U);
+  BOOST_TEST(config.worker_options.name == text);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -18,11 +18,11 @@ struct call_options {
   clock::time_point deadline = clock::time_point::max();
 
   /// A deadline `timeout` from now.
-  call_options&& with_timeout(clock::duration timeout) && {
+  call_options with_timeout(clock::duration timeout) && {
     deadline = clock::now() + timeout;
     return std::move(*this);
   }
-  call_options&& with_deadline(clock::time_point v) && {
+  call_options with_deadline(clock::time_point v) && {
     deadline = v;
     return std::move(*this);
   }

@@ -29,11 +29,11 @@ struct join_options {
   /// A file to write with the secret alone, in hex (mode 0600), for `--rpc-secret-file`.
   std::string secret_file;
 
-  join_options&& with_rendezvous_file(std::string v) && {
+  join_options with_rendezvous_file(std::string v) && {
     rendezvous_file = std::move(v);
     return std::move(*this);
   }
-  join_options&& with_secret_file(std::string v) && {
+  join_options with_secret_file(std::string v) && {
     secret_file = std::move(v);
     return std::move(*this);
   }

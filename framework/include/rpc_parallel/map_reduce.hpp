@@ -80,11 +80,11 @@ class map_config {
   /// `remote`). As with any spawn, workers run in "/" unless `cd` says otherwise.
   spawn_options worker_options;
 
-  map_config&& with_local(std::size_t v) && {
+  map_config with_local(std::size_t v) && {
     local = v;
     return std::move(*this);
   }
-  map_config&& with_remote(how_to_run how, std::size_t count) && {
+  map_config with_remote(how_to_run how, std::size_t count) && {
     remote.push_back({std::move(how), count});
     return std::move(*this);
   }
@@ -93,43 +93,43 @@ class map_config {
     remote.push_back({std::move(how), count});
     return *this;
   }
-  map_config&& with_batch_size(std::uint32_t v) && {
+  map_config with_batch_size(std::uint32_t v) && {
     batch_size = v;
     return std::move(*this);
   }
-  map_config&& with_batches_in_flight(std::size_t v) && {
+  map_config with_batches_in_flight(std::size_t v) && {
     batches_in_flight = v;
     return std::move(*this);
   }
-  map_config&& with_retries(int v) && {
+  map_config with_retries(int v) && {
     retries = v;
     return std::move(*this);
   }
-  map_config&& with_item_timeout(std::chrono::milliseconds v) && {
+  map_config with_item_timeout(std::chrono::milliseconds v) && {
     item_timeout = v;
     return std::move(*this);
   }
-  map_config&& with_straggler_factor(double v) && {
+  map_config with_straggler_factor(double v) && {
     straggler_factor = v;
     return std::move(*this);
   }
-  map_config&& with_supervision(pool_options v) && {
+  map_config with_supervision(pool_options v) && {
     supervision = std::move(v);
     return std::move(*this);
   }
-  map_config&& with_drain_grace(std::chrono::milliseconds v) && {
+  map_config with_drain_grace(std::chrono::milliseconds v) && {
     drain_grace = v;
     return std::move(*this);
   }
-  map_config&& with_on_progress(std::function<void(const map_progress&)> v) && {
+  map_config with_on_progress(std::function<void(const map_progress&)> v) && {
     on_progress = std::move(v);
     return std::move(*this);
   }
-  map_config&& with_progress_bar(bool v) && {
+  map_config with_progress_bar(bool v) && {
     progress_bar = v;
     return std::move(*this);
   }
-  map_config&& with_worker_options(spawn_options v) && {
+  map_config with_worker_options(spawn_options v) && {
     worker_options = std::move(v);
     return std::move(*this);
   }

@@ -40,35 +40,35 @@ struct pool_options {
   /// is never excluded: the restart intensity decides when to give up on it.
   std::size_t exclude_host_after = 3;
 
-  pool_options&& with_size(std::size_t n) && {
+  pool_options with_size(std::size_t n) && {
     size = n;
     return std::move(*this);
   }
-  pool_options&& with_restart_intensity(std::size_t restarts, std::chrono::milliseconds window) && {
+  pool_options with_restart_intensity(std::size_t restarts, std::chrono::milliseconds window) && {
     max_restarts = restarts;
     restart_window = window;
     return std::move(*this);
   }
-  pool_options&& with_backoff(std::chrono::milliseconds first, std::chrono::milliseconds most) && {
+  pool_options with_backoff(std::chrono::milliseconds first, std::chrono::milliseconds most) && {
     first_backoff = first;
     max_backoff = most;
     return std::move(*this);
   }
-  pool_options&& with_recycling_after_calls(std::size_t calls) && {
+  pool_options with_recycling_after_calls(std::size_t calls) && {
     recycle_after_calls = calls;
     return std::move(*this);
   }
-  pool_options&& with_recycling_after(std::chrono::milliseconds lifetime,
-                                      std::chrono::milliseconds jitter) && {
+  pool_options with_recycling_after(std::chrono::milliseconds lifetime,
+                                    std::chrono::milliseconds jitter) && {
     recycle_after = lifetime;
     recycle_jitter = jitter;
     return std::move(*this);
   }
-  pool_options&& with_recycling_above_rss(std::uint64_t bytes) && {
+  pool_options with_recycling_above_rss(std::uint64_t bytes) && {
     recycle_above_rss = bytes;
     return std::move(*this);
   }
-  pool_options&& with_host_exclusion_after(std::size_t failures_in_a_row) && {
+  pool_options with_host_exclusion_after(std::size_t failures_in_a_row) && {
     exclude_host_after = failures_in_a_row;
     return std::move(*this);
   }

@@ -22,6 +22,10 @@ namespace rpc_parallel {
 /// Why not an aggregate with designated initializers: g++ 12 destroys a braced aggregate
 /// temporary twice when it appears in a `co_await` expression (it double-frees its strings).
 /// A class with a constructor is not affected, so the options can be written inline safely.
+///
+/// Every options type's setters return the object by value, never `T&&`: a reference bound to
+/// a chain of setters then keeps its object alive, and `o = std::move(o).with_cd(d)` assigns
+/// from a new object instead of moving `o` into itself (which empties its strings and vectors).
 struct spawn_options {
   spawn_options() = default;
 
@@ -63,51 +67,51 @@ struct spawn_options {
   /// `recycle_above_rss` sets it.
   std::uint64_t leave_above_rss = 0;
 
-  spawn_options&& with_name(std::string v) && {
+  spawn_options with_name(std::string v) && {
     name = std::move(v);
     return std::move(*this);
   }
-  spawn_options&& with_env(std::string key, std::string value) && {
+  spawn_options with_env(std::string key, std::string value) && {
     env.emplace_back(std::move(key), std::move(value));
     return std::move(*this);
   }
-  spawn_options&& with_cd(std::string v) && {
+  spawn_options with_cd(std::string v) && {
     cd = std::move(v);
     return std::move(*this);
   }
-  spawn_options&& with_umask(mode_t v) && {
+  spawn_options with_umask(mode_t v) && {
     umask = v;
     return std::move(*this);
   }
-  spawn_options&& with_connection_timeout(std::chrono::milliseconds v) && {
+  spawn_options with_connection_timeout(std::chrono::milliseconds v) && {
     connection_timeout = v;
     return std::move(*this);
   }
-  spawn_options&& with_spawn_timeout(std::chrono::milliseconds v) && {
+  spawn_options with_spawn_timeout(std::chrono::milliseconds v) && {
     spawn_timeout = v;
     return std::move(*this);
   }
-  spawn_options&& with_redirect_stdout(fd_redirection v) && {
+  spawn_options with_redirect_stdout(fd_redirection v) && {
     redirect_stdout = std::move(v);
     return std::move(*this);
   }
-  spawn_options&& with_redirect_stderr(fd_redirection v) && {
+  spawn_options with_redirect_stderr(fd_redirection v) && {
     redirect_stderr = std::move(v);
     return std::move(*this);
   }
-  spawn_options&& with_how(how_to_run v) && {
+  spawn_options with_how(how_to_run v) && {
     how = std::move(v);
     return std::move(*this);
   }
-  spawn_options&& with_on_failure(std::function<void(const rpc_parallel::error&)> v) && {
+  spawn_options with_on_failure(std::function<void(const rpc_parallel::error&)> v) && {
     on_failure = std::move(v);
     return std::move(*this);
   }
-  spawn_options&& with_kill_unheeded_after(std::chrono::milliseconds grace) && {
+  spawn_options with_kill_unheeded_after(std::chrono::milliseconds grace) && {
     kill_unheeded_after = grace;
     return std::move(*this);
   }
-  spawn_options&& with_leave_above_rss(std::uint64_t bytes) && {
+  spawn_options with_leave_above_rss(std::uint64_t bytes) && {
     leave_above_rss = bytes;
     return std::move(*this);
   }

@@ -40,31 +40,31 @@ struct ssh_options {
   /// every connection it carries, when this process does. Needs sshd's AllowTcpForwarding.
   bool tunnel = false;
 
-  ssh_options&& with_config_file(std::string v) && {
+  ssh_options with_config_file(std::string v) && {
     config_file = std::move(v);
     return std::move(*this);
   }
-  ssh_options&& with_user(std::string v) && {
+  ssh_options with_user(std::string v) && {
     user = std::move(v);
     return std::move(*this);
   }
-  ssh_options&& with_port(std::uint16_t v) && {
+  ssh_options with_port(std::uint16_t v) && {
     port = v;
     return std::move(*this);
   }
-  ssh_options&& with_identity_file(std::string v) && {
+  ssh_options with_identity_file(std::string v) && {
     identity_file = std::move(v);
     return std::move(*this);
   }
-  ssh_options&& with_host_keys(host_key_policy v) && {
+  ssh_options with_host_keys(host_key_policy v) && {
     host_keys = v;
     return std::move(*this);
   }
-  ssh_options&& with_dial_back_address(std::string v) && {
+  ssh_options with_dial_back_address(std::string v) && {
     dial_back_address = std::move(v);
     return std::move(*this);
   }
-  ssh_options&& with_tunnel(bool v = true) && {
+  ssh_options with_tunnel(bool v = true) && {
     tunnel = v;
     return std::move(*this);
   }
@@ -82,11 +82,11 @@ struct copy_options {
   copy_options() = default;
   std::string dir = "/tmp";  ///< On the host; must exist and allow executing.
   ssh_options ssh;
-  copy_options&& with_dir(std::string v) && {
+  copy_options with_dir(std::string v) && {
     dir = std::move(v);
     return std::move(*this);
   }
-  copy_options&& with_ssh(ssh_options v) && {
+  copy_options with_ssh(ssh_options v) && {
     ssh = std::move(v);
     return std::move(*this);
   }

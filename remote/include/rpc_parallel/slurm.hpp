@@ -41,31 +41,31 @@ struct options {
   /// its route to the node (Slurm's NodeAddr), which is right unless NAT is in between.
   std::string dial_back_address;
 
-  options&& with_job_id(std::string v) && {
+  options with_job_id(std::string v) && {
     job_id = std::move(v);
     return std::move(*this);
   }
-  options&& with_partition(std::string v) && {
+  options with_partition(std::string v) && {
     partition = std::move(v);
     return std::move(*this);
   }
-  options&& with_time_limit(std::string v) && {
+  options with_time_limit(std::string v) && {
     time_limit = std::move(v);
     return std::move(*this);
   }
-  options&& with_executable(std::string v) && {
+  options with_executable(std::string v) && {
     executable = std::move(v);
     return std::move(*this);
   }
-  options&& with_broadcast_to(std::string dir) && {
+  options with_broadcast_to(std::string dir) && {
     broadcast_dir = std::move(dir);
     return std::move(*this);
   }
-  options&& with_extra(std::vector<std::string> v) && {
+  options with_extra(std::vector<std::string> v) && {
     extra = std::move(v);
     return std::move(*this);
   }
-  options&& with_dial_back_address(std::string v) && {
+  options with_dial_back_address(std::string v) && {
     dial_back_address = std::move(v);
     return std::move(*this);
   }
