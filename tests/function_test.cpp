@@ -4,6 +4,11 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
 namespace rp = rpc_parallel;
 namespace detail = rpc_parallel::detail;
 
@@ -46,6 +51,30 @@ BOOST_AUTO_TEST_CASE(values_round_trip_through_the_codec) {
   BOOST_TEST((round_trip(p) == p));
   std::vector<std::pair<std::int64_t, std::string>> pairs{{1, "a"}, {2, "b"}};
   BOOST_TEST((round_trip(pairs) == pairs));
+}
+
+BOOST_AUTO_TEST_CASE(a_vector_of_numbers_travels_as_its_bytes_alone) {
+  std::vector<double> weights{0.5, -1.25, 3e300};
+  std::string bytes;
+  detail::encode(weights, bytes);
+  BOOST_TEST_REQUIRE(bytes.size() == weights.size() * sizeof(double));
+  BOOST_TEST(std::memcmp(bytes.data(), weights.data(), bytes.size()) == 0);
+  BOOST_TEST((detail::decode<std::vector<double>>(bytes, "value") == weights));
+  BOOST_TEST(round_trip(std::vector<std::uint8_t>{}).empty());
+  std::vector<std::int16_t> shorts{1, -2, 300};
+  BOOST_TEST((round_trip(shorts) == shorts));
+  // Not vectors of numbers: through Boost.Serialization as before.
+  std::vector<bool> flags{true, false, true};
+  BOOST_TEST((round_trip(flags) == flags));
+  std::vector<std::vector<double>> nested{{1.0}, {}, {2.0, 3.0}};
+  BOOST_TEST((round_trip(nested) == nested));
+  bool wrong_size = false;
+  try {
+    (void)detail::decode<std::vector<std::int32_t>>("abcdef", "response");
+  } catch (const rp::rpc_error& e) {
+    wrong_size = std::string(e.what()).find("malformed response") != std::string::npos;
+  }
+  BOOST_TEST(wrong_size);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_bytes_raise_a_clear_error) {

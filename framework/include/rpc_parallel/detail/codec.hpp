@@ -1,4 +1,5 @@
-// Values to bytes and back: a memcpy for arithmetic types, Boost.Serialization for the rest.
+// Values to bytes and back: a memcpy for arithmetic types, strings and vectors of numbers,
+// Boost.Serialization for the rest.
 #pragma once
 
 #include <boost/archive/binary_iarchive.hpp>
@@ -17,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 // Boost 1.81 serialises boost::optional but not std::optional: a flag, then the value if any.
 namespace boost::serialization {
@@ -93,6 +95,13 @@ inline constexpr bool is_raw_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
 template <class T>
 inline constexpr bool is_bytes_v = std::is_same_v<T, std::string>;
 
+/// A vector of numbers is its elements' bytes (the count is the message's length over their
+/// size): one copy each way instead of Boost's element loop. Not `vector<bool>`, which packs bits.
+template <class T>
+inline constexpr bool is_number_vector_v = false;
+template <class E>
+inline constexpr bool is_number_vector_v<std::vector<E>> = is_raw_v<E> && !std::is_same_v<E, bool>;
+
 /// Appends the encoding of `value` to `out`. Throws `encoding_too_large` (having copied at
 /// most up to the limit) if `out` would grow past `limit` bytes.
 template <class T>
@@ -103,6 +112,10 @@ void encode(const T& value, std::string& out, std::size_t limit = SIZE_MAX) {
   } else if constexpr (is_bytes_v<T>) {
     if (value.size() > limit - std::min(limit, out.size())) throw encoding_too_large{};
     out.append(value);
+  } else if constexpr (is_number_vector_v<T>) {
+    std::size_t size = value.size() * sizeof(typename T::value_type);
+    if (size > limit - std::min(limit, out.size())) throw encoding_too_large{};
+    if (size != 0) out.append(reinterpret_cast<const char*>(value.data()), size);
   } else {
     string_sink sink(out, limit);
     boost::archive::binary_oarchive archive(sink, archive_flags);
@@ -122,6 +135,12 @@ T decode(std::string_view bytes, std::string_view what) {
     return value;
   } else if constexpr (is_bytes_v<T>) {
     return std::string(bytes);
+  } else if constexpr (is_number_vector_v<T>) {
+    using element = typename T::value_type;
+    if (bytes.size() % sizeof(element) != 0) throw_malformed(what, "wrong size");
+    T value(bytes.size() / sizeof(element));
+    if (!bytes.empty()) std::memcpy(value.data(), bytes.data(), bytes.size());
+    return value;
   } else {
     try {
       bytes_source source(bytes);
