@@ -132,6 +132,64 @@ BOOST_AUTO_TEST_CASE(copy_to_host_uploads_once_runs_and_removes) {
       120s);
 }
 
+// Every ssh this process starts, logged by an `ssh` first on PATH that runs the real one.
+class ssh_log {
+ public:
+  ssh_log() : path_(std::getenv("PATH")) {
+    std::string real;
+    std::istringstream dirs(path_);
+    for (std::string dir; real.empty() && std::getline(dirs, dir, ':');)
+      if (::access((dir + "/ssh").c_str(), X_OK) == 0) real = dir + "/ssh";
+    BOOST_TEST_REQUIRE(!real.empty(), "no ssh on PATH");
+    char pattern[] = "/tmp/ssh_log.XXXXXX";
+    BOOST_TEST_REQUIRE(::mkdtemp(pattern) != nullptr);
+    dir_ = pattern;
+    std::ofstream(dir_ + "/ssh") << "#!/bin/sh\nprintf '%s\\n' \"$*\" >> " << dir_ << "/log\nexec "
+                                 << real << " \"$@\"\n";
+    std::filesystem::permissions(dir_ + "/ssh", std::filesystem::perms::owner_all);
+    ::setenv("PATH", (dir_ + ":" + path_).c_str(), 1);
+  }
+  ~ssh_log() {
+    ::setenv("PATH", path_.c_str(), 1);
+    std::filesystem::remove_all(dir_);
+  }
+  ssh_log(const ssh_log&) = delete;
+  ssh_log& operator=(const ssh_log&) = delete;
+
+  /// The ssh command lines so far that contain `part`.
+  std::size_t count(const std::string& part) const {
+    std::ifstream in(dir_ + "/log");
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += contains(line, part) ? 1 : 0;
+    return n;
+  }
+
+ private:
+  std::string path_;
+  std::string dir_;
+};
+
+BOOST_AUTO_TEST_CASE(spawns_from_copy_to_host_hash_the_copy_once_and_look_up_the_host_once) {
+  const std::string host = hosts->names.back();
+  ssh_log ssh_calls;
+  tests::run(
+      [host, &ssh_calls]() -> asio::awaitable<void> {
+        for (std::string label : {"one", "two"}) {
+          auto copy = co_await on(host);  // a new remote_executable each time, one file
+          auto conn = co_await rp::spawn<echo_worker>(
+              rp::shutdown_on::connection_closed,
+              rp::spawn_options().with_how(rp::how_to_run::remote(copy)), label);
+          std::string echoed = co_await conn.run(echo_worker::echo, "x");
+          BOOST_TEST(echoed == label + ":x");
+        }
+        // copy_to_host's content check, twice; its spawns trust it instead of hashing again.
+        BOOST_TEST(ssh_calls.count("sha256sum") == 2U);
+        // `ssh -G` for the dial-back address: none if an earlier test asked it for this host.
+        BOOST_TEST(ssh_calls.count("-G ") <= 1U);
+      },
+      120s);
+}
+
 BOOST_AUTO_TEST_CASE(a_wrapped_remote_worker_runs_through_its_wrapper) {
   tests::run(
       []() -> asio::awaitable<void> {

@@ -52,19 +52,22 @@ const std::string& local_architecture() {
   return machine;
 }
 
-std::string preflight_script(const std::string& path) {
+std::string preflight_script(const std::string& path, bool content_known) {
   std::string quoted = shell_quote(path);
-  return "sha256sum -- " + quoted + "; echo \"arch $(uname -m)\"; " + probe_env_var + "=1 " +
-         quoted + " 2>&1; echo \"probe $?\"";
+  std::string script = content_known ? "" : "sha256sum -- " + quoted + "; ";
+  script += "echo \"arch $(uname -m)\"; ";
+  script += probe_env_var;
+  script += "=1 " + quoted + " 2>&1; echo \"probe $?\"";
+  return script;
 }
 
 void check_preflight(const captured& result, const std::string& where_path, const std::string& host,
-                     const std::string& missing_advice) {
+                     const std::string& missing_advice, bool content_known) {
   std::istringstream lines(result.out);
   std::string hash, arch, probe_output, line;
   int probe_status = -1;
   for (bool first = true; std::getline(lines, line); first = false) {
-    if (first && line.find("  ") == 2 * crypto_hash_sha256_BYTES)
+    if (first && !content_known && line.find("  ") == 2 * crypto_hash_sha256_BYTES)
       hash = line.substr(0, line.find(' '));
     else if (line.rfind("arch ", 0) == 0 && arch.empty())
       arch = line.substr(5);
@@ -73,11 +76,11 @@ void check_preflight(const captured& result, const std::string& where_path, cons
     else
       probe_output = line;
   }
-  if (hash.empty())
+  if (!content_known && hash.empty())
     throw rpc_error({error_kind::failed, "the remote executable " + where_path +
                                              " cannot be read (" + last_line(result.err) + "); " +
                                              missing_advice});
-  if (hash != local_binary_hash())
+  if (!content_known && hash != local_binary_hash())
     throw rpc_error({error_kind::failed, "the remote executable " + where_path +
                                              " does not match the local executable"});
   if (arch != local_architecture())

@@ -15,14 +15,14 @@ std::string own_binary();
 /// `uname -m` of this host.
 const std::string& local_architecture();
 
-/// A shell script that prints the file's sha256sum line, "arch MACHINE", the probe's output
-/// and "probe STATUS": one round trip for the whole check.
-std::string preflight_script(const std::string& path);
+/// A shell script that prints the file's sha256sum line (unless `content_known`), "arch
+/// MACHINE", the probe's output and "probe STATUS": one round trip for the whole check.
+std::string preflight_script(const std::string& path, bool content_known = false);
 
 /// Reads what `preflight_script` printed and throws `rpc_error` naming `where_path`
 /// ("HOST:PATH") with what to do: `missing_advice` when the file cannot be read, else the
 /// advice for a different file, another architecture, a noexec mount or missing libraries.
 void check_preflight(const captured& result, const std::string& where_path, const std::string& host,
-                     const std::string& missing_advice);
+                     const std::string& missing_advice, bool content_known = false);
 
 }  // namespace rpc_parallel::detail

@@ -1,10 +1,12 @@
 // Starting a worker on another host: `ssh HOST exec env MARKER=1 K=V... PATH ARGS...`, with the
 // same stdin handshake as a local spawn (the configuration and secret travel through ssh's
 // stdin, never its command line). Before the first spawn of an executable, one ssh round trip
-// checks that the remote binary's SHA-256 equals ours and that it can execute there (the probe);
-// the address the worker should dial back is found from this host's route.
+// checks that the remote binary's SHA-256 equals ours (unless this process's copy_to_host has
+// just checked it) and that it can execute there (the probe); the address the worker should
+// dial back is found from this host's route, once per host.
 #include "rpc_parallel/remote.hpp"
 
+#include "host_facts.hpp"
 #include "preflight.hpp"
 #include "route.hpp"
 #include "ssh_command.hpp"
@@ -74,7 +76,10 @@ using namespace asio::experimental::awaitable_operators;
 class ssh_launcher final : public launcher {
  public:
   ssh_launcher(std::string host, std::string path, ssh_options ssh)
-      : host_(std::move(host)), path_(std::move(path)), ssh_(std::move(ssh)) {}
+      : host_(std::move(host)),
+        path_(std::move(path)),
+        ssh_(std::move(ssh)),
+        host_key_(host_key(host_, ssh_.arguments())) {}
 
   std::string host() const override { return host_; }
 
@@ -152,9 +157,11 @@ class ssh_launcher final : public launcher {
  private:
   std::string where_path() const { return host_ + ":" + path_; }
 
-  // One round trip: the copy's SHA-256, the host's architecture, and the probe.
+  // One round trip: the copy's SHA-256 (unless copy_to_host checked it), the host's
+  // architecture, and the probe.
   asio::awaitable<void> preflight() const {
-    std::vector<std::string> check = ssh_command({preflight_script(path_)});
+    bool content_known = is_checked_copy(host_key_, path_);
+    std::vector<std::string> check = ssh_command({preflight_script(path_, content_known)});
     captured result = co_await run_capture(std::move(check));
     if (result.status != 0)
       throw rpc_error({error_kind::disconnected,
@@ -162,7 +169,7 @@ class ssh_launcher final : public launcher {
                            ": ssh exited with status " + std::to_string(result.status) + " (" +
                            last_line(result.err) +
                            "); check the host name, its key, and the host key policy"});
-    check_preflight(result, where_path(), host_, "copy it there with copy_to_host");
+    check_preflight(result, where_path(), host_, "copy it there with copy_to_host", content_known);
   }
 
   std::vector<std::string> ssh_command(std::vector<std::string> remote) const {
@@ -170,8 +177,9 @@ class ssh_launcher final : public launcher {
   }
 
   // The local address of the route to the host (as ssh resolves it, aliases included): what a
-  // worker there dials to reach this process.
+  // worker there dials to reach this process. Asked once per host and ssh options.
   asio::awaitable<std::string> address_seen_from_host() const {
+    if (auto known = address_seen_from(host_key_)) co_return *known;
     std::vector<std::string> args{"ssh", "-G"};
     auto options = ssh_.arguments();
     args.insert(args.end(), options.begin(), options.end());
@@ -184,7 +192,9 @@ class ssh_launcher final : public launcher {
     RPCP_REQUIRE(!hostname.empty(), "ssh -G ", host_,
                  " printed no hostname: ", last_line(config.err));
     auto executor = co_await asio::this_coro::executor;
-    co_return local_address_towards(executor, hostname);
+    std::string address = local_address_towards(executor, hostname);
+    remember_address_seen_from(host_key_, address);
+    co_return address;
   }
 
   // Room for one lasting session on connection `slot`, given back when dropped.
@@ -214,6 +224,7 @@ class ssh_launcher final : public launcher {
   std::string host_;
   std::string path_;
   ssh_options ssh_;
+  std::string host_key_;
   mutable std::string master_address_;  // set once the binary checked out; one I/O thread
   mutable one_at_a_time checking_;      // held by the spawn checking the binary now
 };
@@ -263,6 +274,7 @@ boost::asio::awaitable<copied_executable> copy_to_host(std::string host, copy_op
                                                detail::last_line(copied.err) +
                                                "); is the directory there and writable?"});
   }
+  detail::remember_checked_copy(detail::host_key(host, options.ssh.arguments()), path);
   co_return copied_executable(remote_executable::existing_on_host(host, path, options.ssh),
                               uploaded);
 }
@@ -276,6 +288,8 @@ boost::asio::awaitable<void> remove(copied_executable executable) {
   if (removed.status != 0)
     throw rpc_error({error_kind::failed, "remove " + executable.host() + ":" + executable.path() +
                                              ": " + detail::last_line(removed.err)});
+  detail::forget_checked_copy(detail::host_key(executable.host(), executable.ssh().arguments()),
+                              executable.path());
 }
 
 }  // namespace rpc_parallel
