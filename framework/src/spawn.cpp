@@ -268,7 +268,9 @@ asio::awaitable<master_server::registered> start_and_init(
     auto init = co_await capture(await_init(start.registered, deadline));
     if (init.failure) {
       stop_if_late(init.failure);
-      // A worker whose init failed exits by itself after reporting: reap a foreground one.
+      // A worker whose init failed exits once it has reported and this end hung up (so that
+      // its exit never overtakes its registration): reap a foreground one.
+      start.registered.link->close();
       if (r.foreground) co_await wait_exit(pid);
       std::rethrow_exception(init.failure);
     }

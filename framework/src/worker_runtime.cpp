@@ -70,6 +70,12 @@ class worker_runtime {
       encode(failure, payload);
       link_->send(frame_kind::init_done, 0, payload);
       co_await link_->flush();
+      // Exits once the master has read the report and hung up. Exiting at once raced with the
+      // master's reading of the registration: a master that saw this process end first
+      // reported the exit ("exited with status 1 before it registered"), not the error.
+      // Bounded, should it never hang up.
+      co_await capture(
+          with_deadline(link_->read(), config_.settings.handshake_timeout, "the master's hang-up"));
       exit(1);
       co_return;
     }
