@@ -22,15 +22,6 @@ facts& known() {
 
 }  // namespace
 
-std::string host_key(const std::string& host, const std::vector<std::string>& ssh_arguments) {
-  std::string key = host;
-  for (const auto& argument : ssh_arguments) {
-    key.push_back('\0');
-    key += argument;
-  }
-  return key;
-}
-
 void remember_checked_copy(const std::string& host_key, const std::string& path) {
   facts& f = known();
   std::lock_guard lock(f.mutex);

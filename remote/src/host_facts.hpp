@@ -5,13 +5,10 @@
 
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace rpc_parallel::detail {
 
-/// The key of a host as reached with certain ssh options (the options can change what `HOST`
-/// means: a config file, a user, a port).
-std::string host_key(const std::string& host, const std::vector<std::string>& ssh_arguments);
+// Each `host_key` is ssh_command.hpp's: a host as reached with certain ssh options.
 
 /// `copy_to_host` has just uploaded this binary to `path`, or found it there with this binary's
 /// SHA-256: the first spawn from that copy does not hash it on the host again.

@@ -59,6 +59,12 @@ std::string last_line(std::string text) {
   return newline == std::string::npos ? text : text.substr(newline + 1);
 }
 
+std::string host_key(const ssh_options& ssh, const std::string& host) {
+  std::string key = host;
+  for (const auto& arg : ssh.arguments()) key += '\0' + arg;
+  return key;
+}
+
 std::vector<std::string> ssh_command(const ssh_options& ssh, const std::string& host,
                                      std::vector<std::string> remote) {
   std::vector<std::string> args{"ssh"};

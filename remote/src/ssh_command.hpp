@@ -25,6 +25,10 @@ boost::asio::awaitable<captured> run_capture(std::vector<std::string> argv, std:
 /// The last non-empty line of `text`: what ssh says when it fails.
 std::string last_line(std::string text);
 
+/// `HOST` as reached with `ssh`: what per-host tables are keyed by (the options can change what
+/// a host name means: a config file, a user, a port).
+std::string host_key(const ssh_options& ssh, const std::string& host);
+
 /// `ssh OPTIONS -T HOST -- REMOTE...`.
 std::vector<std::string> ssh_command(const ssh_options& ssh, const std::string& host,
                                      std::vector<std::string> remote);

@@ -55,15 +55,9 @@ connection_table& table_of(const asio::any_io_executor& executor) {
   return all;
 }
 
-std::string key_of(const ssh_options& ssh, const std::string& host) {
-  std::string key = host;
-  for (const auto& arg : ssh.arguments()) key += '\0' + arg;
-  return key;
-}
-
 host_connection& connection_at(connection_table& all, const asio::any_io_executor& executor,
                                const ssh_options& ssh, const std::string& host, std::size_t slot) {
-  auto& slots = all.hosts[key_of(ssh, host)];
+  auto& slots = all.hosts[host_key(ssh, host)];
   while (slots.size() <= slot) slots.push_back(std::make_unique<host_connection>(executor));
   return *slots[slot];
 }
@@ -129,7 +123,7 @@ asio::awaitable<std::size_t> reserve_session(const ssh_options& ssh, const std::
 void release_session(const asio::any_io_executor& executor, const ssh_options& ssh,
                      const std::string& host, std::size_t slot) {
   auto& all = asio::use_service<connection_table>(asio::query(executor, asio::execution::context));
-  auto found = all.hosts.find(key_of(ssh, host));
+  auto found = all.hosts.find(host_key(ssh, host));
   if (found == all.hosts.end() || found->second.size() <= slot) return;
   --found->second[slot]->sessions;
 }

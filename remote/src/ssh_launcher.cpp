@@ -79,7 +79,7 @@ class ssh_launcher final : public launcher {
       : host_(std::move(host)),
         path_(std::move(path)),
         ssh_(std::move(ssh)),
-        host_key_(host_key(host_, ssh_.arguments())) {}
+        host_key_(host_key(ssh_, host_)) {}
 
   std::string host() const override { return host_; }
 
@@ -274,7 +274,7 @@ boost::asio::awaitable<copied_executable> copy_to_host(std::string host, copy_op
                                                detail::last_line(copied.err) +
                                                "); is the directory there and writable?"});
   }
-  detail::remember_checked_copy(detail::host_key(host, options.ssh.arguments()), path);
+  detail::remember_checked_copy(detail::host_key(options.ssh, host), path);
   co_return copied_executable(remote_executable::existing_on_host(host, path, options.ssh),
                               uploaded);
 }
@@ -288,7 +288,7 @@ boost::asio::awaitable<void> remove(copied_executable executable) {
   if (removed.status != 0)
     throw rpc_error({error_kind::failed, "remove " + executable.host() + ":" + executable.path() +
                                              ": " + detail::last_line(removed.err)});
-  detail::forget_checked_copy(detail::host_key(executable.host(), executable.ssh().arguments()),
+  detail::forget_checked_copy(detail::host_key(executable.ssh(), executable.host()),
                               executable.path());
 }
 

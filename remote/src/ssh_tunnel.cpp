@@ -125,9 +125,7 @@ asio::awaitable<std::uint16_t> tunnel_to(ssh_options ssh, std::string host,
                                          std::uint16_t master_port) {
   auto executor = co_await asio::this_coro::executor;
   auto& table = asio::use_service<tunnel_table>(asio::query(executor, asio::execution::context));
-  std::string key = host;
-  for (const auto& arg : ssh.arguments()) key += '\0' + arg;
-  auto& slot = table.hosts[key];
+  auto& slot = table.hosts[host_key(ssh, host)];
   if (!slot) slot = std::make_unique<tunnel>(executor);
   tunnel& t = *slot;
   while (t.opening) co_await t.changed.wait();
@@ -157,9 +155,7 @@ asio::awaitable<std::uint16_t> tunnel_to(ssh_options ssh, std::string host,
 asio::awaitable<std::uint16_t> tunnel_from(ssh_options ssh, std::string host, std::uint16_t port) {
   auto executor = co_await asio::this_coro::executor;
   auto& table = asio::use_service<tunnel_table>(asio::query(executor, asio::execution::context));
-  std::string key = host;
-  for (const auto& arg : ssh.arguments()) key += '\0' + arg;
-  auto found = table.hosts.find(key);
+  auto found = table.hosts.find(host_key(ssh, host));
   RPCP_REQUIRE(found != table.hosts.end() && found->second->remote_port != 0, "tunnel_from ", host,
                " before its tunnel was opened");
   std::string err;
